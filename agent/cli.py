@@ -1,0 +1,167 @@
+"""The ``shipmate`` command.
+
+Only argparse is imported up front: ``shipmate --help`` must answer in a blink, so every
+sub-command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent import __version__
+
+APPROVAL_CHOICES = ("read-only", "ask", "auto-edit", "full-auto")
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shipmate",
+        description="A terminal coding agent: it reads your code, edits files and runs "
+        "commands to get a task done, asking before anything risky.",
+        epilog="Run 'shipmate COMMAND --help' for a command's options. "
+        "'shipmate -p TASK' is short for 'shipmate run TASK'.",
+    )
+    parser.add_argument("--version", action="version", version=f"shipmate {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="do one task without the TUI and print the result (for scripts and CI)",
+        description="Do one task without the TUI. The final answer goes to stdout and "
+        "progress to stderr; with --output-format json or stream-json stdout carries only "
+        "JSON. Exit codes: 0 done, 1 failed, 2 usage or configuration error, 3 a budget "
+        "ran out, 130 interrupted.",
+    )
+    run.add_argument("task", nargs="?", help="what to do; '-' or nothing reads it from stdin")
+    run.add_argument(
+        "--output-format",
+        choices=("text", "json", "stream-json"),
+        default="text",
+        help="text (default), one JSON result object, or every event as a JSON line",
+    )
+    _add_model_options(run)
+    run.add_argument(
+        "--approval",
+        choices=APPROVAL_CHOICES,
+        help="what may run unattended: read-only (nothing changes), ask (default: edits and "
+        "commands are refused, as nobody can approve them), auto-edit (edits allowed), "
+        "full-auto (edits and commands allowed)",
+    )
+    run.add_argument("--max-turns", type=int, metavar="N", help="stop after N model calls")
+    run.add_argument("--max-cost", type=float, metavar="USD", help="stop once the run cost USD")
+    _add_workspace_option(run)
+
+    doctor = commands.add_parser(
+        "doctor", help="show the effective settings and what works here (keys, git, tools)"
+    )
+    _add_model_options(doctor)
+    _add_workspace_option(doctor)
+    return parser
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", "-m", help="any litellm model string, e.g. anthropic/claude-sonnet-4-5"
+    )
+    parser.add_argument(
+        "--api-base",
+        metavar="URL",
+        help="an OpenAI-compatible server (Ollama, llama.cpp, vLLM, LM Studio), e.g. "
+        "http://localhost:11434/v1",
+    )
+
+
+def _add_workspace_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-C",
+        "--cwd",
+        metavar="DIR",
+        help="work in DIR instead of the current directory (its git root, if any)",
+    )
+
+
+def expand_print_alias(argv: list[str]) -> list[str]:
+    """``shipmate [options] -p TASK [options]`` means ``shipmate run [options] TASK``."""
+    for flag in ("-p", "--print"):
+        if flag in argv:
+            rest = list(argv)
+            rest.remove(flag)
+            return ["run", *rest]
+    return argv
+
+
+def find_workspace(start: Path) -> Path:
+    """The git work tree containing ``start``, or ``start`` itself outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if done.returncode == 0 and done.stdout.strip():
+            return Path(done.stdout.strip()).resolve()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return start.resolve()
+
+
+def _settings_flags(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("model", "api_base", "approval", "max_turns", "max_cost")
+    return {name: getattr(args, name, None) for name in names}
+
+
+def _read_task(args: argparse.Namespace) -> str | None:
+    task = args.task
+    if task in (None, "-") and not sys.stdin.isatty():
+        task = sys.stdin.read()
+    return task.strip() if task and task.strip() and task != "-" else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = expand_print_alias(sys.argv[1:] if argv is None else list(argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return _dispatch(parser, args)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from agent.config import ConfigError, load_settings
+
+    start = Path(args.cwd) if args.cwd else Path.cwd()
+    if not start.is_dir():
+        print(f"shipmate: {start} is not a directory.", file=sys.stderr)
+        return EXIT_USAGE
+    workspace = find_workspace(start)
+    try:
+        settings = load_settings(workspace, _settings_flags(args))
+    except ConfigError as error:
+        if args.command == "run":
+            from agent.headless import config_failure
+
+            return config_failure(str(error), args.output_format, sys.stdout, sys.stderr)
+        print(f"shipmate: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "doctor":
+        from agent.doctor import report
+
+        return report(settings, workspace)
+    task = _read_task(args)
+    if task is None:
+        parser.error("run needs a TASK (as an argument, or on stdin)")
+    from agent.headless import main as run_headless
+
+    return run_headless(task, settings, workspace, args.output_format)

@@ -1,0 +1,131 @@
+"""Settings, layered: defaults < user TOML < project TOML < SHIPMATE_* environment < flags.
+
+The layers are merged here in that order, so the precedence is visible in one place; each
+layer is validated on its own first so an error names the file or variable to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ApprovalMode = Literal["read-only", "ask", "auto-edit", "full-auto"]
+APPROVAL_MODES: tuple[ApprovalMode, ...] = ("read-only", "ask", "auto-edit", "full-auto")
+PROJECT_FILE = ".shipmate.toml"
+
+# Picked, in this order, when no model is configured and the provider's key is present.
+DEFAULT_MODELS: list[tuple[str, str]] = [
+    ("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"),
+    ("OPENAI_API_KEY", "openai/gpt-5"),
+    ("GEMINI_API_KEY", "gemini/gemini-2.5-pro"),
+    ("OPENROUTER_API_KEY", "openrouter/anthropic/claude-sonnet-4.5"),
+    ("DEEPSEEK_API_KEY", "deepseek/deepseek-chat"),
+]
+
+
+class ConfigError(Exception):
+    """A problem the user must fix; the message says what to do."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(
+        None, description="litellm model string, e.g. anthropic/claude-sonnet-4-5"
+    )
+    api_base: str | None = Field(None, description="Base URL of an OpenAI-compatible server")
+    approval: ApprovalMode = Field("ask", description="What runs without asking")
+    max_turns: int = Field(100, ge=1, description="Model calls per task before stopping")
+    max_cost: float | None = Field(None, gt=0, description="US dollars per task before stopping")
+    command_timeout: float = Field(300.0, gt=0, description="Seconds before a command is killed")
+    request_timeout: float = Field(300.0, gt=0, description="Seconds to wait on the model API")
+    max_retries: int = Field(5, ge=0, le=20, description="Retries of a failed model call")
+
+
+def user_config_file() -> Path:
+    return platformdirs.user_config_path("shipmate") / "config.toml"
+
+
+def data_dir() -> Path:
+    return platformdirs.user_data_path("shipmate")
+
+
+def load_settings(workspace: Path, flags: dict[str, Any] | None = None) -> Settings:
+    """The settings in effect for ``workspace``; ``flags`` are command-line values."""
+    merged: dict[str, Any] = {}
+    for path in (user_config_file(), workspace / PROJECT_FILE):
+        merged.update(_read_toml(path))
+    from_env = {
+        name: os.environ[f"SHIPMATE_{name.upper()}"]
+        for name in Settings.model_fields
+        if os.environ.get(f"SHIPMATE_{name.upper()}")
+    }
+    merged.update(_checked(from_env, "the SHIPMATE_* environment variables"))
+    merged.update({key: value for key, value in (flags or {}).items() if value is not None})
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as error:
+        raise ConfigError(_explain(error, "your settings")) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path} could not be read: {error}. Fix or remove it.") from None
+    return _checked(data, str(path))
+
+
+def _checked(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Validate one layer alone so an unknown key or a bad value names its source."""
+    values = {key.replace("-", "_"): value for key, value in values.items()}
+    try:
+        Settings.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError(_explain(error, where)) from None
+    return values
+
+
+def _explain(error: ValidationError, where: str) -> str:
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        if item["type"] == "extra_forbidden":
+            known = ", ".join(Settings.model_fields)
+            problems.append(f"'{name}' is not a setting (known: {known})")
+        else:
+            problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
+    return f"Invalid configuration in {where}: " + "; ".join(problems) + "."
+
+
+def choose_model(settings: Settings, environ: dict[str, str] | None = None) -> str:
+    """The model to use: the configured one, else one whose API key is present."""
+    environ = dict(os.environ) if environ is None else environ
+    if settings.model:
+        model = settings.model.strip()
+        if settings.api_base and "/" not in model:
+            model = f"openai/{model}"
+        return model
+    if settings.api_base:
+        raise ConfigError(
+            "--api-base is set but no model is: pass --model NAME (the name your server "
+            "serves, e.g. --model qwen2.5-coder)."
+        )
+    for variable, model in DEFAULT_MODELS:
+        if environ.get(variable):
+            return model
+    names = ", ".join(variable for variable, _ in DEFAULT_MODELS)
+    raise ConfigError(
+        f"No model is configured and no API key was found. Set one of {names} "
+        "(or pass --model with any litellm model string); for a local server "
+        "(Ollama, llama.cpp, vLLM, LM Studio) pass --api-base URL --model NAME, "
+        "e.g. --api-base http://localhost:11434/v1 --model qwen2.5-coder."
+    )

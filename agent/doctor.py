@@ -1,0 +1,125 @@
+"""``shipmate doctor``: the effective settings and what works on this machine.
+
+Key values are never printed, only whether each variable is set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+from agent import __version__
+from agent.config import (
+    DEFAULT_MODELS,
+    PROJECT_FILE,
+    ConfigError,
+    Settings,
+    choose_model,
+    data_dir,
+    user_config_file,
+)
+
+GRAMMARS = ("python", "javascript", "typescript", "go", "rust", "java", "c", "cpp")
+
+
+def report(settings: Settings, workspace: Path) -> int:
+    rows: list[tuple[str, str]] = [
+        ("shipmate", f"{__version__} (Python {platform.python_version()})"),
+        ("workspace", f"{workspace} ({_git_state(workspace)})"),
+    ]
+    for label, path in (
+        ("user config", user_config_file()),
+        ("project config", workspace / PROJECT_FILE),
+    ):
+        rows.append((label, f"{path} ({'found' if path.is_file() else 'not found'})"))
+    model_ok = True
+    try:
+        model = choose_model(settings)
+        source = "configured" if settings.model else "chosen from the API key present"
+        rows.append(("model", f"{model} ({source})"))
+        key_problem = _key_problem(model, settings)
+        if key_problem:
+            model_ok = False
+            rows.append(("model check", key_problem))
+    except ConfigError as error:
+        model_ok = False
+        rows.append(("model", str(error)))
+    rows.append(("api base", settings.api_base or "(provider default)"))
+    rows.append(("approval", settings.approval))
+    budget = f"{settings.max_turns} turns"
+    budget += f", ${settings.max_cost:g}" if settings.max_cost else ", no cost limit"
+    rows.append(("budgets", budget))
+    rows.append(
+        (
+            "timeouts",
+            f"commands {settings.command_timeout:g} s, model API "
+            f"{settings.request_timeout:g} s, {settings.max_retries} retries",
+        )
+    )
+    variables = [name for name, _ in DEFAULT_MODELS]
+    present = [name for name in variables if os.environ.get(name)]
+    rows.append(
+        ("API keys", ", ".join(present) + " set" if present else "none of " + ", ".join(variables))
+    )
+    rows.append(("git", _version(["git", "--version"]) or "not found: install git"))
+    from tools.search import ripgrep
+
+    rg = ripgrep()
+    rows.append(
+        (
+            "search",
+            f"ripgrep ({rg})" if rg else "ripgrep not found: grep uses a slower Python search",
+        )
+    )
+    found = [name for name in GRAMMARS if importlib.util.find_spec(f"tree_sitter_{name}")]
+    rows.append(("grammars", ", ".join(found) if found else "none installed"))
+    bwrap = shutil.which("bwrap")
+    rows.append(
+        (
+            "sandbox",
+            "none yet: commands run directly in the workspace, limited by the approval mode"
+            + (f" (bubblewrap found at {bwrap})" if bwrap else ""),
+        )
+    )
+    rows.append(("sessions", str(data_dir() / "sessions.db")))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    return 0 if model_ok else 1
+
+
+def _key_problem(model: str, settings: Settings) -> str | None:
+    from agent.llm import litellm
+
+    lib = litellm()
+    try:
+        lib.get_llm_provider(model, api_base=settings.api_base)
+    except Exception:
+        return f"litellm does not know the provider of '{model}'"
+    missing = lib.validate_environment(model=model, api_base=settings.api_base)["missing_keys"]
+    if missing and not settings.api_base:
+        return f"needs {', '.join(missing)}, which is not set"
+    return None
+
+
+def _git_state(workspace: Path) -> str:
+    if not shutil.which("git"):
+        return "git not installed"
+    done = subprocess.run(
+        ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=workspace, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        return "not a git repository"
+    return f"git repository, branch {done.stdout.strip()}"
+
+
+def _version(command: list[str]) -> str | None:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None

@@ -1,0 +1,166 @@
+"""The typed event stream every front-end consumes.
+
+``shipmate run --output-format stream-json`` writes these models as JSON lines, so the wire
+format and the code are one thing. Each model declares ``type`` first so it leads every line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+ToolKindName = Literal["read", "edit", "execute", "plan"]
+ToolStatus = Literal["ok", "error", "denied", "cancelled"]
+RunStatus = Literal["success", "failed", "config_error", "budget_exceeded", "cancelled"]
+
+
+class Usage(BaseModel):
+    """Token counts and cost; ``cached_tokens`` are the part of the input served from cache."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class ToolCallInfo(BaseModel):
+    id: str
+    name: str
+    arguments: str
+
+
+class PlanItem(BaseModel):
+    step: str = Field(description="What to do, as a short imperative sentence.")
+    status: Literal["pending", "in_progress", "completed"] = "pending"
+
+
+class PermissionDenial(BaseModel):
+    call_id: str
+    tool: str
+    kind: ToolKindName
+    summary: str
+    reason: str
+
+
+class SessionStarted(BaseModel):
+    type: Literal["session_started"] = "session_started"
+    session_id: str
+    model: str
+    workspace: str
+    approval: str
+    tools: list[str]
+    notices: list[str] = []
+
+
+class TextDelta(BaseModel):
+    type: Literal["text_delta"] = "text_delta"
+    text: str
+
+
+class AssistantMessage(BaseModel):
+    type: Literal["assistant_message"] = "assistant_message"
+    text: str
+    tool_calls: list[ToolCallInfo] = []
+
+
+class ToolStarted(BaseModel):
+    """``kind`` is None when the model named a tool that does not exist."""
+
+    type: Literal["tool_started"] = "tool_started"
+    call_id: str
+    name: str
+    kind: ToolKindName | None
+    summary: str
+    arguments: dict[str, Any] = {}
+
+
+class ApprovalRequested(BaseModel):
+    type: Literal["approval_requested"] = "approval_requested"
+    call_id: str
+    name: str
+    kind: ToolKindName
+    summary: str
+
+
+class ToolFinished(BaseModel):
+    type: Literal["tool_finished"] = "tool_finished"
+    call_id: str
+    name: str
+    status: ToolStatus
+    summary: str
+    output: str = ""
+    diff: str | None = None
+    files_changed: list[str] = []
+
+
+class PlanUpdated(BaseModel):
+    type: Literal["plan_updated"] = "plan_updated"
+    items: list[PlanItem]
+
+
+class UsageUpdated(BaseModel):
+    """Usage of one model call (``call``) and of the whole run so far (``total``)."""
+
+    type: Literal["usage"] = "usage"
+    call: Usage
+    total: Usage
+
+
+class Retrying(BaseModel):
+    """A model call failed in a way worth retrying; any partial text streamed is void."""
+
+    type: Literal["retrying"] = "retrying"
+    attempt: int
+    delay_seconds: float
+    reason: str
+
+
+class Error(BaseModel):
+    type: Literal["error"] = "error"
+    message: str
+    fatal: bool = True
+
+
+class TurnFinished(BaseModel):
+    type: Literal["turn_finished"] = "turn_finished"
+    turn: int
+
+
+class Result(BaseModel):
+    type: Literal["result"] = "result"
+    status: RunStatus
+    result: str = ""
+    error: str | None = None
+    turns: int = 0
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    files_changed: list[str] = []
+    permission_denials: list[PermissionDenial] = []
+    session_id: str | None
+    duration_ms: int = 0
+
+
+Event = Annotated[
+    SessionStarted
+    | TextDelta
+    | AssistantMessage
+    | ToolStarted
+    | ApprovalRequested
+    | ToolFinished
+    | PlanUpdated
+    | UsageUpdated
+    | Retrying
+    | Error
+    | TurnFinished
+    | Result,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,302 @@
+"""The agent loop: ask the model, run the tools it calls, repeat until it answers.
+
+``Agent.run(prompt)`` yields typed events; front-ends render them and answer approvals
+through an ``Approver``. Cancelling the consuming task stops the loop at once (the stream
+closes, a running command is killed); ``Agent.cancelled()`` then closes the session.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.approval import READ_ONLY_REFUSAL, ApprovalRequest, Approver, verdict
+from agent.config import Settings, data_dir
+from agent.context import system_prompt
+from agent.events import (
+    ApprovalRequested,
+    AssistantMessage,
+    Error,
+    Event,
+    PermissionDenial,
+    PlanUpdated,
+    Result,
+    RunStatus,
+    SessionStarted,
+    TextDelta,
+    ToolCallInfo,
+    ToolFinished,
+    ToolStarted,
+    ToolStatus,
+    TurnFinished,
+    Usage,
+    UsageUpdated,
+)
+from agent.llm import LLM, LLMError, Reply
+from agent.session import SessionStore
+from tools import REGISTRY, Tool, ToolContext, ToolError, ToolResult
+from tools.listing import dirty_files
+
+
+class Agent:
+    def __init__(
+        self,
+        *,
+        llm: LLM,
+        settings: Settings,
+        workspace: Path,
+        approver: Approver,
+        store: SessionStore,
+        tools: dict[str, type[Tool]] = REGISTRY,
+    ) -> None:
+        self.llm = llm
+        self.settings = settings
+        self.approver = approver
+        self.store = store
+        self.tools = tools
+        self.session_id = uuid.uuid4().hex
+        self.ctx = ToolContext(
+            workspace,
+            command_timeout=settings.command_timeout,
+            log_dir=data_dir() / "logs" / self.session_id,
+        )
+        self.messages: list[dict[str, Any]] = []
+        self.usage = Usage()
+        self.turns = 0
+        self.denials: list[PermissionDenial] = []
+        self.answer = ""
+        self.started = time.monotonic()
+        self.dirty_at_start: set[str] = set()
+        self.unanswered: list[ToolCallInfo] = []
+        self.result: Result | None = None
+
+    async def run(self, prompt: str) -> AsyncIterator[Event]:
+        """The events of one task, ending with a ``Result``; each is also stored."""
+        async for event in self._run(prompt):
+            if not isinstance(event, TextDelta):
+                self.store.add_event(self.session_id, event)
+            yield event
+
+    async def _run(self, prompt: str) -> AsyncIterator[Event]:
+        workspace = self.ctx.workspace
+        self.dirty_at_start = dirty_files(workspace)
+        self.store.create(self.session_id, workspace, self.llm.model, prompt)
+        yield SessionStarted(
+            session_id=self.session_id,
+            model=self.llm.model,
+            workspace=str(workspace),
+            approval=self.settings.approval,
+            tools=list(self.tools),
+            notices=[self.store.problem] if self.store.problem else [],
+        )
+        self._append(
+            {"role": "system", "content": system_prompt(workspace, self.settings.approval)}
+        )
+        self._append({"role": "user", "content": prompt})
+        specs = [tool.spec() for tool in self.tools.values()]
+        while True:
+            budget = self._budget_exhausted()
+            if budget:
+                yield Error(message=budget)
+                yield self._finish("budget_exceeded", error=budget)
+                return
+            reply: Reply | None = None
+            try:
+                async for item in self.llm.stream(self.messages, specs):
+                    if isinstance(item, Reply):
+                        reply = item
+                    else:
+                        yield item
+            except LLMError as error:
+                yield Error(message=str(error))
+                yield self._finish("config_error" if error.config else "failed", error=str(error))
+                return
+            assert reply is not None
+            self.turns += 1
+            self.usage += reply.usage
+            yield UsageUpdated(call=reply.usage, total=self.usage)
+            yield AssistantMessage(text=reply.text, tool_calls=reply.tool_calls)
+            self._append(_assistant_message(reply))
+            self.unanswered = list(reply.tool_calls)
+            for call in reply.tool_calls:
+                async for event in self._call_tool(call):
+                    yield event
+            yield TurnFinished(turn=self.turns)
+            if not reply.tool_calls:
+                self.answer = reply.text
+                yield self._finish("success")
+                return
+
+    def _budget_exhausted(self) -> str | None:
+        limit = self.settings.max_turns
+        if self.turns >= limit:
+            return f"Stopped: the turn budget ran out ({self.turns} of --max-turns {limit})."
+        cost = self.settings.max_cost
+        if cost is not None and self.usage.cost_usd >= cost:
+            return (
+                f"Stopped: the cost budget ran out (${self.usage.cost_usd:.4f} of "
+                f"--max-cost ${cost:g})."
+            )
+        return None
+
+    async def _call_tool(self, call: ToolCallInfo) -> AsyncIterator[Event]:
+        tool_class = self.tools.get(call.name)
+        try:
+            tool = self._parse(call, tool_class)
+        except ToolError as error:
+            yield ToolStarted(call_id=call.id, name=call.name, kind=None, summary=call.name)
+            yield self._answer(call, "error", ToolResult(output=f"Error: {error}", is_error=True))
+            return
+        assert tool_class is not None
+        summary = tool.summary()
+        yield ToolStarted(
+            call_id=call.id,
+            name=call.name,
+            kind=tool_class.kind,
+            summary=summary,
+            arguments=tool.model_dump(),
+        )
+        refusal = None
+        rule = verdict(self.settings.approval, tool_class.kind)
+        if rule == "deny":
+            refusal = READ_ONLY_REFUSAL
+        elif rule == "ask":
+            yield ApprovalRequested(
+                call_id=call.id, name=call.name, kind=tool_class.kind, summary=summary
+            )
+            request = ApprovalRequest(
+                call_id=call.id,
+                tool=call.name,
+                kind=tool_class.kind,
+                summary=summary,
+                arguments=tool.model_dump(),
+            )
+            decision = await self.approver.decide(request)
+            if not decision.allow:
+                refusal = decision.message or "Refused by the user. Do not retry it."
+        if refusal is not None:
+            self.denials.append(
+                PermissionDenial(
+                    call_id=call.id,
+                    tool=call.name,
+                    kind=tool_class.kind,
+                    summary=summary,
+                    reason=refusal,
+                )
+            )
+            yield self._answer(call, "denied", ToolResult(output=refusal, is_error=True))
+            return
+        try:
+            result = await tool.run(self.ctx)
+        except ToolError as error:
+            result = ToolResult(output=f"Error: {error}", is_error=True, summary=str(error))
+        except Exception as error:  # a bug in a tool must not end the session
+            result = ToolResult(
+                output=f"Error: the tool failed unexpectedly ({type(error).__name__}: {error}).",
+                is_error=True,
+                summary=f"{type(error).__name__}: {error}",
+            )
+        yield self._answer(call, "error" if result.is_error else "ok", result)
+        if result.plan is not None:
+            yield PlanUpdated(items=result.plan)
+
+    def _parse(self, call: ToolCallInfo, tool_class: type[Tool] | None) -> Tool:
+        """The validated tool call; a ToolError tells the model what was wrong with it."""
+        if tool_class is None:
+            names = ", ".join(self.tools)
+            raise ToolError(f"There is no tool named '{call.name}'. The tools are: {names}.")
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError as error:
+            raise ToolError(
+                f"The arguments for {call.name} are not valid JSON ({error}); received: "
+                f"{call.arguments[:500]!r}. Send them again as one JSON object."
+            ) from None
+        if not isinstance(arguments, dict):
+            raise ToolError(f"The arguments for {call.name} must be a JSON object.")
+        try:
+            return tool_class.model_validate(arguments)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in item['loc']) or 'arguments'}: {item['msg']}"
+                for item in error.errors()
+            )
+            raise ToolError(f"Invalid arguments for {call.name}: {problems}.") from None
+
+    def _answer(self, call: ToolCallInfo, status: ToolStatus, result: ToolResult) -> ToolFinished:
+        """Give the model the tool's result, and tell the front-ends."""
+        self._append({"role": "tool", "tool_call_id": call.id, "content": result.output})
+        self.unanswered = [c for c in self.unanswered if c.id != call.id]
+        return ToolFinished(
+            call_id=call.id,
+            name=call.name,
+            status=status,
+            summary=result.summary or status,
+            output=result.output,
+            diff=result.diff,
+            files_changed=result.files_changed,
+        )
+
+    def _append(self, message: dict[str, Any]) -> None:
+        self.store.add_message(self.session_id, len(self.messages), message)
+        self.messages.append(message)
+
+    def _finish(self, status: RunStatus, error: str | None = None) -> Result:
+        changed = set(self.ctx.files_changed)
+        changed |= dirty_files(self.ctx.workspace) - self.dirty_at_start
+        self.result = Result(
+            status=status,
+            result=self.answer,
+            error=error,
+            turns=self.turns,
+            usage=self.usage,
+            cost_usd=self.usage.cost_usd,
+            files_changed=sorted(changed),
+            permission_denials=self.denials,
+            session_id=self.session_id,
+            duration_ms=int((time.monotonic() - self.started) * 1000),
+        )
+        self.store.finish(self.result)
+        return self.result
+
+    def cancelled(self) -> Result:
+        """Close a run whose task was cancelled: answer its open tool calls, store the end."""
+        if self.result is not None:
+            return self.result
+        for call in self.unanswered:
+            self._append(
+                {"role": "tool", "tool_call_id": call.id, "content": "Cancelled by the user."}
+            )
+        self.unanswered = []
+        result = self._finish("cancelled", error="Cancelled by the user.")
+        self.store.add_event(self.session_id, result)
+        return result
+
+
+def _assistant_message(reply: Reply) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": _valid_json(call.arguments)},
+            }
+            for call in reply.tool_calls
+        ]
+    return message
+
+
+def _valid_json(arguments: str) -> str:
+    """Providers reject history with broken tool arguments; the tool result keeps the original."""
+    try:
+        json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return "{}"
+    return arguments or "{}"

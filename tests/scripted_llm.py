@@ -1,0 +1,238 @@
+"""A scripted OpenAI-compatible chat server for tests.
+
+litellm talks to it over real HTTP (``openai/<name>`` + ``api_base``), so the whole client
+path runs: SSE streaming, tool calls split across chunks, usage in the last chunk, and the
+faults real providers produce (429 with Retry-After, 500, a connection dropped mid-stream,
+malformed tool arguments, a stream that stalls).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Call:
+    """One tool call in a scripted reply; ``arguments`` is sent verbatim when a string."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    """A streamed assistant reply."""
+
+    text: str = ""
+    calls: list[Call] = field(default_factory=list)
+    prompt_tokens: int = 100
+    completion_tokens: int = 20
+    cached_tokens: int = 0
+    chunk: int = 5
+
+
+@dataclass
+class Fault:
+    """A failure instead of a reply.
+
+    kind: ``status`` (HTTP error ``status`` with optional ``retry_after``), ``drop`` (send
+    part of a reply, then cut the connection), ``stall`` (send part, then hang ``seconds``).
+    """
+
+    kind: str
+    status: int = 500
+    retry_after: float | None = None
+    seconds: float = 30.0
+    body: str = '{"error": {"message": "scripted failure", "type": "server_error"}}'
+
+
+def tool(name: str, **arguments: Any) -> Call:
+    return Call(name, arguments)
+
+
+class ScriptedLLM:
+    """Serves the script in order; each request consumes one item."""
+
+    def __init__(self, script: list[Reply | Fault] | None = None, model: str = "scripted") -> None:
+        self.script: list[Reply | Fault] = list(script or [])
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        self.request_times: list[float] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def start(self) -> ScriptedLLM:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add(self, *items: Reply | Fault) -> None:
+        with self._lock:
+            self.script.extend(items)
+
+    def _next(self, body: dict[str, Any]) -> Reply | Fault | None:
+        with self._lock:
+            self.requests.append(body)
+            self.request_times.append(time.monotonic())
+            return self.script.pop(0) if self.script else None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                item = owner._next(body)
+                if item is None:
+                    self._error(500, '{"error": {"message": "the test script ran out of replies"}}')
+                elif isinstance(item, Fault) and item.kind == "status":
+                    self._error(item.status, item.body, item.retry_after)
+                elif body.get("stream"):
+                    self._stream(item, body)
+                else:
+                    self._whole(item)
+
+            def _error(self, status: int, text: str, retry_after: float | None = None) -> None:
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if retry_after is not None:
+                    self.send_header("Retry-After", str(retry_after))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _chunk(self, payload: dict[str, Any] | str) -> None:
+                text = payload if isinstance(payload, str) else json.dumps(payload)
+                data = f"data: {text}\n\n".encode()
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+            def _stream(self, item: Reply | Fault, body: dict[str, Any]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                reply = item if isinstance(item, Reply) else Reply(text="partial reply that ")
+                deltas = list(_deltas(reply))
+                if isinstance(item, Fault):
+                    for delta in deltas[:2]:
+                        self._chunk(_frame(owner.model, delta))
+                    if item.kind == "stall":
+                        time.sleep(item.seconds)
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                for delta in deltas:
+                    self._chunk(_frame(owner.model, delta))
+                finish = "tool_calls" if reply.calls else "stop"
+                self._chunk(_frame(owner.model, {}, finish))
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    self._chunk({**_frame(owner.model, None), "usage": _usage(reply)})
+                self._chunk("[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+            def _whole(self, item: Reply | Fault) -> None:
+                reply = item if isinstance(item, Reply) else Reply()
+                message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+                if reply.calls:
+                    message["tool_calls"] = [
+                        {
+                            "id": f"call_{i}",
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": _args(c)},
+                        }
+                        for i, c in enumerate(reply.calls)
+                    ]
+                data = json.dumps(
+                    {
+                        "id": "chatcmpl-scripted",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": owner.model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": message,
+                                "finish_reason": "tool_calls" if reply.calls else "stop",
+                            }
+                        ],
+                        "usage": _usage(reply),
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _args(call: Call) -> str:
+    return call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _deltas(reply: Reply):
+    if reply.text:
+        yield {"role": "assistant", "content": ""}
+        for piece in _pieces(reply.text, reply.chunk):
+            yield {"content": piece}
+    for index, call in enumerate(reply.calls):
+        yield {
+            "tool_calls": [
+                {
+                    "index": index,
+                    "id": f"call_{index}_{call.name}",
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": ""},
+                }
+            ]
+        }
+        for piece in _pieces(_args(call), reply.chunk):
+            yield {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+
+
+def _frame(model: str, delta: dict[str, Any] | None, finish: str | None = None) -> dict[str, Any]:
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": choices,
+    }
+
+
+def _usage(reply: Reply) -> dict[str, Any]:
+    return {
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+    }

@@ -1,0 +1,17 @@
+"""The tools the model can call, by name."""
+
+from __future__ import annotations
+
+from tools.base import Tool, ToolContext, ToolError, ToolResult
+from tools.edit import EditFile
+from tools.files import ListFiles, ReadFile, WriteFile
+from tools.plan import UpdatePlan
+from tools.search import Grep
+from tools.shell import RunCommand
+
+REGISTRY: dict[str, type[Tool]] = {
+    tool.name: tool
+    for tool in (ReadFile, ListFiles, Grep, EditFile, WriteFile, RunCommand, UpdatePlan)
+}
+
+__all__ = ["REGISTRY", "Tool", "ToolContext", "ToolError", "ToolResult"]

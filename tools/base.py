@@ -1,0 +1,115 @@
+"""What every tool is made of: an arguments model, a kind, and one async ``run``.
+
+The arguments model's JSON schema is what the model sees, and the class docstring is the
+tool's description, so adding a tool means writing one class and listing it in the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from agent.events import PlanItem, ToolKindName
+
+
+class ToolError(Exception):
+    """A failure the model can act on; it goes back to the model as the tool's result."""
+
+
+class ToolResult(BaseModel):
+    output: str
+    is_error: bool = False
+    summary: str = ""
+    diff: str | None = None
+    files_changed: list[str] = []
+    plan: list[PlanItem] | None = None
+
+
+@dataclass
+class ToolContext:
+    """Per-run state the tools share: the workspace and what the model has seen of it."""
+
+    workspace: Path
+    command_timeout: float = 120.0
+    output_limit: int = 30_000
+    log_dir: Path | None = None
+    snapshots: dict[Path, str] = field(default_factory=dict)
+    files_changed: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.workspace = self.workspace.resolve()
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.workspace).as_posix() or "."
+
+    def remember(self, path: Path, data: bytes) -> None:
+        """Record the content the model last saw, so later edits can detect outside changes."""
+        self.snapshots[path] = hashlib.sha256(data).hexdigest()
+
+    def changed_since_seen(self, path: Path, data: bytes) -> bool:
+        seen = self.snapshots.get(path)
+        return seen is not None and seen != hashlib.sha256(data).hexdigest()
+
+
+class Tool(BaseModel):
+    """Base class; subclasses set ``name`` and ``kind`` and implement ``run``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ClassVar[str]
+    kind: ClassVar[ToolKindName]
+
+    async def run(self, ctx: ToolContext) -> ToolResult:
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        """One line for people watching: the tool and its main argument."""
+        first = next(iter(self.model_dump().values()), "")
+        return f"{self.name} {first}".strip()
+
+    @classmethod
+    def spec(cls) -> dict[str, Any]:
+        """The function definition sent to the model."""
+        schema = cls.model_json_schema()
+        schema.pop("description", None)
+        schema = _inline_refs(schema, schema.pop("$defs", {}))
+        _drop_titles(schema)
+        return {
+            "type": "function",
+            "function": {
+                "name": cls.name,
+                "description": " ".join((cls.__doc__ or "").split()),
+                "parameters": schema,
+            },
+        }
+
+
+def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
+    """Replace ``$ref``s with their definitions; some providers reject ``$defs``."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {key: _inline_refs(value, defs) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_inline_refs(item, defs) for item in schema]
+    return schema
+
+
+def _drop_titles(schema: Any) -> None:
+    """Pydantic adds a title to every property; the model gains nothing from them."""
+    if isinstance(schema, dict):
+        schema.pop("title", None)
+        for key, value in schema.items():
+            if key == "properties" and isinstance(value, dict):
+                for prop in value.values():
+                    _drop_titles(prop)
+            else:
+                _drop_titles(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _drop_titles(item)

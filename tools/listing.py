@@ -1,0 +1,146 @@
+"""The files of a workspace as git sees them, or as a .gitignore-aware walk sees them."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pathspec
+
+# Skipped by the walk outside git, where no .gitignore may say so.
+ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__"}
+
+
+def workspace_files(root: Path) -> list[str]:
+    """Paths relative to ``root``, sorted: tracked and untracked-but-not-ignored files."""
+    listed = _git_files(root)
+    if listed is None:
+        listed = _walk(root)
+    return sorted(listed)
+
+
+def _git_files(root: Path) -> list[str] | None:
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    names = {name for name in done.stdout.decode("utf-8", "surrogateescape").split("\0") if name}
+    return [name for name in names if (root / name).is_file()]
+
+
+def dirty_files(root: Path) -> set[str]:
+    """Files git reports as changed or untracked; empty outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "-z", "--untracked-files=all"],
+            cwd=root,
+            capture_output=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    if done.returncode != 0:
+        return set()
+    entries = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    found: set[str] = set()
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if len(entry) < 4:
+            continue
+        found.add(entry[3:])
+        if entry[0] in "RC":
+            index += 1
+    return found
+
+
+def _walk(root: Path) -> list[str]:
+    found: list[str] = []
+    specs: dict[Path, pathspec.PathSpec] = {}
+    for directory, dirs, files in os.walk(root):
+        here = Path(directory)
+        ignore_file = here / ".gitignore"
+        if ignore_file.is_file():
+            lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
+            specs[here] = pathspec.GitIgnoreSpec.from_lines(lines)
+        active = [(base, spec) for base, spec in specs.items() if here.is_relative_to(base)]
+
+        def ignored(path: Path, is_dir: bool, active=active) -> bool:
+            for base, spec in active:
+                relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+                if spec.match_file(relative):
+                    return True
+            return False
+
+        dirs[:] = sorted(
+            d for d in dirs if d not in ALWAYS_SKIPPED_DIRS and not ignored(here / d, True)
+        )
+        for name in files:
+            path = here / name
+            if not ignored(path, False) and not path.is_symlink():
+                found.append(path.relative_to(root).as_posix())
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def glob_matcher(pattern: str) -> re.Pattern[str]:
+    """Compile a glob: ``*`` stays within a folder, ``**`` crosses folders, ``{a,b}`` picks.
+
+    A pattern without a slash matches a file's name at any depth, as in .gitignore.
+    """
+    pattern = pattern.strip().removeprefix("./")
+    anywhere = "/" not in pattern
+    regex = _glob_to_regex(pattern)
+    return re.compile(("(?:.*/)?" if anywhere else "") + regex + r"\Z")
+
+
+def _glob_to_regex(pattern: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end
+        elif c == "{":
+            end = pattern.find("}", i + 1)
+            if end == -1:
+                out.append(re.escape(c))
+            else:
+                options = pattern[i + 1 : end].split(",")
+                out.append("(?:" + "|".join(_glob_to_regex(o) for o in options) + ")")
+                i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
