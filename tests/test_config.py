@@ -1,0 +1,87 @@
+"""Settings layering and model choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config import ConfigError, Settings, choose_model, load_settings, user_config_file
+
+
+def write_user_config(text: str) -> None:
+    path = user_config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path)
+    assert settings == Settings()
+    assert settings.approval == "ask"
+
+
+def test_each_layer_overrides_the_one_below(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_user_config(
+        'model = "user/model"\napproval = "read-only"\nmax_turns = 10\nmax-cost = 1.0\n'
+    )
+    (tmp_path / ".shipmate.toml").write_text(
+        'approval = "auto-edit"\nmax_turns = 20\nmax_cost = 2.0\n'
+    )
+    monkeypatch.setenv("SHIPMATE_MAX_TURNS", "30")
+    monkeypatch.setenv("SHIPMATE_MAX_COST", "3.5")
+    settings = load_settings(tmp_path, {"max_cost": 4.0, "model": None})
+    assert settings.model == "user/model"
+    assert settings.approval == "auto-edit"
+    assert settings.max_turns == 30
+    assert settings.max_cost == 4.0
+
+
+def test_a_bad_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / ".shipmate.toml").write_text("approval = \n")
+    with pytest.raises(ConfigError, match=r"\.shipmate\.toml could not be read"):
+        load_settings(tmp_path)
+    (tmp_path / ".shipmate.toml").write_text('aproval = "ask"\n')
+    with pytest.raises(ConfigError, match="'aproval' is not a setting"):
+        load_settings(tmp_path)
+
+
+def test_a_bad_value_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_user_config('approval = "yolo"\n')
+    with pytest.raises(ConfigError, match=r"config\.toml.*approval"):
+        load_settings(tmp_path)
+    write_user_config("")
+    monkeypatch.setenv("SHIPMATE_MAX_TURNS", "many")
+    with pytest.raises(ConfigError, match=r"SHIPMATE_.*max_turns"):
+        load_settings(tmp_path)
+    monkeypatch.delenv("SHIPMATE_MAX_TURNS")
+    with pytest.raises(ConfigError, match="max_turns"):
+        load_settings(tmp_path, {"max_turns": 0})
+
+
+def test_model_is_chosen_from_the_keys_present() -> None:
+    assert choose_model(Settings(), {"OPENAI_API_KEY": "x"}) == "openai/gpt-5"
+    both = {"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "y"}
+    assert choose_model(Settings(), both) == "anthropic/claude-sonnet-4-5"
+    assert (
+        choose_model(Settings(model="gemini/gemini-2.5-flash"), both) == "gemini/gemini-2.5-flash"
+    )
+
+
+def test_local_server_models_get_the_openai_prefix() -> None:
+    settings = Settings(model="llama3", api_base="http://localhost:11434/v1")
+    assert choose_model(settings, {}) == "openai/llama3"
+    settings = Settings(model="ollama/llama3", api_base="http://localhost:11434")
+    assert choose_model(settings, {}) == "ollama/llama3"
+
+
+def test_no_model_and_no_key_says_what_to_do() -> None:
+    with pytest.raises(ConfigError) as caught:
+        choose_model(Settings(), {})
+    message = str(caught.value)
+    assert "ANTHROPIC_API_KEY" in message and "GEMINI_API_KEY" in message
+    assert "--api-base" in message
+    with pytest.raises(ConfigError, match="--model"):
+        choose_model(Settings(api_base="http://localhost:8080/v1"), {})

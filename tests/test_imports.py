@@ -1,0 +1,36 @@
+"""Import hygiene: the core never pulls in the UI, and --help never pulls in litellm."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from helpers import REPO_ROOT
+
+
+def loaded_after(code: str) -> set[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_core_does_not_import_textual() -> None:
+    modules = loaded_after(
+        "import agent.loop, agent.headless, agent.llm, agent.doctor, tools\nagent.llm.litellm()"
+    )
+    assert "agent.loop" in modules and "litellm" in modules
+    assert not {m for m in modules if m == "textual" or m.startswith("textual.")}
+
+
+def test_help_and_version_do_not_import_litellm() -> None:
+    for flag in ("--help", "--version"):
+        modules = loaded_after(
+            "import sys\nfrom agent.cli import main\n"
+            f"try:\n    main([{flag!r}])\nexcept SystemExit:\n    pass"
+        )
+        assert "agent.cli" in modules
+        assert "litellm" not in modules
+        assert "pydantic" not in modules
