@@ -7,6 +7,7 @@ sub-command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 from agent import __version__
 
 APPROVAL_CHOICES = ("read-only", "ask", "auto-edit", "full-auto")
+COMMANDS = ("run", "doctor")
 EXIT_USAGE = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +91,8 @@ def _add_workspace_option(parser: argparse.ArgumentParser) -> None:
 
 def expand_print_alias(argv: list[str]) -> list[str]:
     """``shipmate [options] -p TASK [options]`` means ``shipmate run [options] TASK``."""
+    if argv and argv[0] in COMMANDS:
+        return argv
     for flag in ("-p", "--print"):
         if flag in argv:
             rest = list(argv)
@@ -135,7 +141,37 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(parser, args)
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Whoever read our output went away (e.g. `| head`); say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception:
+        log = _crash_log()
+        print(
+            f"shipmate: internal error: {sys.exc_info()[1]!r}. This is a bug; the details "
+            f"are in {log}.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _crash_log() -> Path:
+    """Write the traceback where a bug report can quote it, instead of on the terminal."""
+    import tempfile
+    import traceback
+
+    from agent.config import data_dir
+
+    try:
+        folder = data_dir() / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+    path = folder / "crash.log"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f"shipmate {__version__} {' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+    return path
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -51,6 +51,8 @@ class TextOutput:
                 self.say(event.text.strip())
             case ToolStarted():
                 self.say(f"→ {event.summary}")
+            case ToolFinished(status="ok", name="update_plan"):
+                pass  # the plan itself follows
             case ToolFinished():
                 mark = {"ok": "✓", "error": "✗", "denied": "⊘", "cancelled": "⊘"}[event.status]
                 detail = event.summary if event.status != "denied" else "refused (needs approval)"
