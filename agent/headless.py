@@ -25,6 +25,7 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
 )
+from tools.base import plural
 
 OutputFormat = Literal["text", "json", "stream-json"]
 EXIT_CODES = {"success": 0, "failed": 1, "config_error": 2, "budget_exceeded": 3, "cancelled": 130}
@@ -76,11 +77,11 @@ class TextOutput:
         usage = result.usage
         parts = [
             f"{result.status.replace('_', ' ')}",
-            f"{result.turns} turns",
+            plural(result.turns, "turn"),
             f"{usage.input_tokens:,} tokens in ({usage.cached_tokens:,} cached) / "
             f"{usage.output_tokens:,} out",
             f"${result.cost_usd:.4f}",
-            f"{len(result.files_changed)} files changed",
+            plural(len(result.files_changed), "file") + " changed",
         ]
         self.say("— " + " · ".join(parts))
         if result.permission_denials:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import tools.search
+from tools.base import ToolContext
+
 from helpers import SLUGIFY, SLUGIFY_TESTS, git
 from scripted_llm import ScriptedLLM
 
@@ -42,6 +45,30 @@ def isolated_home(
             monkeypatch.delenv(name)
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     return home
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty workspace; git never finds a repository above it, so "outside git" is."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    return root
+
+
+@pytest.fixture
+def ctx(ws: Path, tmp_path: Path) -> ToolContext:
+    return ToolContext(workspace=ws, log_dir=tmp_path / "logs")
+
+
+@pytest.fixture(params=["rg", "python"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a grep test once with ripgrep and once with the pure-Python fallback."""
+    if request.param == "python":
+        monkeypatch.setattr(tools.search, "ripgrep", lambda: None)
+    else:
+        assert tools.search.ripgrep() is not None, "the ripgrep binary should be installed"
+    return request.param
 
 
 @pytest.fixture

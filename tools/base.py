@@ -16,6 +16,11 @@ from pydantic import BaseModel, ConfigDict
 from agent.events import PlanItem, ToolKindName
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 line``, ``2 lines``: summaries people read."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 class ToolError(Exception):
     """A failure the model can act on; it goes back to the model as the tool's result."""
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from agent.events import ToolKindName
-from tools.base import Tool, ToolContext, ToolError, ToolResult
+from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
 from tools.listing import glob_matcher, workspace_files
 from tools.paths import resolve
 from tools.textio import read_text, write_atomic
@@ -73,7 +73,7 @@ class ReadFile(Tool):
                 f"(lines {first}-{last} of {len(lines)}; call again with offset={last + 1} "
                 "to read on)"
             )
-        return ToolResult(output="\n".join(shown), summary=f"{len(lines)} lines")
+        return ToolResult(output="\n".join(shown), summary=plural(len(lines), "line"))
 
 
 class ListFiles(Tool):
@@ -104,7 +104,7 @@ class ListFiles(Tool):
         shown = paths[: self.limit]
         if len(paths) > len(shown):
             shown.append(f"({len(paths) - len(shown)} more not shown; narrow with a pattern)")
-        return ToolResult(output="\n".join(shown), summary=f"{len(paths)} files")
+        return ToolResult(output="\n".join(shown), summary=plural(len(paths), "file"))
 
 
 class WriteFile(Tool):

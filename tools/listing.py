@@ -35,7 +35,8 @@ def _git_files(root: Path) -> list[str] | None:
     if done.returncode != 0:
         return None
     names = {name for name in done.stdout.decode("utf-8", "surrogateescape").split("\0") if name}
-    return [name for name in names if (root / name).is_file()]
+    # Symlinks are skipped, as in the walk below and in ripgrep: one may lead out of the root.
+    return [name for name in names if (root / name).is_file() and not (root / name).is_symlink()]
 
 
 def dirty_files(root: Path) -> set[str]:

@@ -26,7 +26,10 @@ def resolve(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path:
     candidate = Path(text)
     if not candidate.is_absolute():
         candidate = ctx.workspace / candidate
-    real = candidate.resolve()
+    try:
+        real = candidate.resolve()
+    except (RuntimeError, OSError) as error:  # a symlink loop: RuntimeError before 3.13
+        raise ToolError(f"'{raw}' cannot be resolved: {error}.") from None
     if not real.is_relative_to(ctx.workspace):
         raise ToolError(
             f"'{raw}' is outside the workspace ({ctx.workspace}); only files inside it can be "
@@ -38,5 +41,4 @@ def resolve(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path:
 
 
 def _inside_git_dir(ctx: ToolContext, path: Path) -> bool:
-    relative = path.relative_to(ctx.workspace)
-    return bool(relative.parts) and relative.parts[0] == ".git"
+    return ".git" in path.relative_to(ctx.workspace).parts

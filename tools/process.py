@@ -109,7 +109,7 @@ async def run_shell(
     pump = asyncio.create_task(_pump(process.stdout, capture))
     timed_out = False
     try:
-        await asyncio.wait_for(process.wait(), timeout)
+        await asyncio.wait_for(_exited(process), timeout)
     except TimeoutError:
         timed_out = True
     finally:
@@ -130,6 +130,16 @@ async def run_shell(
         log_path=log_path,
         seconds=time.monotonic() - started,
     )
+
+
+async def _exited(process: asyncio.subprocess.Process) -> None:
+    """Return once the shell itself has exited.
+
+    ``Process.wait()`` on Python 3.11 also waits for the output pipe to close, which a
+    background child still holding it delays until that child ends or the deadline passes.
+    """
+    while process.returncode is None:
+        await asyncio.sleep(0.02)
 
 
 async def _pump(stream: asyncio.StreamReader, capture: _Capture) -> None:

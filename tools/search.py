@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from agent.events import ToolKindName
-from tools.base import Tool, ToolContext, ToolError, ToolResult
+from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
 from tools.listing import glob_matcher, workspace_files
 from tools.paths import resolve
 from tools.textio import decode, is_binary
@@ -59,8 +59,8 @@ class Grep(Tool):
         shown = lines[: self.limit]
         if total > self.limit:
             shown.append(f"({total - self.limit} more lines not shown; narrow the search)")
-        noun = "files" if self.output == "files" else "lines"
-        return ToolResult(output="\n".join(shown), summary=f"{total} {noun}")
+        noun = "file" if self.output == "files" else "line"
+        return ToolResult(output="\n".join(shown), summary=plural(total, noun))
 
     async def _ripgrep(self, rg: str, ctx: ToolContext, target: Path) -> list[str]:
         args = [rg, "--no-heading", "--with-filename", "--line-number", "--color=never"]
@@ -114,6 +114,8 @@ class Grep(Tool):
             if is_binary(data):
                 continue
             lines = decode(data).text.split("\n")
+            if lines[-1] == "":
+                lines.pop()  # the final newline ends the last line; it does not start one
             hits = {i for i, line in enumerate(lines) if regex.search(line)}
             if not hits:
                 continue
