@@ -301,7 +301,7 @@ async def test_atomic_write_failure_leaves_original_and_no_temp(
     original = b"line one\nline two\n"
     (ws / "a.txt").write_bytes(original)
 
-    def broken_replace(src: object, dst: object) -> None:
+    def broken_replace(src: object, dst: object, **dir_fds: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)

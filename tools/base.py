@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from agent.events import PlanItem, ToolKindName
+from tools.sandbox import Sandbox
 
 
 def plural(count: int, noun: str) -> str:
@@ -42,6 +43,7 @@ class ToolContext:
     command_timeout: float = 120.0
     output_limit: int = 30_000
     log_dir: Path | None = None
+    sandbox: Sandbox | None = None
     snapshots: dict[Path, str] = field(default_factory=dict)
     files_changed: set[str] = field(default_factory=set)
 
@@ -70,6 +72,10 @@ class Tool(BaseModel):
 
     async def run(self, ctx: ToolContext) -> ToolResult:
         raise NotImplementedError
+
+    def subject(self) -> str | None:
+        """What permission rules match against: the path or command line, if any."""
+        return getattr(self, "path", None)
 
     def summary(self) -> str:
         """One line for people watching: the tool and its main argument."""

@@ -10,10 +10,8 @@ from pydantic import Field
 from agent.events import ToolKindName
 from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
 from tools.listing import glob_matcher, workspace_files
-from tools.paths import resolve
-from tools.textio import read_text, write_atomic
+from tools.paths import read_text, resolve, write_atomic
 
-MAX_READ_BYTES = 10 * 1024 * 1024
 MAX_LINE_CHARS = 2000
 MAX_OUTPUT_CHARS = 60_000
 MAX_DIFF_CHARS = 20_000
@@ -38,13 +36,7 @@ class ReadFile(Tool):
 
     async def run(self, ctx: ToolContext) -> ToolResult:
         path = resolve(ctx, self.path)
-        if path.is_file() and path.stat().st_size > MAX_READ_BYTES:
-            size = path.stat().st_size / 1024 / 1024
-            raise ToolError(
-                f"{self.path} is {size:.1f} MB, too large to read here; use grep to find the "
-                "lines you need."
-            )
-        file, data = read_text(path, self.path)
+        file, data = read_text(ctx, path, self.path)
         ctx.remember(path, data)
         lines = file.text.split("\n")
         if lines and lines[-1] == "":
@@ -127,7 +119,7 @@ class WriteFile(Tool):
         old_text = ""
         existed = path.exists()
         if existed:
-            file, data = read_text(path, self.path)
+            file, data = read_text(ctx, path, self.path)
             if path not in ctx.snapshots:
                 raise ToolError(
                     f"{self.path} already exists and you have not read it; read it first, or "
@@ -141,7 +133,7 @@ class WriteFile(Tool):
             new_data = file.encode(self.content)
         else:
             new_data = self.content.encode("utf-8")
-        write_atomic(path, new_data)
+        write_atomic(ctx, path, new_data)
         ctx.remember(path, new_data)
         shown = ctx.relative(path)
         ctx.files_changed.add(shown)

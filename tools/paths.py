@@ -1,14 +1,28 @@
-"""Confinement of every file path the model names to the workspace.
+"""Confinement of every file the tools read or write to the workspace.
 
 Paths are resolved with symlinks followed before the check, so ``../``, absolute paths and
-links that lead out all end up outside and are refused the same way.
+links that lead out all end up outside and are refused the same way. The check is then
+repeated on what was actually opened (through ``/proc/self/fd``), so a symlink swapped in
+between the check and the use is caught too. Files with other hard links are not read:
+another link may be outside. Writes go to a temp file in the same folder, then a rename,
+so a crash or Ctrl-C never leaves half a file, and a write never goes through a link.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import secrets
+import stat
 from pathlib import Path
 
 from tools.base import ToolContext, ToolError
+from tools.textio import TextFile, as_text
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+MAX_READ_BYTES = 10 * 1024 * 1024
 
 
 def resolve(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path:
@@ -41,4 +55,88 @@ def resolve(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path:
 
 
 def _inside_git_dir(ctx: ToolContext, path: Path) -> bool:
-    return ".git" in path.relative_to(ctx.workspace).parts
+    """Any ``.git`` part, in any case (case-insensitive file systems exist)."""
+    return any(part.casefold() == ".git" for part in path.relative_to(ctx.workspace).parts)
+
+
+def _opened_path(fd: int) -> Path | None:
+    """Where an open file really is, or None where /proc cannot tell."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return None
+
+
+def _check_opened(ctx: ToolContext, fd: int, shown: str) -> None:
+    real = _opened_path(fd)
+    if real is not None and not real.is_relative_to(ctx.workspace):
+        raise ToolError(f"'{shown}' led outside the workspace while being opened; refused.")
+
+
+def read_bytes(ctx: ToolContext, path: Path, shown: str) -> bytes:
+    """The content of a regular file inside the workspace (``path`` from ``resolve``)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ToolError(f"{shown} does not exist.") from None
+    except PermissionError:
+        raise ToolError(f"{shown} cannot be read: permission denied.") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ToolError(f"'{shown}' became a symbolic link after it was checked.") from None
+        raise ToolError(f"{shown} cannot be read: {error.strerror}.") from None
+    try:
+        _check_opened(ctx, fd, shown)
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ToolError(f"{shown} is a directory; use list_files to see what it holds.")
+        if not stat.S_ISREG(info.st_mode):
+            raise ToolError(f"{shown} is not a regular file.")
+        if info.st_nlink > 1:
+            raise ToolError(
+                f"{shown} has {info.st_nlink} hard links, and another may be outside the "
+                "workspace, so it is not read."
+            )
+        if info.st_size > MAX_READ_BYTES:
+            raise ToolError(
+                f"{shown} is {info.st_size / 1024 / 1024:.1f} MB, too large to read here; use "
+                "grep to find the lines you need."
+            )
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
+
+
+def read_text(ctx: ToolContext, path: Path, shown: str) -> tuple[TextFile, bytes]:
+    """The decoded file and its raw bytes (binaries are refused)."""
+    data = read_bytes(ctx, path, shown)
+    return as_text(data, shown), data
+
+
+def write_atomic(ctx: ToolContext, path: Path, data: bytes) -> None:
+    """Replace ``path`` (from ``resolve``) with ``data`` in one rename, keeping its mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        _check_opened(ctx, folder, ctx.relative(path))
+        try:
+            mode = os.stat(path.name, dir_fd=folder, follow_symlinks=False).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK
+        temp = f".{path.name}.{secrets.token_hex(4)}.shipmate-tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(temp, flags, 0o600, dir_fd=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fchmod(handle.fileno(), mode)
+                os.fsync(handle.fileno())
+            os.replace(temp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp, dir_fd=folder)
+            raise
+    finally:
+        os.close(folder)

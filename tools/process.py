@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.sandbox import command_env
+
 READ_CHUNK = 64 * 1024
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 
@@ -76,13 +78,6 @@ def _clean(data: bytes) -> str:
     return _ANSI.sub("", data.decode("utf-8", errors="replace")).replace("\r\n", "\n")
 
 
-def command_env() -> dict[str, str]:
-    """The environment for commands: no pagers or prompts that would wait for a person."""
-    env = dict(os.environ)
-    env.update(PAGER="cat", GIT_PAGER="cat", GIT_TERMINAL_PROMPT="0", TERM="dumb", NO_COLOR="1")
-    return env
-
-
 async def run_shell(
     command: str,
     cwd: Path,
@@ -91,15 +86,26 @@ async def run_shell(
     log_dir: Path,
     env: dict[str, str] | None = None,
 ) -> Outcome:
-    """Run ``command`` with bash in ``cwd``; stdout and stderr are merged."""
+    """Run ``command`` with bash in ``cwd``, outside any sandbox."""
+    env = command_env(sandboxed=False) if env is None else env
+    return await run_process(["bash", "-c", command], cwd, env, timeout, output_limit, log_dir)
+
+
+async def run_process(
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    output_limit: int,
+    log_dir: Path,
+) -> Outcome:
+    """Run ``argv`` in ``cwd``; stdout and stderr are merged."""
     started = time.monotonic()
     capture = _Capture(output_limit, log_dir)
     process = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        command,
+        *argv,
         cwd=cwd,
-        env=env or command_env(),
+        env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

@@ -10,13 +10,19 @@ from pydantic import Field
 
 from agent.events import ToolKindName
 from tools.base import Tool, ToolContext, ToolError, ToolResult
-from tools.process import run_shell
+from tools.limits import limited
+from tools.process import Outcome, run_process, run_shell
+from tools.sandbox import denial_hint
 
 
 class RunCommand(Tool):
     """Run a shell command (bash) in the workspace root and get its exit code and output
     (stdout and stderr together). Use it to run tests, linters, builds and git queries.
-    Nothing reads stdin, so avoid interactive programs; long outputs are cut in the middle."""
+    Commands run in a sandbox: the workspace is writable, its .git and everything outside
+    it are read-only, and there is no network unless the user allowed it. Nothing reads
+    stdin, so avoid interactive programs; long outputs are cut in the middle. Only if a
+    command truly needs more than the sandbox allows, set outside_sandbox with a
+    justification: the user must approve that every time."""
 
     name: ClassVar[str] = "run_command"
     kind: ClassVar[ToolKindName] = "execute"
@@ -25,16 +31,24 @@ class RunCommand(Tool):
     timeout: float | None = Field(
         None, gt=0, le=3600, description="Seconds before it is killed (default from settings)."
     )
+    outside_sandbox: bool = Field(
+        False, description="Run without the sandbox; needs the user's approval every time."
+    )
+    justification: str | None = Field(
+        None, description="Why the command must run outside the sandbox (shown to the user)."
+    )
 
     def summary(self) -> str:
-        return f"$ {self.command}"
+        return f"$ {self.command}" + (" (outside the sandbox)" if self.outside_sandbox else "")
+
+    def subject(self) -> str:
+        return self.command
 
     async def run(self, ctx: ToolContext) -> ToolResult:
         if not self.command.strip():
             raise ToolError("The command is empty.")
         timeout = self.timeout or ctx.command_timeout
-        log_dir = ctx.log_dir or Path(tempfile.gettempdir()) / "shipmate-logs"
-        outcome = await run_shell(self.command, ctx.workspace, timeout, ctx.output_limit, log_dir)
+        outcome = await self._execute(ctx, timeout)
         parts = [outcome.output.rstrip("\n") or "(no output)"]
         if outcome.truncated:
             parts.append(f"[output cut; the full log is in {outcome.log_path}]")
@@ -46,8 +60,26 @@ class RunCommand(Tool):
         else:
             parts.append(f"[exit code {outcome.exit_code}]")
             summary = f"exit {outcome.exit_code} in {outcome.seconds:.1f} s"
+        sandboxed = ctx.sandbox is not None and ctx.sandbox.active and not self.outside_sandbox
+        hint = denial_hint(outcome.output) if sandboxed and outcome.exit_code != 0 else None
+        if hint:
+            parts.append(
+                f"[This may have been blocked by the sandbox: {hint}. Work within it if you "
+                "can; if the task truly needs more, run the command again with "
+                "outside_sandbox=true and a justification, which the user must approve.]"
+            )
         return ToolResult(
             output="\n".join(parts),
             is_error=outcome.timed_out or outcome.exit_code != 0,
             summary=summary,
         )
+
+    async def _execute(self, ctx: ToolContext, timeout: float) -> Outcome:
+        log_dir = ctx.log_dir or Path(tempfile.gettempdir()) / "shipmate-logs"
+        if ctx.sandbox is None:
+            return await run_shell(self.command, ctx.workspace, timeout, ctx.output_limit, log_dir)
+        argv, env = ctx.sandbox.prepare(self.command, outside=self.outside_sandbox)
+        with limited(argv, env, ctx.sandbox.limits) as wrapped:
+            return await run_process(
+                wrapped, ctx.workspace, env, timeout, ctx.output_limit, log_dir
+            )

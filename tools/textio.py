@@ -1,18 +1,13 @@
-"""Reading and writing text files without damaging them.
+"""Text files as editors see them, so an edit does not damage them.
 
-A file is read once into a ``TextFile`` that remembers how it was stored (encoding, byte
-order mark, line endings, mode) so an edit writes it back the same way, atomically: a temp
-file next to it, then a rename, so a crash or Ctrl-C never leaves half a file.
+A file is decoded into a ``TextFile`` that remembers how it was stored (encoding, byte
+order mark, line endings) so an edit is encoded back the same way.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from tools.base import ToolError
 
@@ -22,8 +17,6 @@ _BOMS = [
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 ]
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 @dataclass
@@ -79,39 +72,8 @@ def _with_newlines(file: TextFile) -> TextFile:
     return file
 
 
-def read_text(path: Path, shown_as: str) -> tuple[TextFile, bytes]:
-    """The decoded file and its raw bytes; binaries are refused with a ToolError."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ToolError(f"{shown_as} does not exist.") from None
-    except IsADirectoryError:
-        raise ToolError(
-            f"{shown_as} is a directory; use list_files to see what it holds."
-        ) from None
-    except PermissionError:
-        raise ToolError(f"{shown_as} cannot be read: permission denied.") from None
+def as_text(data: bytes, shown_as: str) -> TextFile:
+    """The decoded file; binaries are refused with a ToolError."""
     if is_binary(data):
         raise ToolError(f"{shown_as} is a binary file ({len(data):,} bytes); it cannot be shown.")
-    return decode(data), data
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one rename, keeping the file's permission bits."""
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o666 & ~_UMASK
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".shipmate-tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+    return decode(data)

@@ -1,0 +1,176 @@
+"""Commands run inside bubblewrap: the workspace writable, everything else read-only.
+
+The sandbox sees the real file system read-only, the workspace writable (but not its
+``.git``: commits go through the git tool), a private ``/tmp``, fresh ``/dev`` and
+``/proc``, its own PID namespace (so nothing it starts outlives it), no network unless
+allowed, and a new user namespace, so other users' private files stay private even when
+Shipmate runs as root. Credentials in the home directory are masked, and the environment is
+cut down to an allowlist before bubblewrap starts, so no API key reaches a command, not even
+through ``/proc/1/environ``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.limits import Limits
+
+# Variables a command may see; anything else (API keys, tokens) is dropped.
+ENV_ALLOWLIST = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ",
+    "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "PYENV_ROOT", "PYENV_VERSION",
+    "JAVA_HOME", "GOPATH", "GOROOT", "GOFLAGS", "CARGO_HOME", "RUSTUP_HOME", "NVM_DIR",
+    "PNPM_HOME", "BUN_INSTALL", "DENO_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+)  # fmt: skip
+FIXED_ENV = {
+    "PAGER": "cat",
+    "GIT_PAGER": "cat",
+    "GIT_TERMINAL_PROMPT": "0",
+    "TERM": "dumb",
+    "NO_COLOR": "1",
+    "TMPDIR": "/tmp",
+}
+# Credentials masked inside the sandbox, relative to the home directory.
+MASKED_HOME_PATHS = (
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh",
+    ".netrc", ".git-credentials", ".pypirc", ".npmrc",
+)  # fmt: skip
+
+DENIAL_HINTS = [
+    (
+        re.compile(r"Read-only file system"),
+        "the sandbox makes everything outside the workspace (and the workspace's .git) read-only",
+    ),
+    (
+        re.compile(
+            r"Network is unreachable|Temporary failure in name resolution|Could not resolve "
+            r"host|Name or service not known|nodename nor servname|getaddrinfo|"
+            r"No address associated with hostname|Failed to establish a new connection"
+        ),
+        "the sandbox has no network; the user can allow it with --allow-network",
+    ),
+    (
+        re.compile(r"Permission denied|Operation not permitted"),
+        "the sandbox keeps files outside the workspace off limits",
+    ),
+]
+
+
+def command_env(pass_env: tuple[str, ...] = (), sandboxed: bool = True) -> dict[str, str]:
+    """The environment for a command: the allowlist, the user's extra names, fixed values."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name in ENV_ALLOWLIST or name.startswith("LC_") or name in pass_env
+    }
+    env.update(FIXED_ENV)
+    if sandboxed:
+        env["XDG_CACHE_HOME"] = "/tmp/.cache"
+    return env
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    workspace: Path
+    allow_network: bool = False
+    pass_env: tuple[str, ...] = ()
+    hide: tuple[Path, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Bubblewrap:
+    """A working bwrap binary and whether it may create a user namespace here."""
+
+    path: str
+    user_namespace: bool
+
+    def argv(self, command: str, settings: SandboxSettings) -> list[str]:
+        workspace = str(settings.workspace)
+        args = [self.path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        args += ["--tmpfs", "/tmp"]
+        args += _masks(settings)
+        args += ["--bind", workspace, workspace]
+        git = settings.workspace / ".git"
+        if git.exists():
+            args += ["--ro-bind", str(git), str(git)]
+        if self.user_namespace:
+            args.append("--unshare-user")
+        args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        if not settings.allow_network:
+            args.append("--unshare-net")
+        args += ["--die-with-parent", "--new-session", "--chdir", workspace]
+        return [*args, "--", "bash", "-c", command]
+
+
+def _masks(settings: SandboxSettings) -> list[str]:
+    home = Path(os.path.expanduser("~"))
+    paths = [home / name for name in MASKED_HOME_PATHS] + list(settings.hide)
+    args: list[str] = []
+    for path in paths:
+        if settings.workspace.is_relative_to(path) or not path.exists() or path.is_symlink():
+            continue
+        if path.is_dir():
+            args += ["--tmpfs", str(path)]
+        else:
+            args += ["--ro-bind", "/dev/null", str(path)]
+    return args
+
+
+@functools.cache
+def find_bubblewrap() -> tuple[Bubblewrap | None, str]:
+    """Probe, don't assume: run bwrap once to see what works (user namespaces can be off)."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None, "bubblewrap (bwrap) is not installed"
+    base = [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid"]
+    base += ["--unshare-net", "--die-with-parent", "--new-session"]
+    problem = ""
+    for user_namespace in (True, False):
+        probe = [*base, "--unshare-user"] if user_namespace else base
+        try:
+            done = subprocess.run(
+                [*probe, "--", "true"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                env=command_env(),
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return None, f"bubblewrap could not start: {error}"
+        if done.returncode == 0:
+            return Bubblewrap(path, user_namespace), "bubblewrap"
+        problem = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+    return None, f"bubblewrap is installed but cannot run here ({problem})"
+
+
+def denial_hint(output: str) -> str | None:
+    """Why a failed sandboxed command may have failed, in words the model can act on."""
+    for pattern, reason in DENIAL_HINTS:
+        if pattern.search(output):
+            return reason
+    return None
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How commands run: inside bubblewrap when it works here, within limits either way."""
+
+    settings: SandboxSettings
+    bubblewrap: Bubblewrap | None
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def active(self) -> bool:
+        return self.bubblewrap is not None
+
+    def prepare(self, command: str, outside: bool = False) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment for ``command``; ``outside`` skips bubblewrap (approved)."""
+        if outside or self.bubblewrap is None:
+            return ["bash", "-c", command], command_env(self.settings.pass_env, sandboxed=False)
+        return self.bubblewrap.argv(command, self.settings), command_env(self.settings.pass_env)
