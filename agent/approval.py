@@ -1,28 +1,13 @@
-"""Who decides whether a tool call may run: the mode's policy first, then an Approver."""
+"""Asking a person: the request a front-end shows, and the decision it sends back."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from agent.config import ApprovalMode
 from agent.events import ToolKindName
-
-Verdict = Literal["allow", "deny", "ask"]
-
-# What each mode does with each kind of tool, before anyone is asked.
-POLICY: dict[ApprovalMode, dict[ToolKindName, Verdict]] = {
-    "read-only": {"read": "allow", "plan": "allow", "edit": "deny", "execute": "deny"},
-    "ask": {"read": "allow", "plan": "allow", "edit": "ask", "execute": "ask"},
-    "auto-edit": {"read": "allow", "plan": "allow", "edit": "allow", "execute": "ask"},
-    "full-auto": {"read": "allow", "plan": "allow", "edit": "allow", "execute": "allow"},
-}
-
-READ_ONLY_REFUSAL = (
-    "Refused: Shipmate is in read-only mode, so files cannot be edited and commands cannot "
-    "run. Do not retry; describe the change you propose in your answer instead."
-)
 
 
 class ApprovalRequest(BaseModel):
@@ -30,20 +15,22 @@ class ApprovalRequest(BaseModel):
     tool: str
     kind: ToolKindName
     summary: str
+    reason: str = ""
+    suggestion: str | None = None
     arguments: dict[str, Any] = {}
 
 
 class Decision(BaseModel):
+    """allow once, allow always (``remember``: save the suggested rule), deny, or deny with
+    a ``message`` that tells the model what to do instead."""
+
     allow: bool
+    remember: bool = False
     message: str = ""
 
 
 class Approver(Protocol):
     async def decide(self, request: ApprovalRequest) -> Decision: ...
-
-
-def verdict(mode: ApprovalMode, kind: ToolKindName) -> Verdict:
-    return POLICY[mode][kind]
 
 
 class HeadlessApprover:
@@ -53,11 +40,12 @@ class HeadlessApprover:
         self.mode = mode
 
     async def decide(self, request: ApprovalRequest) -> Decision:
+        why = f" ({request.reason})" if request.reason else ""
         return Decision(
             allow=False,
             message=(
-                f"Refused: {request.summary!r} needs approval and this is an unattended run "
-                f"in '{self.mode}' mode, so nobody can give it. Do not retry it; carry on "
+                f"Refused: {request.summary!r} needs approval{why} and this is an unattended "
+                f"run in '{self.mode}' mode, so nobody can give it. Do not retry it; carry on "
                 "without it, and say in your final answer what you would have done."
             ),
         )

@@ -16,7 +16,7 @@ from typing import Any
 from agent import __version__
 
 APPROVAL_CHOICES = ("read-only", "ask", "auto-edit", "full-auto")
-COMMANDS = ("run", "doctor")
+COMMANDS = ("run", "doctor", "rules")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -58,7 +58,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--max-turns", type=int, metavar="N", help="stop after N model calls")
     run.add_argument("--max-cost", type=float, metavar="USD", help="stop once the run cost USD")
+    run.add_argument(
+        "--allow-network",
+        action="store_true",
+        default=None,
+        help="let sandboxed commands reach the network (off by default)",
+    )
+    run.add_argument(
+        "--dangerously-no-sandbox",
+        action="store_true",
+        default=None,
+        help="run commands without the sandbox, as the approval mode allows",
+    )
     _add_workspace_option(run)
+
+    rules = commands.add_parser(
+        "rules",
+        help="list, add or remove this project's permission rules",
+        description="Rules say what runs without asking (allow) or never runs (deny) in this "
+        "project. A command rule matches the command's words: 'pytest *' allows pytest with "
+        "any arguments, and every command of a compound line must be allowed. Edit and read "
+        "rules match paths with globs ('src/**'). Rules live in your config folder, not in "
+        "the repository.",
+    )
+    actions = rules.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("list", help="show the rules (the default)")
+    add = actions.add_parser("add", help="add a rule")
+    add.add_argument("pattern", help="e.g. 'pytest *', 'npm run test*', 'src/**'")
+    add.add_argument("--deny", action="store_true", help="never run it (default: allow)")
+    target = add.add_mutually_exclusive_group()
+    target.add_argument("--edit", action="store_true", help="the pattern is a path to edit")
+    target.add_argument("--read", action="store_true", help="the pattern is a secret file to read")
+    remove = actions.add_parser("remove", help="remove a rule by its number in the list")
+    remove.add_argument("number", type=int)
+    _add_workspace_option(rules)
 
     doctor = commands.add_parser(
         "doctor", help="show the effective settings and what works here (keys, git, tools)"
@@ -119,7 +152,15 @@ def find_workspace(start: Path) -> Path:
 
 
 def _settings_flags(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("model", "api_base", "approval", "max_turns", "max_cost")
+    names = (
+        "model",
+        "api_base",
+        "approval",
+        "max_turns",
+        "max_cost",
+        "allow_network",
+        "dangerously_no_sandbox",
+    )
     return {name: getattr(args, name, None) for name in names}
 
 
@@ -195,6 +236,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from agent.doctor import report
 
         return report(settings, workspace)
+    if args.command == "rules":
+        from agent.rules import rules_command
+
+        return rules_command(args, workspace)
     task = _read_task(args)
     if task is None:
         parser.error("run needs a TASK (as an argument, or on stdin)")

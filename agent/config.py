@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ApprovalMode = Literal["read-only", "ask", "auto-edit", "full-auto"]
 APPROVAL_MODES: tuple[ApprovalMode, ...] = ("read-only", "ask", "auto-edit", "full-auto")
 PROJECT_FILE = ".shipmate.toml"
+# Settings that widen what commands may do; only the user may set them, never a repository.
+PROJECT_FORBIDDEN = ("allow_network", "dangerously_no_sandbox", "pass_env")
 
 # Picked, in this order, when no model is configured and the provider's key is present.
 DEFAULT_MODELS: list[tuple[str, str]] = [
@@ -45,6 +47,21 @@ class Settings(BaseModel):
     command_timeout: float = Field(300.0, gt=0, description="Seconds before a command is killed")
     request_timeout: float = Field(300.0, gt=0, description="Seconds to wait on the model API")
     max_retries: int = Field(5, ge=0, le=20, description="Retries of a failed model call")
+    allow_network: bool = Field(False, description="Let sandboxed commands reach the network")
+    dangerously_no_sandbox: bool = Field(
+        False, description="Run commands without the sandbox, as the approval mode allows"
+    )
+    command_memory_mb: int = Field(8192, ge=64, description="Memory limit of a command")
+    command_max_processes: int = Field(1024, ge=8, description="Process limit of a command")
+    pass_env: list[str] = Field([], description="Extra environment variables commands see")
+
+    @field_validator("pass_env", mode="before")
+    @classmethod
+    def _split_names(cls, value: Any) -> Any:
+        """SHIPMATE_PASS_ENV is a comma-separated list."""
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
 
 def user_config_file() -> Path:
@@ -57,9 +74,9 @@ def data_dir() -> Path:
 
 def load_settings(workspace: Path, flags: dict[str, Any] | None = None) -> Settings:
     """The settings in effect for ``workspace``; ``flags`` are command-line values."""
-    merged: dict[str, Any] = {}
-    for path in (user_config_file(), workspace / PROJECT_FILE):
-        merged.update(_read_toml(path))
+    merged = _read_toml(user_config_file())
+    project_file = workspace / PROJECT_FILE
+    merged.update(_project_settings(_read_toml(project_file), project_file))
     from_env = {
         name: os.environ[f"SHIPMATE_{name.upper()}"]
         for name in Settings.model_fields
@@ -71,6 +88,19 @@ def load_settings(workspace: Path, flags: dict[str, Any] | None = None) -> Setti
         return Settings.model_validate(merged)
     except ValidationError as error:
         raise ConfigError(_explain(error, "your settings")) from None
+
+
+def _project_settings(values: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A repository's own file must not grant itself permissions: someone else wrote it."""
+    granted = [name for name in PROJECT_FORBIDDEN if name in values]
+    if values.get("approval") not in (None, "read-only", "ask"):
+        granted.append(f"approval = {values['approval']!r}")
+    if granted:
+        raise ConfigError(
+            f"{path} may not set {', '.join(granted)}: a repository cannot grant itself "
+            "permissions. Set it in your user config or with a flag instead."
+        )
+    return values
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

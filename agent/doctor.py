@@ -77,14 +77,13 @@ def report(settings: Settings, workspace: Path) -> int:
     )
     found = [name for name in GRAMMARS if importlib.util.find_spec(f"tree_sitter_{name}")]
     rows.append(("grammars", ", ".join(found) if found else "none installed"))
-    bwrap = shutil.which("bwrap")
-    rows.append(
-        (
-            "sandbox",
-            "none yet: commands run directly in the workspace, limited by the approval mode"
-            + (f" (bubblewrap found at {bwrap})" if bwrap else ""),
-        )
-    )
+    from agent.loop import describe_sandbox, sandbox_for
+
+    sandbox = sandbox_for(settings, workspace)
+    sandbox_line = describe_sandbox(sandbox)
+    if not sandbox.active and not settings.dangerously_no_sandbox:
+        sandbox_line += "; every command will ask for approval"
+    rows.append(("sandbox", sandbox_line))
     rows.append(("sessions", str(data_dir() / "sessions.db")))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

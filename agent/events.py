@@ -58,6 +58,7 @@ class SessionStarted(BaseModel):
     workspace: str
     approval: str
     tools: list[str]
+    sandbox: str = ""
     notices: list[str] = []
 
 
@@ -84,11 +85,15 @@ class ToolStarted(BaseModel):
 
 
 class ApprovalRequested(BaseModel):
+    """``reason`` says why it asks; ``suggestion`` is the rule "allow always" would save."""
+
     type: Literal["approval_requested"] = "approval_requested"
     call_id: str
     name: str
     kind: ToolKindName
     summary: str
+    reason: str = ""
+    suggestion: str | None = None
 
 
 class ToolFinished(BaseModel):

@@ -115,7 +115,8 @@ async def run_task(
 ) -> int:
     """Run ``task`` to the end and return the process exit code."""
     from agent.llm import LLM
-    from agent.loop import Agent
+    from agent.loop import Agent, sandbox_for
+    from agent.rules import RuleBook
     from agent.session import SessionStore
 
     show = (
@@ -127,12 +128,18 @@ async def run_task(
         llm = LLM.from_settings(settings)
     except ConfigError as error:
         return config_failure(str(error), output, out, err)
+    try:
+        rules = RuleBook(workspace)
+    except ConfigError as error:
+        return config_failure(str(error), output, out, err)
     agent = Agent(
         llm=llm,
         settings=settings,
         workspace=workspace,
         approver=HeadlessApprover(settings.approval),
         store=SessionStore(data_dir() / "sessions.db"),
+        sandbox=sandbox_for(settings, workspace),
+        rules=rules,
     )
     try:
         async for event in agent.run(task):

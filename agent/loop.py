@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.approval import READ_ONLY_REFUSAL, ApprovalRequest, Approver, verdict
+from agent.approval import ApprovalRequest, Approver
 from agent.config import Settings, data_dir
 from agent.context import system_prompt
 from agent.events import (
@@ -39,9 +39,14 @@ from agent.events import (
     UsageUpdated,
 )
 from agent.llm import LLM, LLMError, Reply
+from agent.permissions import Permissions
+from agent.rules import RuleBook
 from agent.session import SessionStore
 from tools import REGISTRY, Tool, ToolContext, ToolError, ToolResult
+from tools.limits import Limits
+from tools.limits import describe as describe_limits
 from tools.listing import dirty_files
+from tools.sandbox import Sandbox, SandboxSettings, find_bubblewrap
 
 
 class Agent:
@@ -53,19 +58,25 @@ class Agent:
         workspace: Path,
         approver: Approver,
         store: SessionStore,
+        sandbox: Sandbox,
+        rules: RuleBook,
         tools: dict[str, type[Tool]] = REGISTRY,
     ) -> None:
         self.llm = llm
         self.settings = settings
         self.approver = approver
         self.store = store
+        self.sandbox = sandbox
         self.tools = tools
         self.session_id = uuid.uuid4().hex
         self.ctx = ToolContext(
             workspace,
             command_timeout=settings.command_timeout,
             log_dir=data_dir() / "logs" / self.session_id,
+            sandbox=sandbox,
         )
+        sandboxed = sandbox.active or settings.dangerously_no_sandbox
+        self.permissions = Permissions(settings.approval, rules, self.ctx.workspace, sandboxed)
         self.messages: list[dict[str, Any]] = []
         self.usage = Usage()
         self.turns = 0
@@ -93,7 +104,8 @@ class Agent:
             workspace=str(workspace),
             approval=self.settings.approval,
             tools=list(self.tools),
-            notices=[self.store.problem] if self.store.problem else [],
+            sandbox=describe_sandbox(self.sandbox),
+            notices=self._notices(),
         )
         self._append(
             {"role": "system", "content": system_prompt(workspace, self.settings.approval)}
@@ -133,6 +145,17 @@ class Agent:
                 yield self._finish("success")
                 return
 
+    def _notices(self) -> list[str]:
+        notices = [self.store.problem] if self.store.problem else []
+        if self.settings.dangerously_no_sandbox:
+            notices.append("The sandbox is off (--dangerously-no-sandbox): commands run as you.")
+        elif not self.sandbox.active:
+            notices.append(
+                f"No sandbox: {self.sandbox.problem}. Every command needs approval; install "
+                "bubblewrap (apt-get install bubblewrap) to let commands run in a sandbox."
+            )
+        return notices
+
     def _budget_exhausted(self) -> str | None:
         limit = self.settings.max_turns
         if self.turns >= limit:
@@ -163,23 +186,32 @@ class Agent:
             arguments=tool.model_dump(),
         )
         refusal = None
-        rule = verdict(self.settings.approval, tool_class.kind)
-        if rule == "deny":
-            refusal = READ_ONLY_REFUSAL
-        elif rule == "ask":
+        check = self.permissions.check(tool)
+        if check.verdict == "deny":
+            refusal = check.reason
+        elif check.verdict == "ask":
             yield ApprovalRequested(
-                call_id=call.id, name=call.name, kind=tool_class.kind, summary=summary
+                call_id=call.id,
+                name=call.name,
+                kind=tool_class.kind,
+                summary=summary,
+                reason=check.reason,
+                suggestion=check.suggestion.describe() if check.suggestion else None,
             )
             request = ApprovalRequest(
                 call_id=call.id,
                 tool=call.name,
                 kind=tool_class.kind,
                 summary=summary,
+                reason=check.reason,
+                suggestion=check.suggestion.describe() if check.suggestion else None,
                 arguments=tool.model_dump(),
             )
             decision = await self.approver.decide(request)
             if not decision.allow:
                 refusal = decision.message or "Refused by the user. Do not retry it."
+            elif decision.remember and check.suggestion is not None:
+                self.permissions.remember(check.suggestion)
         if refusal is not None:
             self.denials.append(
                 PermissionDenial(
@@ -300,3 +332,27 @@ def _valid_json(arguments: str) -> str:
     except json.JSONDecodeError:
         return "{}"
     return arguments or "{}"
+
+
+def sandbox_for(settings: Settings, workspace: Path) -> Sandbox:
+    """The sandbox the settings ask for, with bubblewrap if it works on this machine."""
+    bubblewrap, problem = (
+        (None, "disabled") if settings.dangerously_no_sandbox else find_bubblewrap()
+    )
+    return Sandbox(
+        SandboxSettings(
+            workspace.resolve(),
+            allow_network=settings.allow_network,
+            pass_env=tuple(settings.pass_env),
+        ),
+        bubblewrap,
+        Limits(settings.command_memory_mb, settings.command_max_processes),
+        problem=problem,
+    )
+
+
+def describe_sandbox(sandbox: Sandbox) -> str:
+    if not sandbox.active:
+        return f"none ({sandbox.problem})"
+    network = "network on" if sandbox.settings.allow_network else "network off"
+    return f"bubblewrap, {network}, limits: {describe_limits()}"

@@ -28,13 +28,13 @@ def test_each_layer_overrides_the_one_below(
         'model = "user/model"\napproval = "read-only"\nmax_turns = 10\nmax-cost = 1.0\n'
     )
     (tmp_path / ".shipmate.toml").write_text(
-        'approval = "auto-edit"\nmax_turns = 20\nmax_cost = 2.0\n'
+        'approval = "ask"\nmax_turns = 20\nmax_cost = 2.0\n'
     )
     monkeypatch.setenv("SHIPMATE_MAX_TURNS", "30")
     monkeypatch.setenv("SHIPMATE_MAX_COST", "3.5")
     settings = load_settings(tmp_path, {"max_cost": 4.0, "model": None})
     assert settings.model == "user/model"
-    assert settings.approval == "auto-edit"
+    assert settings.approval == "ask"
     assert settings.max_turns == 30
     assert settings.max_cost == 4.0
 
@@ -85,3 +85,28 @@ def test_no_model_and_no_key_says_what_to_do() -> None:
     assert "--api-base" in message
     with pytest.raises(ConfigError, match="--model"):
         choose_model(Settings(api_base="http://localhost:8080/v1"), {})
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'approval = "full-auto"',
+        'approval = "auto-edit"',
+        "allow_network = true",
+        "dangerously-no-sandbox = true",
+        'pass_env = ["AWS_SECRET_ACCESS_KEY"]',
+    ],
+)
+def test_a_repository_cannot_grant_itself_permissions(tmp_path: Path, line: str) -> None:
+    (tmp_path / ".shipmate.toml").write_text(line + "\n")
+    with pytest.raises(ConfigError, match="cannot grant itself permissions"):
+        load_settings(tmp_path)
+
+
+def test_the_user_may_grant_permissions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_user_config('approval = "full-auto"\nallow_network = true\n')
+    monkeypatch.setenv("SHIPMATE_PASS_ENV", "DATABASE_URL, REDIS_URL")
+    settings = load_settings(tmp_path)
+    assert settings.approval == "full-auto"
+    assert settings.allow_network
+    assert settings.pass_env == ["DATABASE_URL", "REDIS_URL"]

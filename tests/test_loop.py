@@ -21,7 +21,8 @@ from agent.events import (
     ToolStarted,
 )
 from agent.llm import LLM
-from agent.loop import Agent
+from agent.loop import Agent, sandbox_for
+from agent.rules import RuleBook
 from agent.session import SessionStore
 from tools import REGISTRY, Tool, ToolContext, ToolResult
 
@@ -51,6 +52,8 @@ def make_agent(
         workspace=workspace,
         approver=approver or HeadlessApprover(config.approval),
         store=SessionStore(workspace.parent / "sessions.db"),
+        sandbox=sandbox_for(config, workspace),
+        rules=RuleBook(workspace),
         tools=tools,
     )
 
@@ -235,10 +238,21 @@ async def test_api_failure_ends_the_run_cleanly(llm: ScriptedLLM, repo: Path) ->
     assert agent.store.get(agent.session_id).status == "failed"
 
 
+def running(marker: str) -> bool:
+    """Whether any process on the machine has ``marker`` in its command line."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() in cmdline.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 async def test_cancelling_stops_a_command_and_closes_the_session(
     llm: ScriptedLLM, repo: Path
 ) -> None:
-    llm.add(Reply(calls=[tool("run_command", command="echo $$ > pid.txt; sleep 30")]))
+    llm.add(Reply(calls=[tool("run_command", command="touch started; sleep 37.25")]))
     agent = make_agent(llm, repo)
     seen: list = []
 
@@ -247,20 +261,21 @@ async def test_cancelling_stops_a_command_and_closes_the_session(
             seen.append(event)
 
     task = asyncio.create_task(consume())
-    for _ in range(100):
-        if (repo / "pid.txt").exists() and (repo / "pid.txt").read_text().strip():
+    for _ in range(200):
+        if (repo / "started").exists() and running("sleep 37.25"):
             break
         await asyncio.sleep(0.05)
+    assert running("sleep 37.25")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     result = agent.cancelled()
     assert result.status == "cancelled"
-    pid = int((repo / "pid.txt").read_text())
-    with pytest.raises(ProcessLookupError):
-        import os
-
-        os.kill(pid, 0)
+    for _ in range(40):
+        if not running("sleep 37.25"):
+            break
+        await asyncio.sleep(0.05)
+    assert not running("sleep 37.25")
     assert agent.messages[-1] == {
         "role": "tool",
         "tool_call_id": agent.messages[-2]["tool_calls"][0]["id"],

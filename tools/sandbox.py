@@ -164,6 +164,7 @@ class Sandbox:
     settings: SandboxSettings
     bubblewrap: Bubblewrap | None
     limits: Limits = field(default_factory=Limits)
+    problem: str = ""
 
     @property
     def active(self) -> bool:

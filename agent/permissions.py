@@ -1,0 +1,160 @@
+"""Whether a tool call may run: the approval mode, the user's rules and the sandbox decide.
+
+The answer is allow, deny (with a message for the model) or ask (with the reason shown to
+the person, and the rule that "allow always" would save). Order of precedence:
+
+1. deny rules, then read-only mode, refuse;
+2. running outside the sandbox (asked for, or because there is none) always asks;
+3. full-auto allows, except reads of secret files, which always ask;
+4. allow rules, and in auto-edit the built-in read-only commands, allow;
+5. edits are allowed from auto-edit up; anything left asks.
+
+A command is allowed by rules only if every simple command in it is, and it writes files
+only inside the workspace; a command line that cannot be fully parsed always asks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from agent.commands import SimpleCommand, is_secret_path, matches, parse, read_only, suggest_pattern
+from agent.config import ApprovalMode
+from agent.rules import Rule, RuleBook
+from tools.base import Tool
+from tools.listing import glob_matcher
+
+Verdict = Literal["allow", "deny", "ask"]
+
+READ_ONLY_REFUSAL = (
+    "Refused: Shipmate is in read-only mode, so files cannot be edited and commands cannot "
+    "run. Do not retry; describe the change you propose in your answer instead."
+)
+SAFE_WRITE_TARGETS = {"/dev/null", "/dev/stdout", "/dev/stderr"}
+
+
+class Check(BaseModel):
+    verdict: Verdict
+    reason: str = ""
+    suggestion: Rule | None = None
+
+
+class Permissions:
+    def __init__(
+        self, mode: ApprovalMode, rules: RuleBook, workspace: Path, sandboxed: bool
+    ) -> None:
+        """``sandboxed``: commands run in the sandbox, or the user waived it explicitly."""
+        self.mode = mode
+        self.rules = rules
+        self.workspace = workspace
+        self.sandboxed = sandboxed
+
+    def check(self, tool: Tool) -> Check:
+        if tool.kind == "read":
+            return self._read(tool.subject())
+        if tool.kind == "edit":
+            return self._edit(tool.subject() or "")
+        if tool.kind == "execute":
+            return self._command(
+                tool.subject() or "",
+                outside=bool(getattr(tool, "outside_sandbox", False)),
+                why=getattr(tool, "justification", None),
+            )
+        return Check(verdict="allow")
+
+    def remember(self, rule: Rule) -> None:
+        self.rules.add(rule)
+
+    def _relative(self, path: str) -> str:
+        candidate = Path(path)
+        if candidate.is_absolute() and candidate.is_relative_to(self.workspace):
+            return candidate.relative_to(self.workspace).as_posix()
+        return candidate.as_posix().removeprefix("./")
+
+    def _path_rule(self, tool: Literal["edit", "read"], action: str, path: str) -> Rule | None:
+        relative = self._relative(path)
+        for rule in self.rules.of(tool, action):
+            if glob_matcher(rule.pattern).match(relative):
+                return rule
+        return None
+
+    def _read(self, path: str | None) -> Check:
+        if not path or not is_secret_path(path):
+            return Check(verdict="allow")
+        if rule := self._path_rule("read", "deny", path):
+            return Check(verdict="deny", reason=f"Refused by the rule '{rule.describe()}'.")
+        if self._path_rule("read", "allow", path):
+            return Check(verdict="allow")
+        return Check(
+            verdict="ask",
+            reason=f"{path} usually holds secrets (keys, passwords, tokens)",
+            suggestion=Rule(action="allow", tool="read", pattern=self._relative(path)),
+        )
+
+    def _edit(self, path: str) -> Check:
+        if rule := self._path_rule("edit", "deny", path):
+            return Check(verdict="deny", reason=f"Refused by the rule '{rule.describe()}'.")
+        if self.mode == "read-only":
+            return Check(verdict="deny", reason=READ_ONLY_REFUSAL)
+        if self.mode != "ask" or self._path_rule("edit", "allow", path):
+            return Check(verdict="allow")
+        return Check(
+            verdict="ask",
+            reason=f"edits {path}",
+            suggestion=Rule(action="allow", tool="edit", pattern=self._relative(path)),
+        )
+
+    def _command(self, command: str, outside: bool, why: str | None) -> Check:
+        if self.mode == "read-only":
+            return Check(verdict="deny", reason=READ_ONLY_REFUSAL)
+        parsed = parse(command)
+        denials = self.rules.of("command", "deny")
+        for simple in parsed or []:
+            for rule in denials:
+                if matches(rule.pattern, simple):
+                    return Check(verdict="deny", reason=f"Refused by the rule '{rule.describe()}'.")
+        if outside and self.sandboxed:
+            reason = "wants to run outside the sandbox" + (f": {why}" if why else "")
+            return Check(verdict="ask", reason=reason)
+        if not self.sandboxed:
+            return Check(verdict="ask", reason="no sandbox is available here")
+        if parsed is None:
+            if self.mode == "full-auto" and not denials:
+                return Check(verdict="allow")
+            return Check(verdict="ask", reason="the command line is too complex to check")
+        if self.mode == "full-auto":
+            return Check(verdict="allow")
+        blocked = [simple for simple in parsed if not self._command_allowed(simple)]
+        if not blocked:
+            return Check(verdict="allow")
+        suggestion = None
+        if blocked[0].argv:
+            suggestion = Rule(action="allow", tool="command", pattern=suggest_pattern(blocked[0]))
+        return Check(verdict="ask", reason="runs a command", suggestion=suggestion)
+
+    def _command_allowed(self, simple: SimpleCommand) -> bool:
+        if not self._writes_inside(simple):
+            return False
+        if not simple.argv:
+            return not simple.assignments
+        if any(matches(rule.pattern, simple) for rule in self.rules.of("command", "allow")):
+            return True
+        return self.mode == "auto-edit" and read_only(simple)
+
+    def _writes_inside(self, simple: SimpleCommand) -> bool:
+        for redirect in simple.redirects:
+            if not redirect.writes or redirect.target in SAFE_WRITE_TARGETS:
+                continue
+            if redirect.dynamic:
+                return False
+            target = Path(redirect.target)
+            target = target if target.is_absolute() else self.workspace / target
+            real = target.resolve()
+            if (
+                not real.is_relative_to(self.workspace)
+                or ".git" in real.relative_to(self.workspace).parts
+            ):
+                return False
+        return True
