@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
+from tools.secret_files import SECRET_DIRS, is_secret_path
+
 
 @dataclass(frozen=True)
 class Redirect:
@@ -424,31 +426,12 @@ _ARGUMENT_CHECKS: dict[str, Callable[[tuple[str, ...]], bool]] = {
     "node": lambda args: args == ("--version",),
 }
 
-_SECRET_DIRS = frozenset({".ssh", ".aws", ".gnupg"})
-_SECRET_NAMES = (
-    "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", "id_ecdsa*", "id_dsa*",
-    ".netrc", ".pypirc", ".npmrc", ".git-credentials", "environ",
-)  # fmt: skip
-_ENV_EXAMPLES = frozenset({".env.example", ".env.sample", ".env.template"})
 # One name per rule above, to see whether a glob could expand to a secret.
 _SECRET_EXAMPLES = (
     ".env", ".env.local", "server.pem", "server.key", "cert.p12", "cert.pfx", "id_rsa",
     "id_ed25519", "id_ecdsa", "id_dsa", ".netrc", ".pypirc", ".npmrc", ".git-credentials",
     "environ",
 )  # fmt: skip
-
-
-def is_secret_path(path: str) -> bool:
-    """Whether ``path`` names a file that usually holds credentials (best effort)."""
-    parts = path.lower().split("/")
-    if _SECRET_DIRS.intersection(parts):
-        return True
-    name = parts[-1]
-    if name in _ENV_EXAMPLES:
-        return False
-    if name == ".env" or name.startswith(".env."):
-        return True
-    return any(fnmatchcase(name, pattern) for pattern in _SECRET_NAMES)
 
 
 def _may_name_secret(arg: str) -> bool:
@@ -464,7 +447,7 @@ def _glob_may_match_secret(path: str) -> bool:
     if not any(char in path for char in "*?["):
         return False
     parts = path.lower().split("/")
-    in_secret_dir = any(_glob_matches(folder, part) for part in parts for folder in _SECRET_DIRS)
+    in_secret_dir = any(_glob_matches(folder, part) for part in parts for folder in SECRET_DIRS)
     return in_secret_dir or any(_glob_matches(name, parts[-1]) for name in _SECRET_EXAMPLES)
 
 

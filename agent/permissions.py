@@ -20,11 +20,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agent.commands import SimpleCommand, is_secret_path, matches, parse, read_only, suggest_pattern
+from agent.commands import SimpleCommand, matches, parse, read_only, suggest_pattern
 from agent.config import ApprovalMode
 from agent.rules import Rule, RuleBook
 from tools.base import Tool
 from tools.listing import glob_matcher
+from tools.secret_files import is_secret_path
 
 Verdict = Literal["allow", "deny", "ask"]
 

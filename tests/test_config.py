@@ -27,9 +27,7 @@ def test_each_layer_overrides_the_one_below(
     write_user_config(
         'model = "user/model"\napproval = "read-only"\nmax_turns = 10\nmax-cost = 1.0\n'
     )
-    (tmp_path / ".shipmate.toml").write_text(
-        'approval = "ask"\nmax_turns = 20\nmax_cost = 2.0\n'
-    )
+    (tmp_path / ".shipmate.toml").write_text('approval = "ask"\nmax_turns = 20\nmax_cost = 2.0\n')
     monkeypatch.setenv("SHIPMATE_MAX_TURNS", "30")
     monkeypatch.setenv("SHIPMATE_MAX_COST", "3.5")
     settings = load_settings(tmp_path, {"max_cost": 4.0, "model": None})

@@ -243,7 +243,34 @@ async def test_non_utf8_file_searched(ctx: ToolContext, ws: Path, engine: str) -
 def test_python_fallback_called_directly(ctx: ToolContext, ws: Path) -> None:
     make_tree(ws, {"a.py": "alpha\nbeta\n", "b.py": "beta\n", "skip.bin": b"beta\x00"})
     found = Grep(pattern="^beta$")._python(ctx, ctx.workspace)
-    assert sorted(found) == ["a.py:2:beta", "b.py:1:beta"]
-    assert Grep(pattern="beta", output="files")._python(ctx, ws / "b.py") == ["b.py"]
+    assert sorted(found) == [("a.py", ":2:beta"), ("b.py", ":1:beta")]
+    assert Grep(pattern="beta", output="files")._python(ctx, ws / "b.py") == [("b.py", "")]
     with pytest.raises(ToolError, match="Invalid regular expression"):
         Grep(pattern="[unclosed")._python(ctx, ctx.workspace)
+
+
+@pytest.mark.parametrize("output", ["lines", "files"])
+async def test_secret_files_are_left_out_of_searches(
+    ctx: ToolContext, ws: Path, engine: str, output: str
+) -> None:
+    make_tree(
+        ws,
+        {
+            ".env": "API_TOKEN=sk-live-123\n",
+            "deploy/id_rsa": "API_TOKEN in a key\n",
+            "settings.py": "API_TOKEN = os.environ['API_TOKEN']\n",
+        },
+    )
+    result = await Grep(pattern="API_TOKEN", output=output).run(ctx)
+    assert "settings.py" in result.output
+    assert "sk-live-123" not in result.output
+    assert "id_rsa" not in result.output.splitlines()[0]
+    assert "2 files that usually hold secrets, such as .env, are left out" in result.output
+
+
+async def test_a_secret_file_searched_by_name_is_searched(
+    ctx: ToolContext, ws: Path, engine: str
+) -> None:
+    make_tree(ws, {".env": "API_TOKEN=sk-live-123\n"})
+    result = await Grep(pattern="API_TOKEN", path=".env").run(ctx)
+    assert "sk-live-123" in result.output

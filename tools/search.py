@@ -15,6 +15,7 @@ from agent.events import ToolKindName
 from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
 from tools.listing import glob_matcher, workspace_files
 from tools.paths import resolve
+from tools.secret_files import is_secret_path
 from tools.textio import decode, is_binary
 
 MAX_LINE_CHARS = 300
@@ -52,18 +53,31 @@ class Grep(Tool):
         if not target.exists():
             raise ToolError(f"{self.path} does not exist.")
         rg = ripgrep()
-        lines = await self._ripgrep(rg, ctx, target) if rg else self._python(ctx, target)
+        found = await self._ripgrep(rg, ctx, target) if rg else self._python(ctx, target)
+        hidden = {path for path, _ in found if path and is_secret_path(path)}
+        if target.is_file():
+            hidden.clear()  # asked for by name, and approved
+        lines = [path + rest if path else rest for path, rest in found if path not in hidden]
+        while lines and lines[0] == "--":
+            lines.pop(0)
+        notes = []
+        if hidden:
+            notes.append(
+                f"(matches in {plural(len(hidden), 'file')} that usually hold secrets, such as "
+                f"{sorted(hidden)[0]}, are left out; read_file can show one if the user approves)"
+            )
         if not lines:
-            return ToolResult(output="No matches.", summary="no matches")
+            return ToolResult(output="\n".join(["No matches.", *notes]), summary="no matches")
         total = len(lines)
         shown = lines[: self.limit]
         if total > self.limit:
             shown.append(f"({total - self.limit} more lines not shown; narrow the search)")
         noun = "file" if self.output == "files" else "line"
-        return ToolResult(output="\n".join(shown), summary=plural(total, noun))
+        return ToolResult(output="\n".join(shown + notes), summary=plural(total, noun))
 
-    async def _ripgrep(self, rg: str, ctx: ToolContext, target: Path) -> list[str]:
-        args = [rg, "--no-heading", "--with-filename", "--line-number", "--color=never"]
+    async def _ripgrep(self, rg: str, ctx: ToolContext, target: Path) -> list[tuple[str, str]]:
+        """(path, rest of the line) pairs; the path is "" on ``--`` context separators."""
+        args = [rg, "--no-heading", "--with-filename", "--line-number", "--color=never", "--null"]
         args += ["--hidden", "--glob=!.git", "--no-require-git", f"--max-columns={MAX_LINE_CHARS}"]
         args += ["--max-columns-preview"]
         if self.ignore_case:
@@ -90,9 +104,21 @@ class Grep(Tool):
         if process.returncode == 2 and not out:
             message = err.decode(errors="replace").strip().splitlines()
             raise ToolError("grep failed: " + (message[-1] if message else "ripgrep error"))
-        return [line.removeprefix("./") for line in out.decode(errors="replace").splitlines()]
+        text = out.decode(errors="replace")
+        if self.output == "files":
+            return [(name.removeprefix("./"), "") for name in text.split("\0") if name.strip()]
+        found = []
+        for line in text.splitlines():
+            path, null, rest = line.partition("\0")
+            if not null:
+                found.append(("", line))
+                continue
+            number = rest.lstrip("0123456789")
+            separator = number[:1] or ":"
+            found.append((path.removeprefix("./"), separator + rest))
+        return found
 
-    def _python(self, ctx: ToolContext, target: Path) -> list[str]:
+    def _python(self, ctx: ToolContext, target: Path) -> list[tuple[str, str]]:
         try:
             regex = re.compile(self.pattern, re.IGNORECASE if self.ignore_case else 0)
         except re.error as error:
@@ -105,7 +131,7 @@ class Grep(Tool):
         if self.glob:
             matcher = glob_matcher(self.glob)
             paths = [p for p in paths if matcher.match(p)]
-        found: list[str] = []
+        found: list[tuple[str, str]] = []
         for relative in paths:
             try:
                 data = (ctx.workspace / relative).read_bytes()
@@ -120,7 +146,7 @@ class Grep(Tool):
             if not hits:
                 continue
             if self.output == "files":
-                found.append(relative)
+                found.append((relative, ""))
                 continue
             shown: set[int] = set()
             for hit in hits:
@@ -128,5 +154,5 @@ class Grep(Tool):
                     shown.add(i)
             for i in sorted(shown):
                 mark = ":" if i in hits else "-"
-                found.append(f"{relative}{mark}{i + 1}{mark}{lines[i][:MAX_LINE_CHARS]}")
+                found.append((relative, f"{mark}{i + 1}{mark}{lines[i][:MAX_LINE_CHARS]}"))
         return found
