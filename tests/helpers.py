@@ -1,4 +1,4 @@
-"""Helpers for tests: real git, and the real ``shipmate`` command in a subprocess."""
+"""Helpers for tests: real git, the real ``shipmate`` command, and an agent wired for tests."""
 
 from __future__ import annotations
 
@@ -6,6 +6,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from agent.approval import HeadlessApprover
+from agent.config import Settings
+from agent.llm import LLM
+from agent.loop import Agent, sandbox_for
+from agent.rules import RuleBook
+from agent.session import SessionStore
+from tools import REGISTRY, Tool
+
+from scripted_llm import ScriptedLLM
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,4 +64,27 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
+    )
+
+
+def make_agent(
+    server: ScriptedLLM,
+    workspace: Path,
+    approval: str = "full-auto",
+    approver: Any = None,
+    model: str = "openai/scripted",
+    tools: dict[str, type[Tool]] = REGISTRY,
+    **settings: Any,
+) -> Agent:
+    config = Settings(model=model, api_base=server.url, approval=approval, **settings)
+    llm = LLM(model, api_base=server.url, api_key="k", retry_base_delay=0.01, max_retries=1)
+    return Agent(
+        llm=llm,
+        settings=config,
+        workspace=workspace,
+        approver=approver or HeadlessApprover(config.approval),
+        store=SessionStore(workspace.parent / "sessions.db"),
+        sandbox=sandbox_for(config, workspace),
+        rules=RuleBook(workspace),
+        tools=tools,
     )

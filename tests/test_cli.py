@@ -324,3 +324,34 @@ def test_works_from_a_subdirectory_of_the_repo(llm: ScriptedLLM, repo: Path) -> 
     done = run_cli("run", "read", *model_flags(llm), cwd=repo / "pkg")
     assert done.returncode == 0, done.stderr
     assert "def slugify" in llm.requests[1]["messages"][-1]["content"]
+
+
+def test_full_auto_run_is_told_the_network_is_off_and_carries_on(
+    llm: ScriptedLLM, repo: Path
+) -> None:
+    fetch = "python3 -c \"import urllib.request; urllib.request.urlopen('https://pypi.org', timeout=5)\""
+    llm.add(
+        Reply(calls=[tool("run_command", command=fetch)]),
+        Reply(text="The network is off in the sandbox, so I vendored nothing."),
+    )
+    done = run_cli(
+        "run",
+        "add requests",
+        *model_flags(llm),
+        "--approval",
+        "full-auto",
+        "--output-format",
+        "stream-json",
+        cwd=repo,
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events[0]["sandbox"].startswith("bubblewrap, network off")
+    finished = next(e for e in events if e["type"] == "tool_finished")
+    assert finished["status"] == "error"
+    assert (
+        "the sandbox has no network; the user can allow it with --allow-network"
+        in finished["output"]
+    )
+    assert events[-1]["status"] == "success"
+    assert events[-1]["permission_denials"] == []

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 
-from agent.approval import ApprovalRequest, Decision, HeadlessApprover
-from agent.config import Settings
+from agent.approval import ApprovalRequest, Decision
 from agent.events import (
     ApprovalRequested,
     Error,
@@ -20,12 +19,10 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
 )
-from agent.llm import LLM
-from agent.loop import Agent, sandbox_for
-from agent.rules import RuleBook
-from agent.session import SessionStore
+from agent.loop import Agent
 from tools import REGISTRY, Tool, ToolContext, ToolResult
 
+from helpers import make_agent
 from scripted_llm import Call, Fault, Reply, ScriptedLLM, tool
 
 FIX_OLD = "    text = text.lower()\n"
@@ -33,29 +30,6 @@ FIX_NEW = (
     '    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()\n'
     "    text = text.lower()\n"
 )
-
-
-def make_agent(
-    server: ScriptedLLM,
-    workspace: Path,
-    approval: str = "full-auto",
-    approver: Any = None,
-    model: str = "openai/scripted",
-    tools: dict[str, type[Tool]] = REGISTRY,
-    **settings: Any,
-) -> Agent:
-    config = Settings(model=model, api_base=server.url, approval=approval, **settings)
-    llm = LLM(model, api_base=server.url, api_key="k", retry_base_delay=0.01, max_retries=1)
-    return Agent(
-        llm=llm,
-        settings=config,
-        workspace=workspace,
-        approver=approver or HeadlessApprover(config.approval),
-        store=SessionStore(workspace.parent / "sessions.db"),
-        sandbox=sandbox_for(config, workspace),
-        rules=RuleBook(workspace),
-        tools=tools,
-    )
 
 
 async def run(agent: Agent, prompt: str = "fix slugify") -> list:
