@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 ApprovalMode = Literal["read-only", "ask", "auto-edit", "full-auto"]
 APPROVAL_MODES: tuple[ApprovalMode, ...] = ("read-only", "ask", "auto-edit", "full-auto")
 PROJECT_FILE = ".shipmate.toml"
-# Settings that widen what commands may do; only the user may set them, never a repository.
-PROJECT_FORBIDDEN = ("allow_network", "dangerously_no_sandbox", "pass_env")
+# Settings that widen what commands may do, or send the user's API key and code to another
+# server (api_base); only the user may set them, never a repository.
+PROJECT_FORBIDDEN = ("allow_network", "dangerously_no_sandbox", "pass_env", "api_base")
 
 # Picked, in this order, when no model is configured and the provider's key is present.
 DEFAULT_MODELS: list[tuple[str, str]] = [

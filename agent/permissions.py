@@ -34,6 +34,22 @@ READ_ONLY_REFUSAL = (
     "run. Do not retry; describe the change you propose in your answer instead."
 )
 SAFE_WRITE_TARGETS = {"/dev/null", "/dev/stdout", "/dev/stderr"}
+# Commands that run the command given in their arguments, and their options taking a value.
+WRAPPERS = {
+    "env": {"-u", "--unset", "-C", "--chdir", "-S", "--split-string"},
+    "command": set(),
+    "exec": {"-a"},
+    "nohup": set(),
+    "nice": {"-n", "--adjustment"},
+    "time": {"-f", "--format", "-o", "--output"},
+    "timeout": {"-s", "--signal", "-k", "--kill-after"},
+    "sudo": {"-u", "--user", "-g", "--group", "-C", "-D", "-h", "-p", "-r", "-t", "-U"},
+    "xargs": {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"},
+    "stdbuf": {"-i", "-o", "-e"},
+    "setsid": set(),
+    "chroot": set(),
+}
+SHELLS = {"sh", "bash", "zsh", "dash", "ksh"}
 
 
 class Check(BaseModel):
@@ -81,16 +97,29 @@ class Permissions:
                 return rule
         return None
 
+    def _real(self, path: str) -> str:
+        """Where ``path`` leads once links are followed, so notes.txt -> .env counts as .env."""
+        candidate = Path(path)
+        try:
+            real = (candidate if candidate.is_absolute() else self.workspace / candidate).resolve()
+        except (OSError, RuntimeError, ValueError):  # a loop or a NUL byte: the tool refuses it
+            return path
+        if real.is_relative_to(self.workspace):
+            return real.relative_to(self.workspace).as_posix()
+        return real.as_posix()
+
     def _read(self, path: str | None) -> Check:
-        if not path or not is_secret_path(path):
+        real = self._real(path) if path else ""
+        if not path or not (is_secret_path(path) or is_secret_path(real)):
             return Check(verdict="allow")
-        if rule := self._path_rule("read", "deny", path):
+        if rule := self._path_rule("read", "deny", path) or self._path_rule("read", "deny", real):
             return Check(verdict="deny", reason=f"Refused by the rule '{rule.describe()}'.")
         if self._path_rule("read", "allow", path):
             return Check(verdict="allow")
+        shown = path if self._relative(path) == real else f"{path} (which leads to {real})"
         return Check(
             verdict="ask",
-            reason=f"{path} usually holds secrets (keys, passwords, tokens)",
+            reason=f"{shown} usually holds secrets (keys, passwords, tokens)",
             suggestion=Rule(action="allow", tool="read", pattern=self._relative(path)),
         )
 
@@ -112,10 +141,18 @@ class Permissions:
             return Check(verdict="deny", reason=READ_ONLY_REFUSAL)
         parsed = parse(command)
         denials = self.rules.of("command", "deny")
+        hidden = False
         for simple in parsed or []:
-            for rule in denials:
-                if matches(rule.pattern, simple):
-                    return Check(verdict="deny", reason=f"Refused by the rule '{rule.describe()}'.")
+            for inner in unwrapped(simple):
+                if inner is None:
+                    hidden = True
+                    continue
+                for rule in denials:
+                    if matches(rule.pattern, inner):
+                        reason = f"Refused by the rule '{rule.describe()}'."
+                        return Check(verdict="deny", reason=reason)
+        if hidden and denials:
+            return Check(verdict="ask", reason="the command runs a command line it cannot check")
         if outside and self.sandboxed:
             reason = "wants to run outside the sandbox" + (f": {why}" if why else "")
             return Check(verdict="ask", reason=reason)
@@ -159,3 +196,33 @@ class Permissions:
             ):
                 return False
         return True
+
+
+def unwrapped(simple: SimpleCommand, depth: int = 0) -> list[SimpleCommand | None]:
+    """The command and what it really runs, for deny rules to see through: ``/usr/bin/git``
+    is ``git``, ``env X=1 nohup git push`` runs ``git push``, ``bash -c "a; b"`` runs a and
+    b. None stands for a command line inside that cannot be parsed."""
+    if not simple.argv or depth > 4:
+        return [simple]
+    name = simple.argv[0].rsplit("/", 1)[-1]
+    plain = SimpleCommand((name, *simple.argv[1:]), simple.assignments, simple.redirects)
+    found: list[SimpleCommand | None] = [simple, plain]
+    rest = list(simple.argv[1:])
+    if name in WRAPPERS:
+        takes_value = WRAPPERS[name]
+        while rest and (rest[0].startswith("-") or (name == "env" and "=" in rest[0])):
+            option = rest.pop(0)
+            if option in takes_value and rest:
+                rest.pop(0)
+        if name == "timeout" and rest:
+            rest.pop(0)  # the duration
+        if rest:
+            found += unwrapped(SimpleCommand(tuple(rest)), depth + 1)
+    elif name in SHELLS and "-c" in rest[:-1]:
+        inner = parse(rest[rest.index("-c") + 1])
+        if inner is None:
+            found.append(None)
+        else:
+            for command in inner:
+                found += unwrapped(command, depth + 1)
+    return found

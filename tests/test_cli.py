@@ -329,7 +329,10 @@ def test_works_from_a_subdirectory_of_the_repo(llm: ScriptedLLM, repo: Path) -> 
 def test_full_auto_run_is_told_the_network_is_off_and_carries_on(
     llm: ScriptedLLM, repo: Path
 ) -> None:
-    fetch = "python3 -c \"import urllib.request; urllib.request.urlopen('https://pypi.org', timeout=5)\""
+    fetch = (
+        "python3 -c \"import urllib.request; "
+        "urllib.request.urlopen('https://pypi.org', timeout=5)\""
+    )
     llm.add(
         Reply(calls=[tool("run_command", command=fetch)]),
         Reply(text="The network is off in the sandbox, so I vendored nothing."),

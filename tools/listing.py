@@ -89,7 +89,8 @@ def _walk(root: Path) -> list[str]:
         )
         for name in files:
             path = here / name
-            if not ignored(path, False) and not path.is_symlink():
+            # Regular files only: a FIFO would block whoever reads it, and a link may lead out.
+            if not ignored(path, False) and path.is_file() and not path.is_symlink():
                 found.append(path.relative_to(root).as_posix())
     return found
 

@@ -114,10 +114,36 @@ def read_text(ctx: ToolContext, path: Path, shown: str) -> tuple[TextFile, bytes
     return as_text(data, shown), data
 
 
+def _open_folder(ctx: ToolContext, folder: Path, shown: str) -> int:
+    """Open ``folder`` one part at a time from the workspace root, creating missing parts, and
+    never through a link: a folder swapped for a symlink after ``resolve`` cannot lead a write
+    (or a new folder) out of the workspace."""
+    fd = os.open(ctx.workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in folder.relative_to(ctx.workspace).parts:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, dir_fd=fd)
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            try:
+                child = os.open(part, flags, dir_fd=fd)
+            except OSError as error:
+                if error.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                raise ToolError(
+                    f"'{shown}' cannot be written: '{part}' on its way is not a folder (or "
+                    "became a symbolic link after the path was checked)."
+                ) from None
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def write_atomic(ctx: ToolContext, path: Path, data: bytes) -> None:
     """Replace ``path`` (from ``resolve``) with ``data`` in one rename, keeping its mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    folder = _open_folder(ctx, path.parent, ctx.relative(path))
     try:
         _check_opened(ctx, folder, ctx.relative(path))
         try:

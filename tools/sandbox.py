@@ -2,15 +2,20 @@
 
 The sandbox sees the real file system read-only, the workspace writable (but not its
 ``.git``: commits go through the git tool), a private ``/tmp``, fresh ``/dev`` and
-``/proc``, its own PID namespace (so nothing it starts outlives it), no network unless
-allowed, and a new user namespace, so other users' private files stay private even when
-Shipmate runs as root. Credentials in the home directory are masked, and the environment is
-cut down to an allowlist before bubblewrap starts, so no API key reaches a command, not even
-through ``/proc/1/environ``.
+``/proc`` (with the host's kernel settings in ``/proc/sys`` read-only), its own PID namespace
+(so nothing it starts outlives it), no network unless allowed, and a new user namespace, so
+other users' private files stay private even when Shipmate runs as root. A private ``/run``
+hides the sockets of host daemons (systemd, D-Bus, Docker), which a Unix socket reaches
+without any network. When Shipmate runs as root, every capability is dropped, or the command
+could simply remount the file system read-write or unmount what hides things from it.
+Credentials in the home directory are masked, and the environment is cut down to an
+allowlist before bubblewrap starts, so no API key reaches a command, not even through
+``/proc/1/environ``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -41,6 +46,9 @@ MASKED_HOME_PATHS = (
     ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh",
     ".netrc", ".git-credentials", ".pypirc", ".npmrc",
 )  # fmt: skip
+
+# Host kernel settings: writable by root (even without capabilities), so made read-only.
+PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger")
 
 DENIAL_HINTS = [
     (
@@ -93,7 +101,10 @@ class Bubblewrap:
     def argv(self, command: str, settings: SandboxSettings) -> list[str]:
         workspace = str(settings.workspace)
         args = [self.path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        for path in PROC_READ_ONLY:
+            args += ["--ro-bind-try", path, path]
         args += ["--tmpfs", "/tmp"]
+        args += _private_run(settings)
         args += _masks(settings)
         args += ["--bind", workspace, workspace]
         git = settings.workspace / ".git"
@@ -101,11 +112,36 @@ class Bubblewrap:
             args += ["--ro-bind", str(git), str(git)]
         if self.user_namespace:
             args.append("--unshare-user")
+        args += _drop_capabilities()
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if not settings.allow_network:
             args.append("--unshare-net")
         args += ["--die-with-parent", "--new-session", "--chdir", workspace]
         return [*args, "--", "bash", "-c", command]
+
+
+def _drop_capabilities() -> list[str]:
+    """As root, drop every capability: bwrap leaves root its capabilities, with which a command
+    could remount / read-write. Others have none there, and a setuid bwrap refuses the option."""
+    return ["--cap-drop", "ALL"] if os.geteuid() == 0 else []
+
+
+def _private_run(settings: SandboxSettings) -> list[str]:
+    """An empty ``/run`` (and ``/var/run``), keeping its top-level links (NixOS's
+    ``/run/current-system``) and, with the network on, the resolver file kept there."""
+    args: list[str] = []
+    for folder in (Path("/run"), Path("/var/run")):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        args += ["--tmpfs", str(folder)]
+        with contextlib.suppress(OSError):
+            for entry in sorted(folder.iterdir()):
+                if entry.is_symlink():
+                    args += ["--symlink", os.readlink(entry), str(entry)]
+    resolver = Path("/etc/resolv.conf").resolve()
+    if settings.allow_network and resolver.is_relative_to("/run") and resolver.is_file():
+        args += ["--ro-bind", str(resolver), str(resolver)]
+    return args
 
 
 def _masks(settings: SandboxSettings) -> list[str]:
@@ -129,7 +165,7 @@ def find_bubblewrap() -> tuple[Bubblewrap | None, str]:
     if path is None:
         return None, "bubblewrap (bwrap) is not installed"
     base = [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid"]
-    base += ["--unshare-net", "--die-with-parent", "--new-session"]
+    base += [*_drop_capabilities(), "--unshare-net", "--die-with-parent", "--new-session"]
     problem = ""
     for user_namespace in (True, False):
         probe = [*base, "--unshare-user"] if user_namespace else base

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import sys
@@ -19,6 +20,14 @@ from tools.secret_files import is_secret_path
 from tools.textio import decode, is_binary
 
 MAX_LINE_CHARS = 300
+
+
+def _hard_linked(ctx: ToolContext, relative: str) -> bool:
+    """Whether the file has other names; as read_file, grep shows nothing of such files."""
+    try:
+        return os.lstat(ctx.workspace / relative).st_nlink > 1
+    except OSError:
+        return False
 
 
 def ripgrep() -> str | None:
@@ -52,12 +61,16 @@ class Grep(Tool):
         target = resolve(ctx, self.path)
         if not target.exists():
             raise ToolError(f"{self.path} does not exist.")
+        if not (target.is_file() or target.is_dir()):
+            raise ToolError(f"{self.path} is not a regular file or a folder.")  # a FIFO blocks
         rg = ripgrep()
         found = await self._ripgrep(rg, ctx, target) if rg else self._python(ctx, target)
         hidden = {path for path, _ in found if path and is_secret_path(path)}
         if target.is_file():
             hidden.clear()  # asked for by name, and approved
-        lines = [path + rest if path else rest for path, rest in found if path not in hidden]
+        linked = {path for path, _ in found if path and _hard_linked(ctx, path)}
+        left_out = hidden | linked
+        lines = [path + rest if path else rest for path, rest in found if path not in left_out]
         while lines and lines[0] == "--":
             lines.pop(0)
         notes = []
@@ -65,6 +78,12 @@ class Grep(Tool):
             notes.append(
                 f"(matches in {plural(len(hidden), 'file')} that usually hold secrets, such as "
                 f"{sorted(hidden)[0]}, are left out; read_file can show one if the user approves)"
+            )
+        if linked:
+            notes.append(
+                f"(matches in {plural(len(linked), 'file')} with more than one hard link, such "
+                f"as {sorted(linked)[0]}, are left out: another link may be outside the "
+                "workspace)"
             )
         if not lines:
             return ToolResult(output="\n".join(["No matches.", *notes]), summary="no matches")
