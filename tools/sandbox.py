@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +105,7 @@ class Bubblewrap:
         for path in PROC_READ_ONLY:
             args += ["--ro-bind-try", path, path]
         args += ["--tmpfs", "/tmp"]
+        args += _tools_under_tmp(settings)
         args += _private_run(settings)
         args += _masks(settings)
         args += ["--bind", workspace, workspace]
@@ -141,6 +143,26 @@ def _private_run(settings: SandboxSettings) -> list[str]:
     resolver = Path("/etc/resolv.conf").resolve()
     if settings.allow_network and resolver.is_relative_to("/run") and resolver.is_file():
         args += ["--ro-bind", str(resolver), str(resolver)]
+    return args
+
+
+def _tools_under_tmp(settings: SandboxSettings) -> list[str]:
+    """The private /tmp would hide a virtualenv or toolchain living there (CI often keeps
+    them in /tmp): the folders on PATH, the active virtualenv and Shipmate's own Python are
+    bound back read-only, so commands find them."""
+    folders = {Path(entry).parent for entry in os.environ.get("PATH", "").split(os.pathsep)}
+    folders.add(Path(sys.prefix))
+    if os.environ.get("VIRTUAL_ENV"):
+        folders.add(Path(os.environ["VIRTUAL_ENV"]))
+    args: list[str] = []
+    for folder in sorted(folders):
+        if (
+            folder.is_relative_to("/tmp")
+            and folder != Path("/tmp")
+            and folder.is_dir()
+            and not settings.workspace.is_relative_to(folder)
+        ):
+            args += ["--ro-bind", str(folder), str(folder)]
     return args
 
 

@@ -441,3 +441,19 @@ async def test_attack_kill_every_process(box: ToolContext, watch: Callable[..., 
         with contextlib.suppress(ProcessLookupError):
             os.kill(bystander.pid, signal.SIGKILL)
         bystander.wait()
+
+
+async def test_control_tools_under_tmp_stay_usable_but_read_only(
+    box: ToolContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Control: a toolchain kept under /tmp (as CI does) is seen read-only, not hidden."""
+    venv = tmp_path / "toolchain"
+    (venv / "bin").mkdir(parents=True)
+    tool = venv / "bin" / "shipmate-probe-tool"
+    tool.write_text("#!/bin/sh\necho probe-ran\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    result = await sh(box, f"shipmate-probe-tool && touch {venv}/planted")
+    assert "probe-ran" in result.output
+    assert "Read-only file system" in result.output
+    assert not (venv / "planted").exists()
