@@ -16,7 +16,7 @@ from typing import Any
 from agent import __version__
 
 APPROVAL_CHOICES = ("read-only", "ask", "auto-edit", "full-auto")
-COMMANDS = ("run", "doctor", "rules")
+COMMANDS = ("run", "doctor", "rules", "index", "map", "symbols")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -71,6 +71,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="run commands without the sandbox, as the approval mode allows",
     )
     _add_workspace_option(run)
+
+    index = commands.add_parser(
+        "index", help="build or refresh the code index of this repository and show its size"
+    )
+    index.add_argument("--json", action="store_true", help="print the figures as JSON")
+    index.add_argument(
+        "--watch", action="store_true", help="then keep it current as files change (Ctrl-C stops)"
+    )
+    _add_workspace_option(index)
+
+    repo_map = commands.add_parser(
+        "map", help="print the repo map: the files most relevant to a request, with signatures"
+    )
+    repo_map.add_argument("--query", "-q", default="", metavar="TEXT", help="what you want to do")
+    repo_map.add_argument(
+        "--focus",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a file you are working on (repeat for more)",
+    )
+    repo_map.add_argument("--tokens", type=int, default=2048, metavar="N", help="size budget")
+    repo_map.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"files": [{"path", "score"}, ...] (the whole ranking), "map", "tokens", '
+        '"seconds"}',
+    )
+    _add_workspace_option(repo_map)
+
+    symbols = commands.add_parser("symbols", help="where a name is defined and used")
+    symbols.add_argument("name")
+    symbols.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_workspace_option(symbols)
 
     rules = commands.add_parser(
         "rules",
@@ -197,6 +231,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def _index_command(args: argparse.Namespace, workspace: Path) -> int:
+    from agent.index import cli
+
+    if args.command == "index":
+        return cli.index_command(workspace, args.json, args.watch)
+    if args.command == "map":
+        if args.tokens < 1:
+            print("shipmate: --tokens must be a positive number.", file=sys.stderr)
+            return EXIT_USAGE
+        return cli.map_command(workspace, args.query, args.focus, args.tokens, args.json)
+    return cli.symbols_command(workspace, args.name, args.json)
+
+
 def _crash_log() -> Path:
     """Write the traceback where a bug report can quote it, instead of on the terminal."""
     import tempfile
@@ -223,6 +270,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"shipmate: {start} is not a directory.", file=sys.stderr)
         return EXIT_USAGE
     workspace = find_workspace(start)
+    if args.command in ("index", "map", "symbols"):
+        return _index_command(args, workspace)
     try:
         settings = load_settings(workspace, _settings_flags(args))
     except ConfigError as error:

@@ -55,6 +55,9 @@ class Settings(BaseModel):
     command_memory_mb: int = Field(8192, ge=64, description="Memory limit of a command")
     command_max_processes: int = Field(1024, ge=8, description="Process limit of a command")
     pass_env: list[str] = Field([], description="Extra environment variables commands see")
+    map_tokens: int | None = Field(
+        None, ge=0, description="Repo map size in the first message (0: none; unset: by model)"
+    )
 
     @field_validator("pass_env", mode="before")
     @classmethod

@@ -22,8 +22,7 @@ from agent.config import (
     data_dir,
     user_config_file,
 )
-
-GRAMMARS = ("python", "javascript", "typescript", "go", "rust", "java", "c", "cpp")
+from agent.index.languages import LANGUAGES
 
 
 def report(settings: Settings, workspace: Path) -> int:
@@ -75,7 +74,7 @@ def report(settings: Settings, workspace: Path) -> int:
             f"ripgrep ({rg})" if rg else "ripgrep not found: grep uses a slower Python search",
         )
     )
-    found = [name for name in GRAMMARS if importlib.util.find_spec(f"tree_sitter_{name}")]
+    found = [language.name for language in LANGUAGES if importlib.util.find_spec(language.module)]
     rows.append(("grammars", ", ".join(found) if found else "none installed"))
     from agent.loop import describe_sandbox, sandbox_for
 

@@ -62,6 +62,16 @@ class SessionStarted(BaseModel):
     notices: list[str] = []
 
 
+class IndexReady(BaseModel):
+    """The code index is current (``problem`` says why the session runs without it)."""
+
+    type: Literal["index_ready"] = "index_ready"
+    files: int = 0
+    seconds: float = 0.0
+    cold: bool = False
+    problem: str | None = None
+
+
 class TextDelta(BaseModel):
     type: Literal["text_delta"] = "text_delta"
     text: str
@@ -156,6 +166,7 @@ class Result(BaseModel):
 
 Event = Annotated[
     SessionStarted
+    | IndexReady
     | TextDelta
     | AssistantMessage
     | ToolStarted

@@ -18,6 +18,7 @@ from agent.events import (
     AssistantMessage,
     Error,
     Event,
+    IndexReady,
     PlanUpdated,
     Result,
     Retrying,
@@ -48,6 +49,11 @@ class TextOutput:
                 self.say(f"shipmate · {event.model} · {event.approval} · {event.workspace}")
                 for notice in event.notices:
                     self.say(f"note: {notice}")
+            case IndexReady(problem=None):
+                how = "cold" if event.cold else "warm"
+                self.say(f"indexed {event.files:,} files ({how}, {event.seconds:.2f} s)")
+            case IndexReady():
+                self.say(f"note: {event.problem}")
             case AssistantMessage(tool_calls=calls) if calls and event.text.strip():
                 self.say(event.text.strip())
             case ToolStarted():

@@ -115,6 +115,14 @@ class LLM:
             max_retries=settings.max_retries,
         )
 
+    def context_window(self) -> int:
+        """Input tokens the model accepts (a common size when litellm does not know it)."""
+        try:
+            info = litellm().get_model_info(self.model)
+            return int(info.get("max_input_tokens") or info.get("max_tokens") or 128_000)
+        except Exception:
+            return 128_000
+
     async def stream(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> AsyncIterator[TextDelta | Retrying | Reply]:

@@ -7,6 +7,7 @@ closes, a running command is killed); ``Agent.cancelled()`` then closes the sess
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -16,14 +17,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+import prompts
 from agent.approval import ApprovalRequest, Approver
 from agent.config import Settings, data_dir
-from agent.context import system_prompt
+from agent.context import fill, system_prompt
 from agent.events import (
     ApprovalRequested,
     AssistantMessage,
     Error,
     Event,
+    IndexReady,
     PermissionDenial,
     PlanUpdated,
     Result,
@@ -38,6 +41,7 @@ from agent.events import (
     Usage,
     UsageUpdated,
 )
+from agent.index.index import CodeIndex
 from agent.llm import LLM, LLMError, Reply
 from agent.permissions import Permissions
 from agent.rules import RuleBook
@@ -107,10 +111,12 @@ class Agent:
             sandbox=describe_sandbox(self.sandbox),
             notices=self._notices(),
         )
+        ready = await asyncio.to_thread(self._open_index)
+        yield ready
         self._append(
             {"role": "system", "content": system_prompt(workspace, self.settings.approval)}
         )
-        self._append({"role": "user", "content": prompt})
+        self._append({"role": "user", "content": await self._with_repo_map(prompt)})
         specs = [tool.spec() for tool in self.tools.values()]
         while True:
             budget = self._budget_exhausted()
@@ -144,6 +150,28 @@ class Agent:
                 self.answer = reply.text
                 yield self._finish("success")
                 return
+
+    def _open_index(self) -> IndexReady:
+        """Build or refresh the code index; the session goes on without it if that fails."""
+        try:
+            index = CodeIndex(self.ctx.workspace)
+            stats = index.refresh()
+        except Exception as error:  # a broken index must not end the session
+            return IndexReady(problem=f"the code index is unavailable ({error})")
+        self.ctx.index = index
+        return IndexReady(files=stats.files, seconds=round(stats.seconds, 3), cold=stats.cold)
+
+    async def _with_repo_map(self, prompt: str) -> str:
+        """The request, after a repo map ranked for it (sized to the model's context)."""
+        tokens = self.settings.map_tokens
+        if tokens is None:
+            tokens = min(4096, max(1024, self.llm.context_window() // 50))
+        if not tokens or self.ctx.index is None:
+            return prompt
+        repo_map = await asyncio.to_thread(self.ctx.index.repo_map, prompt, (), tokens)
+        if not repo_map:
+            return prompt
+        return fill(prompts.load("repo_map.md").rstrip(), map=repo_map, request=prompt)
 
     def _notices(self) -> list[str]:
         notices = [self.store.problem] if self.store.problem else []

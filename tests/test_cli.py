@@ -140,10 +140,10 @@ def test_print_alias_and_task_on_stdin(llm: ScriptedLLM, repo: Path) -> None:
     done = run_cli(*model_flags(llm), "-p", "what does textutil do?", cwd=repo)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "It turns text into URL slugs."
-    assert llm.requests[0]["messages"][1]["content"] == "what does textutil do?"
+    assert llm.requests[0]["messages"][1]["content"].endswith("\n\nwhat does textutil do?")
     done = run_cli("run", *model_flags(llm), cwd=repo, stdin="explain textutil\n")
     assert done.returncode == 0, done.stderr
-    assert llm.requests[1]["messages"][1]["content"] == "explain textutil"
+    assert llm.requests[1]["messages"][1]["content"].endswith("\n\nexplain textutil")
 
 
 def test_default_mode_refuses_edits_and_says_how_to_allow_them(
@@ -330,7 +330,7 @@ def test_full_auto_run_is_told_the_network_is_off_and_carries_on(
     llm: ScriptedLLM, repo: Path
 ) -> None:
     fetch = (
-        "python3 -c \"import urllib.request; "
+        'python3 -c "import urllib.request; '
         "urllib.request.urlopen('https://pypi.org', timeout=5)\""
     )
     llm.add(

@@ -13,6 +13,7 @@ from agent.approval import ApprovalRequest, Decision
 from agent.events import (
     ApprovalRequested,
     Error,
+    IndexReady,
     PlanUpdated,
     Result,
     SessionStarted,
@@ -272,7 +273,8 @@ async def test_session_keeps_events_and_messages(llm: ScriptedLLM, repo: Path) -
     assert "text_delta" not in types
     messages = store.messages(agent.session_id)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
-    assert messages[1]["content"] == "what does textutil do?"
+    assert messages[1]["content"].endswith("</repository_map>\n\nwhat does textutil do?")
+    assert "textutil.py:\n     4│ def slugify(text):" in messages[1]["content"]
     info = store.get(agent.session_id)
     assert info.status == "success" and info.title == "what does textutil do?"
     assert events[-1].session_id == agent.session_id
@@ -323,3 +325,35 @@ async def test_a_crashing_tool_does_not_end_the_session(llm: ScriptedLLM, repo: 
     events = await run(make_agent(llm, repo, tools={**REGISTRY, "broken": Broken}))
     assert "failed unexpectedly (RuntimeError: boom)" in tool_messages(llm.requests[1])[0]
     assert events[-1].status == "success"
+
+
+async def test_the_repo_map_can_be_turned_off(llm: ScriptedLLM, repo: Path) -> None:
+    llm.add(Reply(text="ok"))
+    events = await run(make_agent(llm, repo, map_tokens=0), "where is slugify?")
+    assert llm.requests[0]["messages"][1]["content"] == "where is slugify?"
+    ready = next(e for e in events if isinstance(e, IndexReady))
+    assert ready.files == 3 and ready.problem is None
+
+
+async def test_code_tools_see_edits_made_during_the_session(llm: ScriptedLLM, repo: Path) -> None:
+    llm.add(
+        Reply(
+            calls=[
+                tool(
+                    "write_file",
+                    path="helpers.py",
+                    content="def shout(text):\n    return text.upper()\n",
+                )
+            ]
+        ),
+        Reply(
+            calls=[tool("find_symbol", symbol="shout"), tool("file_outline", path="textutil.py")]
+        ),
+        Reply(calls=[tool("repo_map", query="shout", tokens=256)]),
+        Reply(text="done"),
+    )
+    await run(make_agent(llm, repo), "add shout")
+    found, outline = tool_messages(llm.requests[2])[-2:]
+    assert "helpers.py:1  def shout(text):" in found
+    assert "def slugify(text):" in outline
+    assert tool_messages(llm.requests[3])[-1].startswith("helpers.py:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tools.base import Tool, ToolContext, ToolError, ToolResult
+from tools.code import FileOutline, FindSymbol, RepoMap
 from tools.edit import EditFile
 from tools.files import ListFiles, ReadFile, WriteFile
 from tools.plan import UpdatePlan
@@ -11,7 +12,18 @@ from tools.shell import RunCommand
 
 REGISTRY: dict[str, type[Tool]] = {
     tool.name: tool
-    for tool in (ReadFile, ListFiles, Grep, EditFile, WriteFile, RunCommand, UpdatePlan)
+    for tool in (
+        ReadFile,
+        ListFiles,
+        Grep,
+        RepoMap,
+        FindSymbol,
+        FileOutline,
+        EditFile,
+        WriteFile,
+        RunCommand,
+        UpdatePlan,
+    )
 }
 
 __all__ = ["REGISTRY", "Tool", "ToolContext", "ToolError", "ToolResult"]

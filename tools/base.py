@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from agent.events import PlanItem, ToolKindName
 from tools.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from agent.index.index import CodeIndex
 
 
 def plural(count: int, noun: str) -> str:
@@ -44,6 +47,7 @@ class ToolContext:
     output_limit: int = 30_000
     log_dir: Path | None = None
     sandbox: Sandbox | None = None
+    index: CodeIndex | None = None
     snapshots: dict[Path, str] = field(default_factory=dict)
     files_changed: set[str] = field(default_factory=set)
 

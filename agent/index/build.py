@@ -1,0 +1,111 @@
+"""Reading and tagging files, in a pool of processes sized to the CPUs for a cold build.
+
+Workers read the files themselves (so file I/O is parallel too), hash the bytes, look the
+hash up in the store (read-only), and parse only content the store has never seen. Tags
+come back as ``marshal`` bytes, ready for the store.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import marshal
+import multiprocessing
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from agent.index.files import MAX_FILE_BYTES, unreadable_reason
+from agent.index.languages import detect
+from agent.index.tags import extract
+
+# (path, size, mtime_ns, hash, language or "!reason", tags as marshal bytes or None)
+Indexed = tuple[str, int, int, str, str | None, bytes | None]
+BATCH = 24
+PARALLEL_FROM = 64
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def index_file(root: str, path: str, is_known: Callable[[str], bool]) -> Indexed | None:
+    """One file's row and, unless the store already has its content, its tags."""
+    full = os.path.join(root, path)
+    try:
+        info = os.stat(full)
+        if info.st_size > MAX_FILE_BYTES:
+            return path, info.st_size, info.st_mtime_ns, f"large:{info.st_size}", "!large", None
+        with open(full, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    content = digest(data)
+    reason = unreadable_reason(data)
+    if reason:
+        return path, info.st_size, info.st_mtime_ns, content, f"!{reason}", None
+    language = detect(path, data[:256])
+    name = language.name if language else None
+    if is_known(content):
+        return path, info.st_size, info.st_mtime_ns, content, name, None
+    tags = marshal.dumps(extract(data, name))
+    return path, info.st_size, info.st_mtime_ns, content, name, tags
+
+
+@functools.cache
+def _store_lookup(store: str) -> Callable[[str], bool]:
+    """A worker's own read-only view of the store: is this content already tagged?"""
+    try:
+        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return lambda digest: False
+
+    def is_known(digest: str) -> bool:
+        try:
+            return db.execute("SELECT 1 FROM blobs WHERE hash=?", (digest,)).fetchone() is not None
+        except sqlite3.Error:
+            return False
+
+    return is_known
+
+
+def _batch(root: str, paths: list[str], store: str) -> list[Indexed]:
+    is_known = _store_lookup(store)
+    return [row for path in paths if (row := index_file(root, path, is_known)) is not None]
+
+
+def index_files(
+    root: Path,
+    paths: list[str],
+    store: Path,
+    is_known: Callable[[str], bool],
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[Indexed]:
+    """Index ``paths``; many files go to a process pool, a few are done right here."""
+    total = len(paths)
+    workers = os.cpu_count() or 1
+    if total < PARALLEL_FROM or workers < 2:
+        for done, path in enumerate(paths, 1):
+            row = index_file(str(root), path, is_known)
+            if row is not None:
+                yield row
+            if progress:
+                progress(done, total)
+        return
+    # Workers are forked when nothing else runs threads here (fast); spawned otherwise.
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    context = multiprocessing.get_context(method)
+    batches = [paths[i : i + BATCH] for i in range(0, total, BATCH)]
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(_batch, str(root), batch, str(store)): len(batch) for batch in batches
+        }
+        for future in as_completed(futures):
+            yield from future.result()
+            done += futures[future]
+            if progress:
+                progress(done, total)

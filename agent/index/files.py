@@ -1,0 +1,88 @@
+"""Which files the index reads: the repository's own source, not what it vendors or builds.
+
+Files come from git (tracked, plus untracked-but-not-ignored) or, outside git, a
+gitignore-aware walk. Skipped: vendored folders, lock files, minified bundles, binaries,
+files over a size limit, and whatever ``.shipmateignore`` (gitignore syntax) names.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path, PurePosixPath
+
+import pathspec
+
+from tools.listing import workspace_files
+
+MAX_FILE_BYTES = 1_000_000
+IGNORE_FILE = ".shipmateignore"
+VENDORED_DIRS = frozenset({
+    "node_modules", "bower_components", "vendor", "third_party", ".venv", "venv",
+    "site-packages", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache", ".git",
+})  # fmt: skip
+LOCK_FILES = frozenset({
+    "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwrap.json", "Cargo.lock",
+    "poetry.lock", "Pipfile.lock", "uv.lock", "Gemfile.lock", "composer.lock", "go.sum",
+    "bun.lockb", "flake.lock",
+})  # fmt: skip
+GENERATED_SUFFIXES = (".min.js", ".min.css", ".min.mjs", ".map", ".lock", ".pyc")
+SNIFF_BYTES = 8192
+MINIFIED_LINE = 1000
+
+
+def candidate_files(root: Path) -> list[str]:
+    """Paths (relative, sorted) worth indexing, judged by name alone."""
+    ignore = _ignore_spec(root)
+    return [path for path in workspace_files(root) if _wanted(path, ignore)]
+
+
+def admissible(root: Path, paths: list[str]) -> list[str]:
+    """Those of ``paths`` (new since the last listing) that belong in the index."""
+    ignore = _ignore_spec(root)
+    paths = [path for path in paths if _wanted(path, ignore)]
+    if not paths:
+        return []
+    try:
+        done = subprocess.run(
+            ["git", "check-ignore", "--stdin", "-z"],
+            cwd=root,
+            input="\0".join(paths).encode(),
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return paths
+    if done.returncode not in (0, 1):  # not a git repository
+        return paths
+    ignored = set(done.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    return [path for path in paths if path not in ignored]
+
+
+def _wanted(path: str, ignore: pathspec.PathSpec | None) -> bool:
+    pure = PurePosixPath(path)
+    if VENDORED_DIRS.intersection(pure.parts[:-1]) or pure.name in LOCK_FILES:
+        return False
+    if pure.name.endswith(GENERATED_SUFFIXES):
+        return False
+    return ignore is None or not ignore.match_file(path)
+
+
+def _ignore_spec(root: Path) -> pathspec.PathSpec | None:
+    try:
+        lines = (root / IGNORE_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def unreadable_reason(data: bytes) -> str | None:
+    """Why content is not indexed: a binary, or minified code (very long lines)."""
+    head = data[:SNIFF_BYTES]
+    if b"\x00" in head:
+        return "binary"
+    lines = head.split(b"\n")
+    long_lines = max(len(line) for line in lines) > MINIFIED_LINE
+    dense = len(head) / len(lines) > MINIFIED_LINE / 4
+    if len(head) >= 2 * MINIFIED_LINE and long_lines and dense:
+        return "minified"
+    return None

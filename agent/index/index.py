@@ -1,0 +1,278 @@
+"""The code index of one repository: build it, keep it current, ask it questions.
+
+``refresh()`` brings the index in line with the files on disk: a file whose size and mtime
+are unchanged is not read; a changed one is hashed and, if its content is new, parsed (in a
+process pool when there are many). The in-memory model is saved as one snapshot keyed by a
+fingerprint of every (path, content) pair, so the next process starts from it directly.
+``update(paths)`` does the same for a few paths named by a watcher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.index.build import index_files
+from agent.index.files import admissible, candidate_files
+from agent.index.model import Model
+from agent.index.rank import Ranker
+from agent.index.repomap import render
+from agent.index.store import FileRow, Store
+from agent.index.tags import Definition, FileTags
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Stats:
+    files: int
+    parsed: int
+    read: int
+    skipped: int
+    symbols: int
+    languages: dict[str, int]
+    seconds: float
+    cold: bool
+
+
+@dataclass
+class SymbolUse:
+    path: str
+    line: int
+    text: str
+    kind: str = ""
+
+
+class CodeIndex:
+    def __init__(self, root: Path, store: Store | None = None) -> None:
+        self.root = root.resolve()
+        self.store = store or Store()
+        self.repo = self.store.repo_id(self.root)
+        self.rows: dict[str, FileRow] = {}
+        self.model = Model()
+        self.ranker = Ranker(self.model)
+        self.lock = threading.RLock()
+
+    def refresh(self, progress: Progress | None = None) -> Stats:
+        """Bring the index up to date with every file on disk.
+
+        Once loaded, later calls only stat the files and re-index what changed in place.
+        """
+        started = time.perf_counter()
+        with self.lock:
+            if self.rows:
+                return self._refresh_loaded(started)
+            stored = self.store.files(self.repo)
+            cold = not stored
+            wanted = candidate_files(self.root)
+            unchanged: dict[str, FileRow] = {}
+            changed: list[str] = []
+            for path in wanted:
+                row = stored.get(path)
+                try:
+                    info = os.stat(self.root / path)
+                except OSError:
+                    continue
+                if row and row[0] == info.st_size and row[1] == info.st_mtime_ns:
+                    unchanged[path] = row
+                else:
+                    changed.append(path)
+            fresh: dict[str, FileRow] = {}
+            new_blobs: dict[str, bytes] = {}
+            for path, size, mtime, digest, language, tags in index_files(
+                self.root, changed, self.store.path, self.store.has, progress
+            ):
+                fresh[path] = (size, mtime, digest, language)
+                if tags is not None:
+                    new_blobs[digest] = tags
+            removed = [path for path in stored if path not in unchanged and path not in fresh]
+            if fresh or removed:
+                self.store.save(self.repo, fresh, removed, new_blobs)
+            self.rows = {**unchanged, **fresh}
+            self._load_model(new_blobs)
+            return self._stats(started, cold, parsed=len(new_blobs), read=len(changed))
+
+    def _refresh_loaded(self, started: float) -> Stats:
+        wanted = candidate_files(self.root)
+        listed = set(wanted)
+        stale = [path for path in self.rows if path not in listed]
+        for path in wanted:
+            row = self.rows.get(path)
+            try:
+                info = os.stat(self.root / path)
+            except OSError:
+                continue
+            if not row or row[0] != info.st_size or row[1] != info.st_mtime_ns:
+                stale.append(path)
+        self.update(stale)
+        return self._stats(started, cold=False, parsed=0, read=len(stale))
+
+    def _load_model(self, new_blobs: dict[str, bytes]) -> None:
+        """The model from its snapshot if one matches these files; else built and saved."""
+        fingerprint = self._fingerprint()
+        data = self.store.snapshot(self.repo, fingerprint)
+        model = Model.load(data) if data else None
+        if model is None:
+            model = Model()
+            indexed = self._indexed()
+            blobs = self.store.blobs(
+                digest for digest, _ in indexed.values() if digest not in new_blobs
+            )
+            blobs.update(new_blobs)
+            for path, (digest, language) in indexed.items():
+                if digest in blobs:
+                    model.add(path, digest, language, marshal.loads(blobs[digest]))
+            model.link_all()
+            self.store.save_snapshot(self.repo, fingerprint, model.dump())
+        self.model = model
+        self.ranker = Ranker(model)
+
+    def _indexed(self) -> dict[str, tuple[str, str | None]]:
+        """Paths with tags (not skipped as binary, minified or too large)."""
+        return {
+            path: (digest, language)
+            for path, (_, _, digest, language) in self.rows.items()
+            if not (language or "").startswith("!")
+        }
+
+    def _fingerprint(self) -> str:
+        pairs = sorted(f"{path}\0{digest}" for path, (digest, _) in self._indexed().items())
+        return hashlib.blake2b("\n".join(pairs).encode(), digest_size=16).hexdigest()
+
+    def update(self, paths: Iterable[str]) -> list[str]:
+        """Re-index just these paths (changed, created or deleted); returns those that changed.
+
+        Many paths at once (a branch switch, a formatter run) go through the process pool.
+        """
+        with self.lock:
+            paths = sorted(set(paths))
+            new = set(admissible(self.root, [p for p in paths if p not in self.rows]))
+            candidates = [p for p in paths if p in self.rows or p in new]
+            indexed = {
+                row[0]: row
+                for row in index_files(self.root, candidates, self.store.path, self.store.has)
+            }
+            fresh: dict[str, FileRow] = {}
+            removed: list[str] = []
+            new_blobs: dict[str, bytes] = {}
+            changed: list[str] = []
+            for path in candidates:
+                old = self.rows.get(path)
+                row = indexed.get(path)
+                if row is None:
+                    if old is not None:
+                        removed.append(path)
+                        self._apply(path, old, None, None)
+                        changed.append(path)
+                    continue
+                _, size, mtime, digest, language, tags = row
+                fresh[path] = (size, mtime, digest, language)
+                if tags is not None:
+                    new_blobs[digest] = tags
+                if old is None or old[2] != digest or old[3] != language:
+                    self._apply(path, old, fresh[path], tags)
+                    changed.append(path)
+            if fresh or removed:
+                self.store.save(self.repo, fresh, removed, new_blobs)
+                self.rows.update(fresh)
+                for path in removed:
+                    self.rows.pop(path, None)
+            if changed:
+                self.ranker = Ranker(self.model)
+                self.store.save_snapshot(self.repo, self._fingerprint(), self.model.dump())
+            return changed
+
+    def _apply(
+        self, path: str, old: FileRow | None, new: FileRow | None, new_tags: bytes | None
+    ) -> None:
+        old_tags = self._tags(old)
+        new_entry = None
+        if new is not None and not (new[3] or "").startswith("!"):
+            tags = marshal.loads(new_tags) if new_tags is not None else self._tags(new)
+            if tags is not None:
+                new_entry = (new[2], new[3], tags)
+        self.model.update(path, old_tags, new_entry)
+
+    def _tags(self, row: FileRow | None) -> FileTags | None:
+        if row is None or (row[3] or "").startswith("!"):
+            return None
+        data = self.store.blobs([row[2]]).get(row[2])
+        return marshal.loads(data) if data else None
+
+    def tags(self, path: str) -> FileTags | None:
+        """A file's definitions, references and words, as last indexed."""
+        return self._tags(self.rows.get(path))
+
+    def ranking(self, request: str = "", focus: Iterable[str] = ()) -> list[tuple[str, float]]:
+        """Every indexed file with its score for ``request``, best first."""
+        with self.lock:
+            return self.ranker.rank(request, focus)
+
+    def repo_map(self, request: str = "", focus: Iterable[str] = (), tokens: int = 2048) -> str:
+        with self.lock:
+            ranking = self.ranker.rank(request, focus)
+            return render(self.model, ranking, self.tags, tokens, request)
+
+    def definitions(self, name: str) -> list[SymbolUse]:
+        """Where ``name`` is defined: path, line (1-based), the definition's header."""
+        with self.lock:
+            found = []
+            for path in sorted(self.model.defined.get(name, ())):
+                tags = self.tags(path)
+                for defined, kind, line, _, _, signature in tags[0] if tags else []:
+                    if defined == name:
+                        found.append(SymbolUse(path, line + 1, signature, kind))
+            return found
+
+    def references(self, name: str, limit: int = 100) -> list[SymbolUse]:
+        """Lines that use ``name``, in the files the index says use it."""
+        with self.lock:
+            users = sorted(self.model.referenced.get(name, ()))
+        pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
+        found: list[SymbolUse] = []
+        for path in users:
+            try:
+                text = (self.root / path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            for number, line in enumerate(text.splitlines(), 1):
+                if pattern.search(line):
+                    found.append(SymbolUse(path, number, line.strip()[:200]))
+                    if len(found) >= limit:
+                        return found
+        return found
+
+    def outline(self, path: str) -> list[Definition] | None:
+        """A file's definitions in source order (None if the index does not have the file)."""
+        with self.lock:
+            if path not in self.rows:
+                return None
+            tags = self.tags(path)
+            return tags[0] if tags else []
+
+    def _stats(self, started: float, cold: bool, parsed: int, read: int) -> Stats:
+        languages: dict[str, int] = {}
+        skipped = 0
+        for _, _, _, language in self.rows.values():
+            if (language or "").startswith("!"):
+                skipped += 1
+            else:
+                key = language or "other"
+                languages[key] = languages.get(key, 0) + 1
+        return Stats(
+            files=len(self.rows) - skipped,
+            parsed=parsed,
+            read=read,
+            skipped=skipped,
+            symbols=sum(sum(holders.values()) for holders in self.model.defined.values()),
+            languages=dict(sorted(languages.items(), key=lambda item: -item[1])),
+            seconds=time.perf_counter() - started,
+            cold=cold,
+        )

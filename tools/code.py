@@ -1,0 +1,114 @@
+"""Tools that read the code index: the repo map, where a symbol lives, a file's outline."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import Field
+
+from agent.events import ToolKindName
+from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
+from tools.paths import resolve
+
+if TYPE_CHECKING:
+    from agent.index.index import CodeIndex
+
+MAX_OUTLINE = 400
+
+
+async def _index(ctx: ToolContext) -> CodeIndex:
+    """The index, brought up to date first (edits and commands may have changed files)."""
+    if ctx.index is None:
+        raise ToolError("The code index is not available in this session; use grep instead.")
+    await asyncio.to_thread(ctx.index.refresh)
+    return ctx.index
+
+
+class RepoMap(Tool):
+    """Show a map of the repository ranked for a question: the files most relevant to it,
+    each with the signatures (and line numbers) of its key classes and functions. Use it to
+    find where to start in unfamiliar code; then read_file the files it points to."""
+
+    name: ClassVar[str] = "repo_map"
+    kind: ClassVar[ToolKindName] = "read"
+
+    query: str = Field("", description="What you are looking for, in words and identifiers.")
+    focus: list[str] = Field(
+        [], description="Files you are working on; their neighbours rank higher."
+    )
+    tokens: int = Field(2048, ge=256, le=16_000, description="Size budget of the map.")
+
+    def summary(self) -> str:
+        return f"repo map: {self.query}" if self.query else "repo map"
+
+    async def run(self, ctx: ToolContext) -> ToolResult:
+        index = await _index(ctx)
+        focus = [ctx.relative(resolve(ctx, path)) for path in self.focus]
+        text = await asyncio.to_thread(index.repo_map, self.query, focus, self.tokens)
+        return ToolResult(
+            output=text or "The index has no files.", summary=f"{text.count(chr(10)) + 1} lines"
+        )
+
+
+class FindSymbol(Tool):
+    """Find where a class, function, method, type or constant is defined (file:line and
+    its signature) and where it is used. Exact name, case-sensitive, without arguments."""
+
+    name: ClassVar[str] = "find_symbol"
+    kind: ClassVar[ToolKindName] = "read"
+
+    symbol: str = Field(description="The name, e.g. parse_config or UserService.")
+
+    def summary(self) -> str:
+        return f"find {self.symbol}"
+
+    async def run(self, ctx: ToolContext) -> ToolResult:
+        index = await _index(ctx)
+        name = self.symbol.strip().removesuffix("()").rsplit(".", 1)[-1]
+        definitions = index.definitions(name)
+        uses = await asyncio.to_thread(index.references, name, 60)
+        if not definitions and not uses:
+            return ToolResult(
+                output=f"No definition or use of '{name}' in the index; try grep.",
+                summary="not found",
+            )
+        lines = [f"Definitions of {name}:" if definitions else f"No definition of {name} found."]
+        lines += [f"  {d.path}:{d.line}  {d.text}" for d in definitions]
+        if uses:
+            lines.append(f"Uses ({len(uses)}{'+' if len(uses) >= 60 else ''}):")
+            lines += [f"  {u.path}:{u.line}  {u.text}" for u in uses]
+        summary = f"{plural(len(definitions), 'definition')}, {plural(len(uses), 'use')}"
+        return ToolResult(output="\n".join(lines), summary=summary)
+
+
+class FileOutline(Tool):
+    """List a file's definitions (classes, functions, methods, with nesting and line
+    numbers) without reading its bodies: a quick way to see the shape of a long file."""
+
+    name: ClassVar[str] = "file_outline"
+    kind: ClassVar[ToolKindName] = "read"
+
+    path: str = Field(description="Path relative to the workspace root.")
+
+    def summary(self) -> str:
+        return f"outline {self.path}"
+
+    async def run(self, ctx: ToolContext) -> ToolResult:
+        index = await _index(ctx)
+        real = resolve(ctx, self.path)
+        defs = index.outline(ctx.relative(real))
+        if defs is None:
+            raise ToolError(
+                f"{self.path} is not in the index (missing, ignored, binary or over 1 MB)."
+            )
+        if not defs:
+            return ToolResult(
+                output=f"{self.path} has no definitions the index recognises.", summary="empty"
+            )
+        from agent.index.repomap import definition_lines
+
+        lines = definition_lines(defs, list(range(min(len(defs), MAX_OUTLINE))))
+        if len(defs) > MAX_OUTLINE:
+            lines.append(f"… {len(defs) - MAX_OUTLINE} more")
+        return ToolResult(output="\n".join(lines), summary=plural(len(defs), "definition"))
