@@ -323,3 +323,26 @@ async def test_edit_refuses_directory(ctx: ToolContext, ws: Path) -> None:
     (ws / "pkg").mkdir()
     with pytest.raises(ToolError, match="is a directory"):
         await edit(ctx, "pkg", "a", "b")
+
+
+async def test_an_edit_that_breaks_the_syntax_is_reported(ctx: ToolContext, ws: Path) -> None:
+    (ws / "app.py").write_text("def run(x):\n    return x + 1\n")
+    result = await edit(ctx, "app.py", "return x + 1", "return (x + 1")
+    assert "Syntax check: app.py now has a syntax error at line 2" in result.output
+    assert result.summary.endswith("(syntax error)")
+    fixed = await edit(ctx, "app.py", "return (x + 1", "return (x + 1)")
+    assert "Syntax check" not in fixed.output
+
+
+async def test_a_file_that_was_already_broken_gets_no_new_warning(
+    ctx: ToolContext, ws: Path
+) -> None:
+    (ws / "app.py").write_text("def run(x:\n    return x\n")
+    result = await edit(ctx, "app.py", "return x", "return x * 2")
+    assert "Syntax check" not in result.output
+
+
+async def test_files_without_a_grammar_are_not_checked(ctx: ToolContext, ws: Path) -> None:
+    (ws / "notes.txt").write_text("(((\n")
+    result = await edit(ctx, "notes.txt", "(((", "((((")
+    assert "Syntax check" not in result.output

@@ -526,3 +526,10 @@ async def test_plan_from_model_json(ctx: ToolContext) -> None:
     result = await tool.run(ctx)
     assert result.output.splitlines()[1:] == ["[x] Do it", "[ ] Ship it"]
     assert result.summary == "plan: 1/2 done"
+
+
+async def test_writing_a_broken_file_is_reported(ctx: ToolContext, ws: Path) -> None:
+    result = await WriteFile(path="broken.ts", content="function f( {\n  return 1\n}\n").run(ctx)
+    assert "Syntax check: broken.ts now has a syntax error at line 1" in result.output
+    clean = await WriteFile(path="clean.ts", content="function f() {\n  return 1\n}\n").run(ctx)
+    assert "Syntax check" not in clean.output

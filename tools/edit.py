@@ -18,6 +18,7 @@ from agent.events import ToolKindName
 from tools.base import Tool, ToolContext, ToolError, ToolResult
 from tools.files import unified_diff
 from tools.paths import read_text, resolve, write_atomic
+from tools.syntax import introduced_error
 
 SNIPPET_CONTEXT = 3
 
@@ -60,10 +61,13 @@ class EditFile(Tool):
         shown = ctx.relative(path)
         ctx.files_changed.add(shown)
         note = f" (matched {how})" if how else ""
+        output = f"Edited {shown}{note}. The changed region now reads:\n" + _snippet(
+            new_text, first_line, self.new_text.count("\n") + 1
+        )
+        warning = introduced_error(shown, file.text, new_text)
         return ToolResult(
-            output=f"Edited {shown}{note}. The changed region now reads:\n"
-            + _snippet(new_text, first_line, self.new_text.count("\n") + 1),
-            summary=f"edited {shown}",
+            output=output + (f"\n{warning}" if warning else ""),
+            summary=f"edited {shown}" + (" (syntax error)" if warning else ""),
             diff=unified_diff(shown, file.text, new_text),
             files_changed=[shown],
         )

@@ -11,6 +11,7 @@ from agent.events import ToolKindName
 from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
 from tools.listing import glob_matcher, workspace_files
 from tools.paths import read_text, resolve, write_atomic
+from tools.syntax import introduced_error
 
 MAX_LINE_CHARS = 2000
 MAX_OUTPUT_CHARS = 60_000
@@ -139,9 +140,10 @@ class WriteFile(Tool):
         ctx.files_changed.add(shown)
         lines = self.content.count("\n") + (0 if self.content.endswith("\n") else 1)
         verb = "Updated" if existed else "Created"
+        warning = introduced_error(shown, old_text, self.content)
         return ToolResult(
-            output=f"{verb} {shown} ({lines} lines).",
-            summary=f"{verb.lower()} {shown}",
+            output=f"{verb} {shown} ({lines} lines)." + (f"\n{warning}" if warning else ""),
+            summary=f"{verb.lower()} {shown}" + (" (syntax error)" if warning else ""),
             diff=unified_diff(shown, old_text, self.content),
             files_changed=[shown],
         )
