@@ -263,8 +263,6 @@ def _crash_log() -> Path:
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from agent.config import ConfigError, load_settings
-
     start = Path(args.cwd) if args.cwd else Path.cwd()
     if not start.is_dir():
         print(f"shipmate: {start} is not a directory.", file=sys.stderr)
@@ -272,6 +270,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     workspace = find_workspace(start)
     if args.command in ("index", "map", "symbols"):
         return _index_command(args, workspace)
+    from agent.config import ConfigError, load_settings
+
     try:
         settings = load_settings(workspace, _settings_flags(args))
     except ConfigError as error:

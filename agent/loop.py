@@ -46,10 +46,11 @@ from agent.llm import LLM, LLMError, Reply
 from agent.permissions import Permissions
 from agent.rules import RuleBook
 from agent.session import SessionStore
-from tools import REGISTRY, Tool, ToolContext, ToolError, ToolResult
+from tools.base import Tool, ToolContext, ToolError, ToolResult
 from tools.limits import Limits
 from tools.limits import describe as describe_limits
 from tools.listing import dirty_files
+from tools.registry import REGISTRY
 from tools.sandbox import Sandbox, SandboxSettings, find_bubblewrap
 
 

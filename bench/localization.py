@@ -4,8 +4,9 @@ Each line of the data set is a merged change: its description (``query``) and th
 edited (``gold_files``). A query scores at k when all of its gold files are in the top k of
 the ranking that ``shipmate map --query QUERY --json`` reports (this calls the same code).
 
-    python bench/localization.py --data ../shared/bench/sympy_localization_dev.jsonl \\
-        --source ~/.cache/shipmate-bench/sympy
+    python bench/localization.py [--data FILE] [--source DIR]
+
+The defaults are the data set in ../shared/bench and the SymPy tree bench/index.py fetches.
 """
 
 from __future__ import annotations
@@ -26,8 +27,15 @@ KS = (1, 3, 5, 10)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--source", type=Path, required=True, help="the unpacked source tree")
+    parser.add_argument(
+        "--data", type=Path, default=Path("../shared/bench/sympy_localization_dev.jsonl")
+    )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=Path.home() / ".cache" / "shipmate-bench" / "sympy",
+        help="the unpacked source tree (python bench/index.py fetches SymPy there)",
+    )
     parser.add_argument("--show-misses", type=int, default=0, metavar="N")
     args = parser.parse_args()
     cases = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]

@@ -14,7 +14,8 @@ from agent.llm import LLM
 from agent.loop import Agent, sandbox_for
 from agent.rules import RuleBook
 from agent.session import SessionStore
-from tools import REGISTRY, Tool
+from tools.base import Tool
+from tools.registry import REGISTRY
 
 from scripted_llm import ScriptedLLM
 

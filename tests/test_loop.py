@@ -21,7 +21,8 @@ from agent.events import (
     ToolStarted,
 )
 from agent.loop import Agent
-from tools import REGISTRY, Tool, ToolContext, ToolResult
+from tools.base import Tool, ToolContext, ToolResult
+from tools.registry import REGISTRY
 
 from helpers import make_agent
 from scripted_llm import Call, Fault, Reply, ScriptedLLM, tool

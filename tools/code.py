@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
@@ -46,9 +47,14 @@ class RepoMap(Tool):
         index = await _index(ctx)
         focus = [ctx.relative(resolve(ctx, path)) for path in self.focus]
         text = await asyncio.to_thread(index.repo_map, self.query, focus, self.tokens)
-        return ToolResult(
-            output=text or "The index has no files.", summary=f"{text.count(chr(10)) + 1} lines"
-        )
+        if not text:
+            if self.query and index.model.files:
+                return ToolResult(
+                    output=f"No indexed file matches '{self.query}'; try other words, or grep.",
+                    summary="no match",
+                )
+            return ToolResult(output="The index has no files.", summary="empty")
+        return ToolResult(output=text, summary=f"{text.count(chr(10)) + 1} lines")
 
 
 class FindSymbol(Tool):
@@ -65,7 +71,8 @@ class FindSymbol(Tool):
 
     async def run(self, ctx: ToolContext) -> ToolResult:
         index = await _index(ctx)
-        name = self.symbol.strip().removesuffix("()").rsplit(".", 1)[-1]
+        # The last part of a qualified name: Class.method, Type::function, Class#method.
+        name = re.split(r"\.|::|#", self.symbol.strip().removesuffix("()"))[-1]
         definitions = index.definitions(name)
         uses = await asyncio.to_thread(index.references, name, 60)
         if not definitions and not uses:
@@ -97,8 +104,9 @@ class FileOutline(Tool):
     async def run(self, ctx: ToolContext) -> ToolResult:
         index = await _index(ctx)
         real = resolve(ctx, self.path)
-        defs = index.outline(ctx.relative(real))
-        if defs is None:
+        relative = ctx.relative(real)
+        defs = index.outline(relative)
+        if defs is None or (not defs and index.tags(relative) is None):  # skipped: no tags
             raise ToolError(
                 f"{self.path} is not in the index (missing, ignored, binary or over 1 MB)."
             )

@@ -67,32 +67,40 @@ def dirty_files(root: Path) -> set[str]:
 
 
 def _walk(root: Path) -> list[str]:
+    """Every regular file under ``root`` that no .gitignore on its way ignores.
+
+    Regular files only: a FIFO would block whoever reads it, and a link may lead out.
+    """
     found: list[str] = []
-    specs: dict[Path, pathspec.PathSpec] = {}
-    for directory, dirs, files in os.walk(root):
-        here = Path(directory)
-        ignore_file = here / ".gitignore"
-        if ignore_file.is_file():
-            lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
-            specs[here] = pathspec.GitIgnoreSpec.from_lines(lines)
-        active = [(base, spec) for base, spec in specs.items() if here.is_relative_to(base)]
-
-        def ignored(path: Path, is_dir: bool, active=active) -> bool:
-            for base, spec in active:
-                relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
-                if spec.match_file(relative):
-                    return True
-            return False
-
-        dirs[:] = sorted(
-            d for d in dirs if d not in ALWAYS_SKIPPED_DIRS and not ignored(here / d, True)
-        )
-        for name in files:
-            path = here / name
-            # Regular files only: a FIFO would block whoever reads it, and a link may lead out.
-            if not ignored(path, False) and path.is_file() and not path.is_symlink():
-                found.append(path.relative_to(root).as_posix())
+    specs: list[tuple[str, pathspec.PathSpec]] = []  # (folder relative to root, its rules)
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        here = os.path.join(root, folder) if folder else str(root)
+        try:
+            entries = sorted(os.scandir(here), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        if any(entry.name == ".gitignore" and entry.is_file() for entry in entries):
+            with open(os.path.join(here, ".gitignore"), encoding="utf-8", errors="replace") as f:
+                specs.append((folder, pathspec.GitIgnoreSpec.from_lines(f.read().splitlines())))
+        active = [(base, spec) for base, spec in specs if not base or folder == base
+                  or folder.startswith(base + "/")]  # fmt: skip
+        for entry in entries:
+            relative = f"{folder}/{entry.name}" if folder else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in ALWAYS_SKIPPED_DIRS and not _ignored(relative + "/", active):
+                    pending.append(relative)
+            elif entry.is_file(follow_symlinks=False) and not _ignored(relative, active):
+                found.append(relative)
     return found
+
+
+def _ignored(relative: str, active: list[tuple[str, pathspec.PathSpec]]) -> bool:
+    for base, spec in active:
+        if spec.match_file(relative[len(base) + 1 :] if base else relative):
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=64)

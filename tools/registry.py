@@ -1,8 +1,8 @@
-"""The tools the model can call, by name."""
+"""The tools the model can call, by name: the one list to extend when adding a tool."""
 
 from __future__ import annotations
 
-from tools.base import Tool, ToolContext, ToolError, ToolResult
+from tools.base import Tool
 from tools.code import FileOutline, FindSymbol, RepoMap
 from tools.edit import EditFile
 from tools.files import ListFiles, ReadFile, WriteFile
@@ -25,5 +25,3 @@ REGISTRY: dict[str, type[Tool]] = {
         UpdatePlan,
     )
 }
-
-__all__ = ["REGISTRY", "Tool", "ToolContext", "ToolError", "ToolResult"]

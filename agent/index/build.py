@@ -13,6 +13,7 @@ import marshal
 import multiprocessing
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -36,10 +37,13 @@ def index_file(root: str, path: str, is_known: Callable[[str], bool]) -> Indexed
     """One file's row and, unless the store already has its content, its tags."""
     full = os.path.join(root, path)
     try:
-        info = os.stat(full)
+        info = os.lstat(full)
+        if not stat.S_ISREG(info.st_mode):  # a link (it may lead out), a FIFO, a folder
+            return None
         if info.st_size > MAX_FILE_BYTES:
             return path, info.st_size, info.st_mtime_ns, f"large:{info.st_size}", "!large", None
-        with open(full, "rb") as handle:
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
             data = handle.read()
     except OSError:
         return None

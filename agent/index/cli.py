@@ -58,7 +58,7 @@ def map_command(workspace: Path, query: str, focus: list[str], tokens: int, as_j
     index, _ = open_index(workspace)
     focus = [_relative(workspace, path) for path in focus]
     ranking = index.ranking(query, focus)
-    text = index.repo_map(query, focus, tokens)
+    text = index.repo_map(query, focus, tokens, ranking)
     seconds = time.perf_counter() - started
     if as_json:
         files = [{"path": path, "score": round(score, 6)} for path, score in ranking]

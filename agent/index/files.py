@@ -39,7 +39,7 @@ def candidate_files(root: Path) -> list[str]:
 def admissible(root: Path, paths: list[str]) -> list[str]:
     """Those of ``paths`` (new since the last listing) that belong in the index."""
     ignore = _ignore_spec(root)
-    paths = [path for path in paths if _wanted(path, ignore)]
+    paths = [path for path in paths if _wanted(path, ignore) and _regular(root, path)]
     if not paths:
         return []
     try:
@@ -65,6 +65,14 @@ def _wanted(path: str, ignore: pathspec.PathSpec | None) -> bool:
     if pure.name.endswith(GENERATED_SUFFIXES):
         return False
     return ignore is None or not ignore.match_file(path)
+
+
+def _regular(root: Path, path: str) -> bool:
+    """A file reached without a symlink, as in the listing (a link may lead out of the root)."""
+    full = root / path
+    if full.is_symlink() or not full.is_file():
+        return False
+    return not any((root / parent).is_symlink() for parent in PurePosixPath(path).parents)
 
 
 def _ignore_spec(root: Path) -> pathspec.PathSpec | None:

@@ -2,14 +2,14 @@
 
 ``refresh()`` brings the index in line with the files on disk: a file whose size and mtime
 are unchanged is not read; a changed one is hashed and, if its content is new, parsed (in a
-process pool when there are many). The in-memory model is saved as one snapshot keyed by a
-fingerprint of every (path, content) pair, so the next process starts from it directly.
-``update(paths)`` does the same for a few paths named by a watcher.
+process pool when there are many). The in-memory model is saved as one snapshot; the next
+process loads it and replays only the files whose content differs from it. ``update(paths)``
+re-indexes a few paths named by a watcher in place, and the snapshot is written on the next
+``refresh()`` or ``close()`` rather than after every save.
 """
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import re
@@ -18,14 +18,17 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agent.index.build import index_files
 from agent.index.files import admissible, candidate_files
 from agent.index.model import Model
 from agent.index.rank import Ranker
 from agent.index.repomap import render
 from agent.index.store import FileRow, Store
 from agent.index.tags import Definition, FileTags
+
+if TYPE_CHECKING:
+    from agent.index.build import Indexed
 
 Progress = Callable[[int, int], None]
 
@@ -59,6 +62,8 @@ class CodeIndex:
         self.model = Model()
         self.ranker = Ranker(self.model)
         self.lock = threading.RLock()
+        self._dirty = False
+        self.last_parsed = 0
 
     def refresh(self, progress: Progress | None = None) -> Stats:
         """Bring the index up to date with every file on disk.
@@ -86,9 +91,7 @@ class CodeIndex:
                     changed.append(path)
             fresh: dict[str, FileRow] = {}
             new_blobs: dict[str, bytes] = {}
-            for path, size, mtime, digest, language, tags in index_files(
-                self.root, changed, self.store.path, self.store.has, progress
-            ):
+            for path, size, mtime, digest, language, tags in self._index_files(changed, progress):
                 fresh[path] = (size, mtime, digest, language)
                 if tags is not None:
                     new_blobs[digest] = tags
@@ -102,7 +105,8 @@ class CodeIndex:
     def _refresh_loaded(self, started: float) -> Stats:
         wanted = candidate_files(self.root)
         listed = set(wanted)
-        stale = [path for path in self.rows if path not in listed]
+        gone = [path for path in self.rows if path not in listed]
+        stale: list[str] = []
         for path in wanted:
             row = self.rows.get(path)
             try:
@@ -111,28 +115,72 @@ class CodeIndex:
                 continue
             if not row or row[0] != info.st_size or row[1] != info.st_mtime_ns:
                 stale.append(path)
-        self.update(stale)
-        return self._stats(started, cold=False, parsed=0, read=len(stale))
+        self.update(stale, gone)
+        self.save()
+        return self._stats(started, cold=False, parsed=self.last_parsed, read=len(stale))
+
+    def _index_files(self, paths: list[str], progress: Progress | None = None) -> list[Indexed]:
+        if not paths:
+            return []
+        # Imported here: the parsers are only needed when a file changed, and a warm start
+        # should not pay for loading them.
+        from agent.index.build import index_files
+
+        return list(index_files(self.root, paths, self.store.path, self.store.has, progress))
 
     def _load_model(self, new_blobs: dict[str, bytes]) -> None:
-        """The model from its snapshot if one matches these files; else built and saved."""
-        fingerprint = self._fingerprint()
-        data = self.store.snapshot(self.repo, fingerprint)
+        """Start from the repository's last snapshot and replay what differs from it.
+
+        Without a snapshot, or when most files differ (another checkout), build it whole.
+        """
+        indexed = self._indexed()
+        data = self.store.snapshot(self.repo)
         model = Model.load(data) if data else None
+        if model is not None:
+            differ = [
+                path
+                for path in set(indexed) | set(model.files)
+                if model.files.get(path, ("",))[0] != indexed.get(path, ("",))[0]
+            ]
+            if len(differ) > max(50, len(indexed) // 4):
+                model = None
         if model is None:
             model = Model()
-            indexed = self._indexed()
-            blobs = self.store.blobs(
-                digest for digest, _ in indexed.values() if digest not in new_blobs
-            )
+            blobs = self.store.blobs(d for d, _ in indexed.values() if d not in new_blobs)
             blobs.update(new_blobs)
             for path, (digest, language) in indexed.items():
                 if digest in blobs:
                     model.add(path, digest, language, marshal.loads(blobs[digest]))
             model.link_all()
-            self.store.save_snapshot(self.repo, fingerprint, model.dump())
+            self._dirty = True
+        elif differ:
+            wanted = {model.files[p][0] for p in differ if p in model.files}
+            wanted |= {indexed[p][0] for p in differ if p in indexed}
+            blobs = self.store.blobs(d for d in wanted if d not in new_blobs)
+            blobs.update(new_blobs)
+            for path in sorted(differ):
+                old = model.files.get(path)
+                new = indexed.get(path)
+                old_tags = marshal.loads(blobs[old[0]]) if old and old[0] in blobs else None
+                new_entry = None
+                if new and new[0] in blobs:
+                    new_entry = (new[0], new[1], marshal.loads(blobs[new[0]]))
+                model.update(path, old_tags, new_entry)
+            self._dirty = True
         self.model = model
         self.ranker = Ranker(model)
+        self.save()
+
+    def save(self) -> None:
+        """Write the model as the repository's snapshot, if it changed since the last one."""
+        with self.lock:
+            if self._dirty:
+                self.store.save_snapshot(self.repo, self.model.dump())
+                self._dirty = False
+
+    def close(self) -> None:
+        self.save()
+        self.store.close()
 
     def _indexed(self) -> dict[str, tuple[str, str | None]]:
         """Paths with tags (not skipped as binary, minified or too large)."""
@@ -142,27 +190,26 @@ class CodeIndex:
             if not (language or "").startswith("!")
         }
 
-    def _fingerprint(self) -> str:
-        pairs = sorted(f"{path}\0{digest}" for path, (digest, _) in self._indexed().items())
-        return hashlib.blake2b("\n".join(pairs).encode(), digest_size=16).hexdigest()
-
-    def update(self, paths: Iterable[str]) -> list[str]:
+    def update(self, paths: Iterable[str], gone: Iterable[str] = ()) -> list[str]:
         """Re-index just these paths (changed, created or deleted); returns those that changed.
 
-        Many paths at once (a branch switch, a formatter run) go through the process pool.
+        ``gone`` are paths to drop even if they still exist (newly ignored). Many paths at
+        once (a branch switch, a formatter run) go through the process pool.
         """
         with self.lock:
-            paths = sorted(set(paths))
+            gone = {path for path in gone if path in self.rows}
+            paths = sorted(set(paths) - gone)
             new = set(admissible(self.root, [p for p in paths if p not in self.rows]))
             candidates = [p for p in paths if p in self.rows or p in new]
-            indexed = {
-                row[0]: row
-                for row in index_files(self.root, candidates, self.store.path, self.store.has)
-            }
+            indexed = {row[0]: row for row in self._index_files(candidates)}
             fresh: dict[str, FileRow] = {}
             removed: list[str] = []
             new_blobs: dict[str, bytes] = {}
             changed: list[str] = []
+            for path in sorted(gone):
+                removed.append(path)
+                self._apply(path, self.rows[path], None, None)
+                changed.append(path)
             for path in candidates:
                 old = self.rows.get(path)
                 row = indexed.get(path)
@@ -186,7 +233,8 @@ class CodeIndex:
                     self.rows.pop(path, None)
             if changed:
                 self.ranker = Ranker(self.model)
-                self.store.save_snapshot(self.repo, self._fingerprint(), self.model.dump())
+                self._dirty = True
+            self.last_parsed = len(new_blobs)
             return changed
 
     def _apply(
@@ -215,16 +263,24 @@ class CodeIndex:
         with self.lock:
             return self.ranker.rank(request, focus)
 
-    def repo_map(self, request: str = "", focus: Iterable[str] = (), tokens: int = 2048) -> str:
+    def repo_map(
+        self,
+        request: str = "",
+        focus: Iterable[str] = (),
+        tokens: int = 2048,
+        ranking: list[tuple[str, float]] | None = None,
+    ) -> str:
+        """The map for ``request`` within ``tokens`` (from ``ranking`` if already computed)."""
         with self.lock:
-            ranking = self.ranker.rank(request, focus)
+            if ranking is None:
+                ranking = self.ranker.rank(request, focus)
             return render(self.model, ranking, self.tags, tokens, request)
 
     def definitions(self, name: str) -> list[SymbolUse]:
         """Where ``name`` is defined: path, line (1-based), the definition's header."""
         with self.lock:
             found = []
-            for path in sorted(self.model.defined.get(name, ())):
+            for path in sorted(self.model.defined.get(name) or ()):
                 tags = self.tags(path)
                 for defined, kind, line, _, _, signature in tags[0] if tags else []:
                     if defined == name:
@@ -234,7 +290,7 @@ class CodeIndex:
     def references(self, name: str, limit: int = 100) -> list[SymbolUse]:
         """Lines that use ``name``, in the files the index says use it."""
         with self.lock:
-            users = sorted(self.model.referenced.get(name, ()))
+            users = sorted(self.model.referenced.get(name) or ())
         pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
         found: list[SymbolUse] = []
         for path in users:
@@ -252,7 +308,8 @@ class CodeIndex:
     def outline(self, path: str) -> list[Definition] | None:
         """A file's definitions in source order (None if the index does not have the file)."""
         with self.lock:
-            if path not in self.rows:
+            row = self.rows.get(path)
+            if row is None or (row[3] or "").startswith("!"):
                 return None
             tags = self.tags(path)
             return tags[0] if tags else []
@@ -271,7 +328,7 @@ class CodeIndex:
             parsed=parsed,
             read=read,
             skipped=skipped,
-            symbols=sum(sum(holders.values()) for holders in self.model.defined.values()),
+            symbols=self.model.definitions,
             languages=dict(sorted(languages.items(), key=lambda item: -item[1])),
             seconds=time.perf_counter() - started,
             cold=cold,

@@ -11,9 +11,10 @@ import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from tree_sitter import Language as Grammar
-from tree_sitter import Parser, Query
+if TYPE_CHECKING:
+    from tree_sitter import Parser, Query
 
 QUERIES = Path(__file__).parent / "queries"
 
@@ -48,8 +49,8 @@ LANGUAGES = (
     ),
     Language("tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), (), "typescript"),
     Language("go", "tree_sitter_go", "language", (".go",)),
-    Language("rust", "tree_sitter_rust", "language", (".rs",)),
-    Language("java", "tree_sitter_java", "language", (".java",)),
+    Language("rust", "tree_sitter_rust", "language", (".rs",), (), "rust"),
+    Language("java", "tree_sitter_java", "language", (".java",), (), "java"),
     Language("c", "tree_sitter_c", "language", (".c", ".h"), (), "c"),
     Language(
         "cpp",
@@ -61,7 +62,7 @@ LANGUAGES = (
     ),
     Language("csharp", "tree_sitter_c_sharp", "language", (".cs",), (), "c_sharp"),
     Language("ruby", "tree_sitter_ruby", "language", (".rb", ".rake", ".gemspec"), ("ruby",)),
-    Language("php", "tree_sitter_php", "language_php", (".php",), ("php",)),
+    Language("php", "tree_sitter_php", "language_php", (".php",), ("php",), "php"),
     Language(
         "bash", "tree_sitter_bash", "language", (".sh", ".bash"), ("bash", "sh", "zsh"), "bash"
     ),
@@ -89,6 +90,10 @@ def detect(path: str, head: bytes = b"") -> Language | None:
 @functools.cache
 def tools_for(name: str) -> tuple[Parser, Query] | None:
     """The parser and tags query of a language; None when its grammar is not installed."""
+    # Imported here: deciding a file's language, and a warm start, need no parser.
+    from tree_sitter import Language as Grammar
+    from tree_sitter import Parser, Query
+
     language = BY_NAME[name]
     try:
         module = importlib.import_module(language.module)

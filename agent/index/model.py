@@ -15,24 +15,90 @@ from typing import Any
 
 from agent.index.tags import FileTags, split_identifier
 
-FORMAT = 1
+FORMAT = 2
+
+
+class Table:
+    """A table of key → {path: number} whose rows stay encoded until one is used.
+
+    A warm start then pays for loading the few rows a request touches, not the hundreds of
+    thousands of entries a big repository has.
+    """
+
+    def __init__(self, encoded: dict[str, bytes] | None = None) -> None:
+        self._encoded = encoded or {}
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self._rows.get(key)
+        if row is None:
+            data = self._encoded.pop(key, None)
+            if data is None:
+                return None
+            row = self._rows[key] = marshal.loads(data)
+        return row
+
+    def row(self, key: str) -> dict[str, Any]:
+        """The row for ``key``, created empty if missing."""
+        row = self.get(key)
+        if row is None:
+            row = self._rows[key] = {}
+        return row
+
+    def put(self, key: str, row: dict[str, Any]) -> None:
+        self._encoded.pop(key, None)
+        self._rows[key] = row
+
+    def drop(self, key: str) -> None:
+        self._encoded.pop(key, None)
+        self._rows.pop(key, None)
+
+    def discard(self, key: str, path: str) -> None:
+        """Remove one path from a row, and the row once it is empty."""
+        row = self.get(key)
+        if row is not None:
+            row.pop(path, None)
+            if not row:
+                del self._rows[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._rows or key in self._encoded
+
+    def __len__(self) -> int:
+        return len(self._rows) + len(self._encoded)
+
+    def items(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every row, decoded (for whole-graph work such as a cold link)."""
+        for key in list(self._encoded):
+            self.get(key)
+        return list(self._rows.items())
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {key: dict(row) for key, row in self.items() if row}
+
+    def encode(self) -> dict[str, bytes]:
+        encoded = dict(self._encoded)
+        encoded.update((key, marshal.dumps(row)) for key, row in self._rows.items() if row)
+        return encoded
+
+
+TABLES = ("postings", "defined", "def_terms", "referenced", "edges")
 
 
 class Model:
     def __init__(self) -> None:
         self.files: dict[str, tuple[str, str | None, int]] = {}  # path → hash, language, length
-        self.postings: dict[str, dict[str, int]] = {}  # term → path → count
-        self.defined: dict[str, dict[str, int]] = {}  # name → path → definitions there
-        self.def_terms: dict[str, dict[str, int]] = {}  # term of a defined name → path → count
-        self.referenced: dict[str, dict[str, int]] = {}  # name → path → uses
-        self.edges: dict[str, dict[str, float]] = {}  # path → path it depends on → weight
+        self.postings = Table()  # term → path → count
+        self.defined = Table()  # name → path → definitions there
+        self.def_terms = Table()  # term of a defined name → path → count
+        self.referenced = Table()  # name → path → uses
+        self.edges = Table()  # path → path it depends on → weight
         self.broken: dict[str, bool] = {}  # paths whose last parse had syntax errors
+        self.definitions = 0
 
     def dump(self) -> bytes:
-        return marshal.dumps(
-            (FORMAT, self.files, self.postings, self.defined, self.def_terms, self.referenced,
-             self.edges, self.broken)
-        )  # fmt: skip
+        tables = [getattr(self, name).encode() for name in TABLES]
+        return marshal.dumps((FORMAT, self.files, self.broken, self.definitions, *tables))
 
     @classmethod
     def load(cls, data: bytes) -> Model | None:
@@ -43,30 +109,32 @@ class Model:
         if not isinstance(loaded, tuple) or not loaded or loaded[0] != FORMAT:
             return None
         model = cls()
-        (_, model.files, model.postings, model.defined, model.def_terms, model.referenced,
-         model.edges, model.broken) = loaded  # fmt: skip
+        _, model.files, model.broken, model.definitions, *tables = loaded
+        for name, encoded in zip(TABLES, tables, strict=True):
+            setattr(model, name, Table(encoded))
         return model
 
     def add(self, path: str, digest: str, language: str | None, tags: FileTags) -> set[str]:
         """Add a file's tags (not yet linked); returns the names it defines."""
         defs, refs, words, broken = tags
         self.files[path] = (digest, language, sum(words.values()))
+        self.definitions += len(defs)
         if broken:
             self.broken[path] = True
         for term, count in words.items():
-            self.postings.setdefault(term, {})[path] = count
+            self.postings.row(term)[path] = count
         names: set[str] = set()
         for name, *_ in defs:
-            holders = self.defined.setdefault(name, {})
+            holders = self.defined.row(name)
             holders[path] = holders.get(path, 0) + 1
             names.add(name)
         for name in names:
             for term in split_identifier(name):
                 if len(term) > 1:
-                    holders = self.def_terms.setdefault(term, {})
+                    holders = self.def_terms.row(term)
                     holders[path] = holders.get(path, 0) + 1
         for name, count in refs.items():
-            self.referenced.setdefault(name, {})[path] = count
+            self.referenced.row(name)[path] = count
         return names
 
     def remove(self, path: str, tags: FileTags) -> set[str]:
@@ -74,16 +142,17 @@ class Model:
         defs, refs, words, _ = tags
         self.files.pop(path, None)
         self.broken.pop(path, None)
-        self.edges.pop(path, None)
+        self.edges.drop(path)
+        self.definitions -= len(defs)
         for term in words:
-            _discard(self.postings, term, path)
+            self.postings.discard(term, path)
         names = {name for name, *_ in defs}
         for name in names:
-            _discard(self.defined, name, path)
+            self.defined.discard(name, path)
             for term in split_identifier(name):
-                _discard(self.def_terms, term, path)
+                self.def_terms.discard(term, path)
         for name in refs:
-            _discard(self.referenced, name, path)
+            self.referenced.discard(name, path)
         return names
 
     def update(
@@ -100,12 +169,12 @@ class Model:
         self._shift(moved, path, -1)
         if old is not None:
             self.remove(path, old)
-        self.edges.pop(path, None)
+        self.edges.drop(path)
         if new is not None:
             digest, language, tags = new
             self.add(path, digest, language, tags)
-            self.edges[path] = self._edges_of(
-                path, {n: c for n, c in tags[1].items() if n in self.defined}
+            self.edges.put(
+                path, self._edges_of(path, {n: c for n, c in tags[1].items() if n in self.defined})
             )
         self._shift(moved, path, +1)
 
@@ -116,10 +185,10 @@ class Model:
             if not holders:
                 continue
             share = specificity(name, len(holders)) / len(holders)
-            for user, count in self.referenced.get(name, {}).items():
+            for user, count in (self.referenced.get(name) or {}).items():
                 if user == changed:
                     continue
-                edges = self.edges.setdefault(user, {})
+                edges = self.edges.row(user)
                 for holder in holders:
                     if holder == user:
                         continue
@@ -145,13 +214,15 @@ class Model:
                 for holder in holders:
                     if holder != user:
                         out[holder] = out.get(holder, 0.0) + weight
-        self.edges = edges
+        self.edges = Table()
+        for path, out in edges.items():
+            self.edges.put(path, out)
 
     def _edges_of(self, path: str, uses: dict[str, int]) -> dict[str, float]:
         """Weighted edges from ``path`` to the files defining what it references."""
         out: dict[str, float] = {}
         for name, count in uses.items():
-            holders = self.defined[name]
+            holders = self.defined.get(name) or {}
             weight = specificity(name, len(holders)) * math.sqrt(count) / len(holders)
             for holder in holders:
                 if holder != path:
@@ -167,14 +238,6 @@ def path_terms(path: str) -> list[str]:
         for piece in stem.replace("-", "_").split("."):
             terms.extend(term for term in split_identifier(piece) if len(term) > 1)
     return terms
-
-
-def _discard(table: dict[str, Any], key: str, path: str) -> None:
-    holders = table.get(key)
-    if holders is not None:
-        holders.pop(path, None)
-        if not holders:
-            del table[key]
 
 
 def specificity(name: str, holders: int) -> float:

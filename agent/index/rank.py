@@ -35,7 +35,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from agent.index.model import Model, path_terms
+from agent.index.model import Model, Table, path_terms
 from agent.index.tags import split_identifier
 
 W_PATH = 2.0
@@ -44,7 +44,7 @@ W_SYMBOL = 3.0
 G = 0.2
 ALPHA = 0.25
 STEPS = 3
-KEEP = 200
+KEEP = 50
 SEEDS = 20
 TEST_WEIGHT = 0.5
 K1 = 1.2
@@ -143,7 +143,7 @@ class Ranker:
         paths = self.path_index()
         for term, wanted in terms.items():
             repeat = 1 + math.log(wanted)
-            postings = model.postings.get(term, {})
+            postings = model.postings.get(term) or {}
             idf = _idf(total, len(postings))
             for path, count in postings.items():
                 length = model.files[path][2]
@@ -187,7 +187,7 @@ def _idf(total: int, found: int) -> float:
     return math.log(1 + (total - found + 0.5) / (found + 0.5))
 
 
-def propagate(edges: dict[str, dict[str, float]], seeds: dict[str, float]) -> dict[str, float]:
+def propagate(edges: Table, seeds: dict[str, float]) -> dict[str, float]:
     """Personalised PageRank from ``seeds``, truncated to its first terms (see above)."""
     total = sum(seeds.values()) or 1.0
     mass = {path: value / total for path, value in seeds.items()}
@@ -209,10 +209,10 @@ def propagate(edges: dict[str, dict[str, float]], seeds: dict[str, float]) -> di
     return result
 
 
-def importance(edges: dict[str, dict[str, float]]) -> dict[str, float]:
+def importance(edges: Table) -> dict[str, float]:
     """Without a request: how much the rest of the repository leans on each file."""
     received: dict[str, float] = {}
-    for out in edges.values():
+    for _, out in edges.items():
         weight = sum(out.values())
         if not weight:
             continue

@@ -62,11 +62,13 @@ def _chosen(defs: list[Definition], model: Model, wanted: set[str], limit: int) 
 
     def weight(index: int) -> tuple[float, int]:
         name, kind, *_ = defs[index]
-        named = name.lower() in wanted or bool(wanted.intersection(split_identifier(name)))
-        users = len(model.referenced.get(name, ()))
+        exact = name.lower() in wanted
+        shared = len(wanted.intersection(split_identifier(name)))
+        users = len(model.referenced.get(name) or ())
         private = name.startswith("_") and not name.startswith("__")
         return (
-            (10.0 if named else 0.0)
+            (20.0 if exact else 0.0)
+            + 5.0 * shared
             + min(users, 50) / 10
             + (1.0 if kind == "class" else 0.0)
             - (2.0 if private else 0.0),

@@ -3,10 +3,10 @@
 Tags are stored per file content (``blobs``, keyed by a hash of the bytes), and each
 repository maps its paths to contents with the size and mtime last seen (``files``). So a
 branch switch back and forth, or a ``touch``, re-parses nothing, and a warm start that finds
-every size and mtime unchanged reads no file at all. ``snapshots`` hold the whole in-memory
-model of a repository, keyed by a fingerprint of its files, so a warm start loads it in one
-read. A damaged or foreign database is moved aside and rebuilt; a locked one is bypassed
-with an in-memory database for this run.
+every size and mtime unchanged reads no file at all. ``snapshots`` hold each repository's
+in-memory model as last saved, so a warm start loads it in one read and replays only the
+files that changed since. A damaged or foreign database is moved aside and rebuilt; a
+locked one is bypassed with an in-memory database for this run.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import platformdirs
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS repos (id INTEGER PRIMARY KEY, root TEXT UNIQUE NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -32,11 +32,7 @@ CREATE TABLE IF NOT EXISTS files (
     PRIMARY KEY (repo, path)
 );
 CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, data BLOB NOT NULL, used REAL);
-CREATE TABLE IF NOT EXISTS snapshots (
-    repo INTEGER PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    data BLOB NOT NULL
-);
+CREATE TABLE IF NOT EXISTS snapshots (repo INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
 
 FileRow = tuple[int, int, str, str | None]  # size, mtime_ns, hash, language
@@ -50,6 +46,7 @@ class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_path()
         self.problem: str | None = None
+        self.in_memory = False
         self.db = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -57,12 +54,43 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return self._connect(str(self.path))
         except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
-                self.problem = f"the index database is busy ({error}); using a temporary one"
-                return self._connect(":memory:")
+            if _busy(error):
+                return self._copy_in_memory(error)
             return self._rebuild(error)
         except (sqlite3.DatabaseError, OSError) as error:
             return self._rebuild(error)
+
+    def _copy_in_memory(self, error: Exception) -> sqlite3.Connection:
+        """Another process holds the write lock: this run works on a copy in memory.
+
+        Reading still works while another connection writes (WAL), so the copy keeps what
+        the store knows and the run stays warm; failing that, it starts from nothing.
+        """
+        self.problem = f"the index database is busy ({error}); this run uses a temporary copy"
+        self.in_memory = True
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        try:
+            source = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                source.backup(memory)
+            finally:
+                source.close()
+            _prepare(memory)
+        except sqlite3.Error:
+            memory.close()
+            return self._connect(":memory:")
+        return memory
+
+    def _write(self, work: Callable[[], object]) -> None:
+        """Run a write; if the lock stays busy past the timeout, move to a copy in memory."""
+        try:
+            work()
+        except sqlite3.OperationalError as error:
+            if not _busy(error) or self.in_memory:
+                raise
+            self.db.close()
+            self.db = self._copy_in_memory(error)
+            work()
 
     def _rebuild(self, error: Exception) -> sqlite3.Connection:
         """Move a damaged database aside and start a fresh one (it is only a cache)."""
@@ -80,20 +108,26 @@ class Store:
     @staticmethod
     def _connect(where: str) -> sqlite3.Connection:
         db = sqlite3.connect(where, timeout=10.0, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            _prepare(db)
+        except BaseException:
             db.close()
-            raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
-        db.executescript(SCHEMA)
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        db.execute("SELECT count(*) FROM files").fetchone()
+            raise
         return db
 
     def repo_id(self, root: Path) -> int:
-        self.db.execute("INSERT OR IGNORE INTO repos (root) VALUES (?)", (str(root),))
-        return self.db.execute("SELECT id FROM repos WHERE root=?", (str(root),)).fetchone()[0]
+        query = "SELECT id FROM repos WHERE root=?"
+        row = self.db.execute(query, (str(root),)).fetchone()
+        if row is None:  # a write only for a repository never seen (a warm start writes none)
+            self._write(
+                lambda: self.db.execute(
+                    "INSERT OR IGNORE INTO repos (root) VALUES (?)", (str(root),)
+                )
+            )
+            row = self.db.execute(query, (str(root),)).fetchone()
+        return row[0]
 
     def files(self, repo: int) -> dict[str, FileRow]:
         rows = self.db.execute(
@@ -125,30 +159,31 @@ class Store:
     ) -> None:
         """Record changed files and new contents in one transaction."""
         now = time.time()
-        with self._transaction():
-            self.db.executemany(
-                "INSERT OR REPLACE INTO blobs (hash, data, used) VALUES (?, ?, ?)",
-                [(digest, data, now) for digest, data in blobs.items()],
-            )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                [(repo, path, *row) for path, row in files.items()],
-            )
-            self.db.executemany(
-                "DELETE FROM files WHERE repo=? AND path=?", [(repo, path) for path in removed]
-            )
+        removed = list(removed)
 
-    def snapshot(self, repo: int, fingerprint: str) -> bytes | None:
-        row = self.db.execute(
-            "SELECT data FROM snapshots WHERE repo=? AND fingerprint=?", (repo, fingerprint)
-        ).fetchone()
+        def write() -> None:
+            with self._transaction():
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO blobs (hash, data, used) VALUES (?, ?, ?)",
+                    [(digest, data, now) for digest, data in blobs.items()],
+                )
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                    [(repo, path, *row) for path, row in files.items()],
+                )
+                self.db.executemany(
+                    "DELETE FROM files WHERE repo=? AND path=?", [(repo, path) for path in removed]
+                )
+
+        self._write(write)
+
+    def snapshot(self, repo: int) -> bytes | None:
+        row = self.db.execute("SELECT data FROM snapshots WHERE repo=?", (repo,)).fetchone()
         return row[0] if row else None
 
-    def save_snapshot(self, repo: int, fingerprint: str, data: bytes) -> None:
+    def save_snapshot(self, repo: int, data: bytes) -> None:
         with contextlib.suppress(sqlite3.Error):
-            self.db.execute(
-                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (repo, fingerprint, data)
-            )
+            self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?)", (repo, data))
 
     @contextlib.contextmanager
     def _transaction(self):  # type: ignore[no-untyped-def]
@@ -162,3 +197,18 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    """Check the schema version; create the tables only in a new database (a write)."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version not in (0, SCHEMA_VERSION):
+        raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
+    if version == 0:
+        db.executescript(SCHEMA)
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    db.execute("SELECT count(*) FROM files").fetchone()

@@ -27,6 +27,7 @@ MAX_SIGNATURE = 160
 _IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _SPACES = re.compile(r"\s+")
+_PADDING = re.compile(r"(?<=[(\[]) | (?=[)\]])")
 _split_cache: dict[str, tuple[str, ...]] = {}
 
 
@@ -61,19 +62,23 @@ def extract(data: bytes, language: str | None) -> FileTags:
     from tree_sitter import QueryCursor
 
     found: list[tuple[int, int, str, str, Any]] = []
-    refs: Counter[str] = Counter()
+    uses: dict[tuple[int, int], Any] = {}  # by span: two patterns may match one use
+    def_names: set[tuple[int, int]] = set()
     for _, captures in QueryCursor(query).matches(tree.root_node):
         names = captures.get("name")
         if not names:
             continue
         for key, nodes in captures.items():
             if key.startswith("definition."):
-                node = nodes[0]
+                node = _definition_node(nodes[0])
                 name = _text(names[0])
+                def_names.add((names[0].start_byte, names[0].end_byte))
                 found.append((node.start_byte, -node.end_byte, name, key[11:], node))
             elif key.startswith("reference."):
-                for name_node in names:
-                    refs[_text(name_node)] += 1
+                uses.update(((node.start_byte, node.end_byte), node) for node in names)
+    # A name being defined is not a use of it (catch-all patterns such as Ruby's, or
+    # ``type_identifier`` in C and TypeScript, also match the name of the definition).
+    refs = Counter(_text(node) for span, node in uses.items() if span not in def_names)
     defs = _nest(sorted(found, key=lambda item: (item[0], item[1])), data)
     return defs, dict(refs), words(data), tree.root_node.has_error
 
@@ -85,7 +90,7 @@ def _text(node: Any) -> str:
 def _nest(found: list[tuple[int, int, str, str, Any]], data: bytes) -> list:
     """Definitions in source order, each with the index of the one enclosing it."""
     defs: list[Definition] = []
-    open_ends: list[tuple[int, int]] = []
+    open_ends: list[tuple[int, int, int]] = []  # end, index, start
     seen: set[tuple[int, str]] = set()
     for start, negative_end, name, kind, node in found:
         if (start, name) in seen:
@@ -94,29 +99,66 @@ def _nest(found: list[tuple[int, int, str, str, Any]], data: bytes) -> list:
         end = -negative_end
         while open_ends and open_ends[-1][0] <= start:
             open_ends.pop()
-        parent = open_ends[-1][1] if open_ends else -1
-        if kind == "function" and parent >= 0 and defs[parent][1] == "class":
+        # Several names declared by one node (``int a(void), b(void);``) are siblings.
+        enclosing = [item for item in open_ends if (item[2], item[0]) != (start, end)]
+        parent = enclosing[-1][1] if enclosing else -1
+        if kind == "function" and parent >= 0 and defs[parent][1] in ("class", "interface"):
             kind = "method"
         defs.append(
             (name, kind, node.start_point[0], node.end_point[0], parent, _signature(node, data))
         )
-        open_ends.append((end, len(defs) - 1))
+        open_ends.append((end, len(defs) - 1, start))
     return defs
+
+
+_DECLARATORS = frozenset({
+    "function_declarator", "pointer_declarator", "reference_declarator",
+    "parenthesized_declarator",
+})  # fmt: skip
+_DECLARATIONS = frozenset({"function_definition", "declaration", "field_declaration"})
+
+
+def _definition_node(node: Any) -> Any:
+    """The whole definition where a grammar tags only part of it.
+
+    C and C++ tag a function's declarator (``add(int a, int b)``), which leaves out the
+    return type; Go tags ``Server struct {…}`` without its ``type`` keyword.
+    """
+    outer = node.parent
+    if node.type == "function_declarator":
+        while outer is not None and outer.type in _DECLARATORS:
+            outer = outer.parent
+        if outer is not None and outer.type in _DECLARATIONS:
+            return outer
+    elif (
+        node.type == "type_spec"
+        and outer is not None
+        and outer.type == "type_declaration"
+        and outer.named_child_count == 1
+    ):
+        return outer
+    return node
 
 
 def _signature(node: Any, data: bytes) -> str:
     """The definition's header: up to its body, or its first line."""
     body = node.child_by_field_name("body")
+    value = node.child_by_field_name("value")
+    if body is None and value is not None:  # ``const f = (a) => …``: up to the arrow
+        body = value.child_by_field_name("body")
     end = body.start_byte if body is not None and body.start_byte > node.start_byte else None
     if end is not None:
         # Python's header ends at its colon; comments between it and the body are not in it.
-        colons = [c.end_byte for c in node.children if c.type == ":" and c.end_byte <= end]
-        end = colons[-1] if colons else end
+        # (A colon followed by more, as in PHP's ``function f(): int``, is not the end.)
+        before = [c for c in node.children if c.end_byte <= end and c.type != "comment"]
+        if before and before[-1].type == ":":
+            end = before[-1].end_byte
     if end is None:
         newline = data.find(b"\n", node.start_byte, node.end_byte)
         end = newline if newline != -1 else node.end_byte
     text = data[node.start_byte : end].decode("utf-8", errors="replace")
-    text = _SPACES.sub(" ", text).strip()
+    text = _SPACES.sub(" ", text).strip().removesuffix("{").rstrip()
+    text = _PADDING.sub("", text)  # "f( a, b, )", from parameters one per line
     if len(text) > MAX_SIGNATURE:
         text = text[: MAX_SIGNATURE - 1] + "…"
     return text

@@ -1,0 +1,200 @@
+"""How fast is the code index on a big repository, against the raw cost of parsing it?
+
+Measured in one run, so the ratios hold on a busy machine:
+
+- raw floor: parse every file and run its grammar's tags query, in one process;
+- cold build: ``shipmate index`` with an empty cache (a new process);
+- warm start: ``shipmate index`` again, nothing changed (a new process);
+- warm map: ``shipmate map --query … --tokens 2048 --json`` (a new process);
+- save: one file changed, ``update()`` in a running index, then the next map;
+- peak RSS of the largest process.
+
+    python bench/index.py                 # SymPy 1.14.0 and three.js 0.187.0 (fetched once)
+    python bench/index.py --tree DIR      # any source tree
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+DATA = Path(os.environ.get("SHIPMATE_BENCH_DATA", Path.home() / ".cache" / "shipmate-bench"))
+QUERY = "Fix AbelianGroup(1).random() crash with trivial group in coset_unrank"
+
+
+def fetch_sympy() -> Path:
+    tree = DATA / "sympy"
+    if not (tree / "sympy").is_dir():
+        download = DATA / "download"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "sympy==1.14.0",
+                "-d",
+                str(download),
+                "-q",
+            ],
+            check=True,
+        )
+        wheel = next(download.glob("sympy-1.14.0-*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(tree)
+    return tree
+
+
+def fetch_three() -> Path:
+    tree = DATA / "three"
+    if not (tree / "package" / "src").is_dir():
+        tree.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "pack", "three@0.187.0", "--silent"], cwd=tree, check=True)
+        subprocess.run(["tar", "xzf", "three-0.187.0.tgz"], cwd=tree, check=True)
+    return tree / "package" / "src"
+
+
+def raw_floor(tree: Path) -> tuple[float, int]:
+    """Seconds to parse every file and run the tags query on it, one process."""
+    from tree_sitter import Language, Parser, Query, QueryCursor
+
+    from agent.index.languages import detect
+
+    jobs = []
+    for path in sorted(tree.rglob("*")):
+        language = detect(str(path)) if path.is_file() else None
+        if language is None:
+            continue
+        module = importlib.import_module(language.module)
+        source = getattr(module, "TAGS_QUERY", None)
+        if source is None and language.extra_query:
+            source = (Path("agent/index/queries") / f"{language.extra_query}.scm").read_text()
+        if not source:
+            continue
+        jobs.append((path.read_bytes(), language, source))
+    tools: dict[str, tuple[Parser, Query]] = {}
+    started = time.perf_counter()
+    for data, language, source in jobs:
+        if language.name not in tools:
+            grammar = Language(
+                getattr(importlib.import_module(language.module), language.function)()
+            )
+            tools[language.name] = (Parser(grammar), Query(grammar, source))
+        parser, query = tools[language.name]
+        QueryCursor(query).matches(parser.parse(data).root_node)
+    return time.perf_counter() - started, len(jobs)
+
+
+def shipmate(*args: str, cache: Path, cwd: Path) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB, largest process) and stdout of one command."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, text=True
+    )
+    out, _ = process.communicate()
+    seconds = time.perf_counter() - started
+    if process.returncode:
+        sys.exit(f"shipmate {' '.join(args)} failed ({process.returncode})")
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return seconds, rss, out
+
+
+def save_latency(tree: Path, cache: Path) -> tuple[float, float]:
+    """Median seconds of ``update()`` after one file changes, and of the next map."""
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    from agent.index.index import CodeIndex
+
+    index = CodeIndex(tree)
+    index.refresh()
+    candidates = [path for path in index.rows if path.endswith((".py", ".js", ".ts"))]
+    rng = random.Random(7)
+    updates, maps = [], []
+    for path in rng.sample(candidates, 7):
+        full = tree / path
+        original = full.read_bytes()
+        try:
+            full.write_bytes(original + b"\n\ndef shipmate_bench_probe():\n    return 1\n")
+            started = time.perf_counter()
+            index.update([path])
+            updates.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            index.repo_map(QUERY, (), 2048)
+            maps.append(time.perf_counter() - started)
+        finally:
+            full.write_bytes(original)
+            index.update([path])
+    return statistics.median(updates), statistics.median(maps)
+
+
+def measure(name: str, tree: Path, runs: int) -> None:
+    tree = tree.resolve()
+    floor, files = raw_floor(tree)
+    colds, warms, mapping, rss = [], [], [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as cache:
+            seconds, peak, _ = shipmate("index", "--json", cache=Path(cache), cwd=tree)
+            colds.append(seconds)
+            rss.append(peak)
+            for _ in range(3):
+                seconds, peak, out = shipmate("index", "--json", cache=Path(cache), cwd=tree)
+                assert json.loads(out)["parsed"] == 0
+                warms.append(seconds)
+                seconds, peak, out = shipmate(
+                    "map",
+                    "--query",
+                    QUERY,
+                    "--tokens",
+                    "2048",
+                    "--json",
+                    cache=Path(cache),
+                    cwd=tree,
+                )
+                mapping.append(seconds)
+                rss.append(peak)
+    with tempfile.TemporaryDirectory() as cache:
+        shipmate("index", cache=Path(cache), cwd=tree)
+        update, next_map = save_latency(tree, Path(cache))
+    cold = statistics.median(colds)
+    print(f"\n{name}: {files:,} files with a tags query, {runs} cold runs")
+    print(f"  raw floor (parse + tags query, 1 process)  {floor:7.2f} s")
+    print(
+        f"  cold build (shipmate index)                {cold:7.2f} s   {cold / floor:.2f} x floor"
+    )
+    print(f"  warm start (shipmate index)                {statistics.median(warms):7.3f} s")
+    print(f"  warm map --query --tokens 2048             {statistics.median(mapping):7.3f} s")
+    print(f"  one file saved: update()                   {update * 1000:7.1f} ms")
+    print(f"  one file saved: next map                   {next_map:7.3f} s")
+    print(f"  peak RSS (largest process)                 {max(rss):7.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tree", type=Path, help="measure this tree instead")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    os.chdir(Path(__file__).resolve().parent.parent)
+    if args.tree:
+        measure(args.tree.name, args.tree, args.runs)
+        return
+    measure("SymPy 1.14.0", fetch_sympy(), args.runs)
+    if shutil.which("npm"):
+        measure("three.js 0.187.0 src/", fetch_three(), args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Sandboxed actions the model can take; ``tools.registry`` lists them."""
