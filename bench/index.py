@@ -93,7 +93,7 @@ def raw_floor(tree: Path) -> tuple[float, int]:
             )
             tools[language.name] = (Parser(grammar), Query(grammar, source))
         parser, query = tools[language.name]
-        QueryCursor(query).matches(parser.parse(data).root_node)
+        QueryCursor(query).captures(parser.parse(data).root_node)
     return time.perf_counter() - started, len(jobs)
 
 
@@ -144,11 +144,12 @@ def save_latency(tree: Path, cache: Path) -> tuple[float, float]:
 def measure(name: str, tree: Path, runs: int) -> None:
     tree = tree.resolve()
     floor, files = raw_floor(tree)
-    colds, warms, mapping, rss = [], [], [], []
+    colds, inside, warms, mapping, rss = [], [], [], [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as cache:
-            seconds, peak, _ = shipmate("index", "--json", cache=Path(cache), cwd=tree)
+            seconds, peak, out = shipmate("index", "--json", cache=Path(cache), cwd=tree)
             colds.append(seconds)
+            inside.append(json.loads(out)["seconds"])
             rss.append(peak)
             for _ in range(3):
                 seconds, peak, out = shipmate("index", "--json", cache=Path(cache), cwd=tree)

@@ -18,7 +18,7 @@ def introduced_error(path: str, before: str, after: str) -> str | None:
     tools = tools_for(language.name) if language else None
     if tools is None:
         return None
-    parser = tools[0]
+    parser = tools.parser
     new = _errors(parser.parse(after.encode("utf-8", errors="replace")).root_node)
     if not new:
         return None

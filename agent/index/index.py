@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,7 +78,7 @@ class CodeIndex:
             cold = not stored
             wanted = candidate_files(self.root)
             unchanged: dict[str, FileRow] = {}
-            changed: list[str] = []
+            sizes: dict[str, int] = {}
             for path in wanted:
                 row = stored.get(path)
                 try:
@@ -88,18 +88,29 @@ class CodeIndex:
                 if row and row[0] == info.st_size and row[1] == info.st_mtime_ns:
                     unchanged[path] = row
                 else:
-                    changed.append(path)
+                    sizes[path] = info.st_size
+            # Biggest first, so the pool does not end waiting on one large file.
+            changed = sorted(sizes, key=lambda path: -sizes[path])
             fresh: dict[str, FileRow] = {}
             new_blobs: dict[str, bytes] = {}
+            # A cold build adds each file to the model as its worker returns it, so the
+            # model is built while the pool parses, not after.
+            building = Model() if cold else None
             for path, size, mtime, digest, language, tags in self._index_files(changed, progress):
                 fresh[path] = (size, mtime, digest, language)
                 if tags is not None:
                     new_blobs[digest] = tags
+                    if building is not None:
+                        building.add(path, digest, language, marshal.loads(tags))
             removed = [path for path in stored if path not in unchanged and path not in fresh]
             if fresh or removed:
                 self.store.save(self.repo, fresh, removed, new_blobs)
             self.rows = {**unchanged, **fresh}
-            self._load_model(new_blobs)
+            if building is not None and len(building.files) == len(self._indexed()):
+                building.link_all()
+                self._use(building, dirty=True)
+            else:
+                self._load_model(new_blobs)
             return self._stats(started, cold, parsed=len(new_blobs), read=len(changed))
 
     def _refresh_loaded(self, started: float) -> Stats:
@@ -119,14 +130,14 @@ class CodeIndex:
         self.save()
         return self._stats(started, cold=False, parsed=self.last_parsed, read=len(stale))
 
-    def _index_files(self, paths: list[str], progress: Progress | None = None) -> list[Indexed]:
+    def _index_files(self, paths: list[str], progress: Progress | None = None) -> Iterator[Indexed]:
         if not paths:
-            return []
+            return iter(())
         # Imported here: the parsers are only needed when a file changed, and a warm start
         # should not pay for loading them.
         from agent.index.build import index_files
 
-        return list(index_files(self.root, paths, self.store.path, self.store.has, progress))
+        return index_files(self.root, paths, self.store.path, self.store.has, progress)
 
     def _load_model(self, new_blobs: dict[str, bytes]) -> None:
         """Start from the repository's last snapshot and replay what differs from it.
@@ -167,8 +178,12 @@ class CodeIndex:
                     new_entry = (new[0], new[1], marshal.loads(blobs[new[0]]))
                 model.update(path, old_tags, new_entry)
             self._dirty = True
+        self._use(model, self._dirty)
+
+    def _use(self, model: Model, dirty: bool) -> None:
         self.model = model
         self.ranker = Ranker(model)
+        self._dirty = dirty
         self.save()
 
     def save(self) -> None:

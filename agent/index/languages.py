@@ -20,6 +20,14 @@ QUERIES = Path(__file__).parent / "queries"
 
 
 @dataclass(frozen=True)
+class Tools:
+    """A parser and the tags query, with patterns that tag neither kind switched off."""
+
+    parser: Parser
+    query: Query
+
+
+@dataclass(frozen=True)
 class Language:
     name: str
     module: str
@@ -88,8 +96,8 @@ def detect(path: str, head: bytes = b"") -> Language | None:
 
 
 @functools.cache
-def tools_for(name: str) -> tuple[Parser, Query] | None:
-    """The parser and tags query of a language; None when its grammar is not installed."""
+def tools_for(name: str) -> Tools | None:
+    """The parser and tags queries of a language; None when its grammar is not installed."""
     # Imported here: deciding a file's language, and a warm start, need no parser.
     from tree_sitter import Language as Grammar
     from tree_sitter import Parser, Query
@@ -103,7 +111,13 @@ def tools_for(name: str) -> tuple[Parser, Query] | None:
     source = getattr(module, "TAGS_QUERY", None) or ""
     if language.extra_query:
         source += "\n" + (QUERIES / f"{language.extra_query}.scm").read_text(encoding="utf-8")
-    return Parser(grammar), Query(grammar, source)
+    query = Query(grammar, source)
+    encoded = source.encode()
+    for pattern in range(query.pattern_count):
+        text = encoded[query.start_byte_for_pattern(pattern) : query.end_byte_for_pattern(pattern)]
+        if b"@definition." not in text and b"@reference." not in text:
+            query.disable_pattern(pattern)  # names that are neither (Go's package clause)
+    return Tools(Parser(grammar), query)
 
 
 def installed() -> list[str]:

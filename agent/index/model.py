@@ -15,7 +15,22 @@ from typing import Any
 
 from agent.index.tags import FileTags, split_identifier
 
-FORMAT = 2
+FORMAT = 3
+
+
+class Paths:
+    """Small stable numbers for paths, so an encoded row is short and holds no path text."""
+
+    def __init__(self, names: list[str] | None = None) -> None:
+        self.names = names or []
+        self.ids = {name: number for number, name in enumerate(self.names)}
+
+    def id(self, path: str) -> int:
+        number = self.ids.get(path)
+        if number is None:
+            number = self.ids[path] = len(self.names)
+            self.names.append(path)
+        return number
 
 
 class Table:
@@ -25,9 +40,14 @@ class Table:
     thousands of entries a big repository has.
     """
 
-    def __init__(self, encoded: dict[str, bytes] | None = None) -> None:
+    def __init__(self, paths: Paths, encoded: dict[str, bytes] | None = None) -> None:
+        self.paths = paths
         self._encoded = encoded or {}
         self._rows: dict[str, dict[str, Any]] = {}
+
+    def _decode(self, data: bytes) -> dict[str, Any]:
+        names = self.paths.names
+        return {names[number]: value for number, value in marshal.loads(data).items()}
 
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._rows.get(key)
@@ -35,14 +55,15 @@ class Table:
             data = self._encoded.pop(key, None)
             if data is None:
                 return None
-            row = self._rows[key] = marshal.loads(data)
+            row = self._rows[key] = self._decode(data)
         return row
 
     def row(self, key: str) -> dict[str, Any]:
         """The row for ``key``, created empty if missing."""
-        row = self.get(key)
+        row = self._rows.get(key)
         if row is None:
-            row = self._rows[key] = {}
+            data = self._encoded.pop(key, None)
+            row = self._rows[key] = {} if data is None else self._decode(data)
         return row
 
     def put(self, key: str, row: dict[str, Any]) -> None:
@@ -78,7 +99,10 @@ class Table:
 
     def encode(self) -> dict[str, bytes]:
         encoded = dict(self._encoded)
-        encoded.update((key, marshal.dumps(row)) for key, row in self._rows.items() if row)
+        ids = self.paths.ids
+        for key, row in self._rows.items():
+            if row:
+                encoded[key] = marshal.dumps({ids[path]: value for path, value in row.items()})
         return encoded
 
 
@@ -88,17 +112,22 @@ TABLES = ("postings", "defined", "def_terms", "referenced", "edges")
 class Model:
     def __init__(self) -> None:
         self.files: dict[str, tuple[str, str | None, int]] = {}  # path → hash, language, length
-        self.postings = Table()  # term → path → count
-        self.defined = Table()  # name → path → definitions there
-        self.def_terms = Table()  # term of a defined name → path → count
-        self.referenced = Table()  # name → path → uses
-        self.edges = Table()  # path → path it depends on → weight
+        self.paths = Paths()
+        self.postings = Table(self.paths)  # term → path → count
+        self.defined = Table(self.paths)  # name → path → definitions there
+        self.def_terms = Table(self.paths)  # term of a defined name → path → count
+        self.referenced = Table(self.paths)  # name → path → uses
+        self.edges = Table(self.paths)  # path → path it depends on → weight
         self.broken: dict[str, bool] = {}  # paths whose last parse had syntax errors
         self.definitions = 0
 
     def dump(self) -> bytes:
+        for path in self.files:
+            self.paths.id(path)
         tables = [getattr(self, name).encode() for name in TABLES]
-        return marshal.dumps((FORMAT, self.files, self.broken, self.definitions, *tables))
+        return marshal.dumps(
+            (FORMAT, self.files, self.broken, self.definitions, self.paths.names, *tables)
+        )
 
     @classmethod
     def load(cls, data: bytes) -> Model | None:
@@ -109,9 +138,10 @@ class Model:
         if not isinstance(loaded, tuple) or not loaded or loaded[0] != FORMAT:
             return None
         model = cls()
-        _, model.files, model.broken, model.definitions, *tables = loaded
+        _, model.files, model.broken, model.definitions, names, *tables = loaded
+        model.paths = Paths(names)
         for name, encoded in zip(TABLES, tables, strict=True):
-            setattr(model, name, Table(encoded))
+            setattr(model, name, Table(model.paths, encoded))
         return model
 
     def add(self, path: str, digest: str, language: str | None, tags: FileTags) -> set[str]:
@@ -121,8 +151,9 @@ class Model:
         self.definitions += len(defs)
         if broken:
             self.broken[path] = True
+        postings = self.postings.row
         for term, count in words.items():
-            self.postings.row(term)[path] = count
+            postings(term)[path] = count
         names: set[str] = set()
         for name, *_ in defs:
             holders = self.defined.row(name)
@@ -214,7 +245,7 @@ class Model:
                 for holder in holders:
                     if holder != user:
                         out[holder] = out.get(holder, 0.0) + weight
-        self.edges = Table()
+        self.edges = Table(self.paths)
         for path, out in edges.items():
             self.edges.put(path, out)
 

@@ -14,6 +14,7 @@ dicts (cheap to send between processes and to store with ``marshal``).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from typing import Any
@@ -43,13 +44,21 @@ def split_identifier(identifier: str) -> tuple[str, ...]:
     return terms
 
 
+_word_cache: dict[bytes, tuple[str, ...]] = {}
+
+
 def words(data: bytes) -> dict[str, int]:
-    counts: Counter[str] = Counter()
+    counts: dict[str, int] = {}
+    cache = _word_cache
     for identifier, count in Counter(_IDENTIFIER.findall(data)).items():
-        for term in split_identifier(identifier.decode("ascii")):
-            if len(term) > 1:
-                counts[term] += count
-    return dict(counts)
+        terms = cache.get(identifier)
+        if terms is None:
+            terms = tuple(t for t in split_identifier(identifier.decode("ascii")) if len(t) > 1)
+            if len(cache) < 500_000:
+                cache[identifier] = terms
+        for term in terms:
+            counts[term] = counts.get(term, 0) + count
+    return counts
 
 
 def extract(data: bytes, language: str | None) -> FileTags:
@@ -57,30 +66,50 @@ def extract(data: bytes, language: str | None) -> FileTags:
     tools = tools_for(language) if language else None
     if tools is None:
         return [], {}, words(data), False
-    parser, query = tools
-    tree = parser.parse(data)
+    tree = tools.parser.parse(data)
     from tree_sitter import QueryCursor
 
+    # One pass of the query, read as captures (reading it match by match builds a Python
+    # object per match and costs several times more). Each definition is then paired with
+    # its name: its ``name`` field when tagged, else the first tagged name inside it.
+    captures = QueryCursor(tools.query).captures(tree.root_node)
+    names = sorted(captures.get("name", ()), key=lambda node: node.start_byte)
+    starts = [node.start_byte for node in names]
+    by_span = {(node.start_byte, node.end_byte): node for node in names}
     found: list[tuple[int, int, str, str, Any]] = []
-    uses: dict[tuple[int, int], Any] = {}  # by span: two patterns may match one use
     def_names: set[tuple[int, int]] = set()
-    for _, captures in QueryCursor(query).matches(tree.root_node):
-        names = captures.get("name")
-        if not names:
+    for key, nodes in captures.items():
+        if not key.startswith("definition."):
             continue
-        for key, nodes in captures.items():
-            if key.startswith("definition."):
-                node = _definition_node(nodes[0])
-                name = _text(names[0])
-                def_names.add((names[0].start_byte, names[0].end_byte))
-                found.append((node.start_byte, -node.end_byte, name, key[11:], node))
-            elif key.startswith("reference."):
-                uses.update(((node.start_byte, node.end_byte), node) for node in names)
+        for tagged in nodes:
+            name = _name_of(tagged, by_span, names, starts)
+            if name is None:
+                continue
+            node = _definition_node(tagged)
+            def_names.add((name.start_byte, name.end_byte))
+            found.append((node.start_byte, -node.end_byte, _text(name), key[11:], node))
     # A name being defined is not a use of it (catch-all patterns such as Ruby's, or
     # ``type_identifier`` in C and TypeScript, also match the name of the definition).
-    refs = Counter(_text(node) for span, node in uses.items() if span not in def_names)
+    refs = Counter(_text(node) for span, node in by_span.items() if span not in def_names)
     defs = _nest(sorted(found, key=lambda item: (item[0], item[1])), data)
     return defs, dict(refs), words(data), tree.root_node.has_error
+
+
+def _name_of(tagged: Any, by_span: dict, names: list[Any], starts: list[int]) -> Any | None:
+    """The tagged name of a definition: down its ``name``/``declarator`` fields (C's
+    ``typedef struct point point_t`` names ``point_t``, not ``point``), else the first."""
+    node = tagged
+    for _ in range(4):
+        field = node.child_by_field_name("name") or node.child_by_field_name("declarator")
+        if field is None:
+            break
+        if (field.start_byte, field.end_byte) in by_span:
+            return field
+        node = field
+    index = bisect.bisect_left(starts, tagged.start_byte)
+    if index < len(names) and names[index].end_byte <= tagged.end_byte:
+        return names[index]
+    return None
 
 
 def _text(node: Any) -> str:
