@@ -12,7 +12,7 @@ from agent.events import ToolKindName
 
 class ApprovalRequest(BaseModel):
     call_id: str
-    tool: str
+    name: str
     kind: ToolKindName
     summary: str
     reason: str = ""

@@ -219,7 +219,7 @@ class Agent:
         if check.verdict == "deny":
             refusal = check.reason
         elif check.verdict == "ask":
-            yield ApprovalRequested(
+            asked = ApprovalRequested(
                 call_id=call.id,
                 name=call.name,
                 kind=tool_class.kind,
@@ -227,14 +227,9 @@ class Agent:
                 reason=check.reason,
                 suggestion=check.suggestion.describe() if check.suggestion else None,
             )
+            yield asked
             request = ApprovalRequest(
-                call_id=call.id,
-                tool=call.name,
-                kind=tool_class.kind,
-                summary=summary,
-                reason=check.reason,
-                suggestion=check.suggestion.describe() if check.suggestion else None,
-                arguments=tool.model_dump(),
+                **asked.model_dump(exclude={"type"}), arguments=tool.model_dump()
             )
             decision = await self.approver.decide(request)
             if not decision.allow:

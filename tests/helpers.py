@@ -17,7 +17,7 @@ from agent.session import SessionStore
 from tools.base import Tool
 from tools.registry import REGISTRY
 
-from scripted_llm import ScriptedLLM
+from scripted_llm import Fault, Reply, ScriptedLLM, tool
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,3 +89,34 @@ def make_agent(
         rules=RuleBook(workspace),
         tools=tools,
     )
+
+
+FIX_OLD = "    text = text.lower()\n"
+FIX_NEW = (
+    '    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()\n'
+    "    text = text.lower()\n"
+)
+ANSWER = "Fixed slugify(): accents are stripped first. Both tests pass."
+PYTEST = "python -m pytest -q -p no:cacheprovider"
+
+
+def fixing_script() -> list[Reply | Fault]:
+    return [
+        Reply(
+            text="Let me find it.",
+            calls=[tool("grep", pattern="def slugify"), tool("read_file", path="textutil.py")],
+        ),
+        Reply(
+            calls=[
+                tool(
+                    "edit_file",
+                    path="textutil.py",
+                    old_text="import re\n",
+                    new_text="import re\nimport unicodedata\n",
+                ),
+                tool("edit_file", path="textutil.py", old_text=FIX_OLD, new_text=FIX_NEW),
+            ]
+        ),
+        Reply(calls=[tool("run_command", command=PYTEST)]),
+        Reply(text=ANSWER),
+    ]

@@ -10,38 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import REPO_ROOT, run_cli
+from helpers import ANSWER, PYTEST, REPO_ROOT, fixing_script, run_cli
 from scripted_llm import Call, Fault, Reply, ScriptedLLM, tool
-
-FIX_OLD = "    text = text.lower()\n"
-FIX_NEW = (
-    '    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()\n'
-    "    text = text.lower()\n"
-)
-ANSWER = "Fixed slugify(): accents are stripped first. Both tests pass."
-PYTEST = "python -m pytest -q -p no:cacheprovider"
-
-
-def fixing_script() -> list[Reply | Fault]:
-    return [
-        Reply(
-            text="Let me find it.",
-            calls=[tool("grep", pattern="def slugify"), tool("read_file", path="textutil.py")],
-        ),
-        Reply(
-            calls=[
-                tool(
-                    "edit_file",
-                    path="textutil.py",
-                    old_text="import re\n",
-                    new_text="import re\nimport unicodedata\n",
-                ),
-                tool("edit_file", path="textutil.py", old_text=FIX_OLD, new_text=FIX_NEW),
-            ]
-        ),
-        Reply(calls=[tool("run_command", command=PYTEST)]),
-        Reply(text=ANSWER),
-    ]
 
 
 def model_flags(llm: ScriptedLLM) -> list[str]:

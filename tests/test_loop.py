@@ -24,14 +24,8 @@ from agent.loop import Agent
 from tools.base import Tool, ToolContext, ToolResult
 from tools.registry import REGISTRY
 
-from helpers import make_agent
+from helpers import ANSWER, fixing_script, make_agent
 from scripted_llm import Call, Fault, Reply, ScriptedLLM, tool
-
-FIX_OLD = "    text = text.lower()\n"
-FIX_NEW = (
-    '    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()\n'
-    "    text = text.lower()\n"
-)
 
 
 async def run(agent: Agent, prompt: str = "fix slugify") -> list:
@@ -43,25 +37,7 @@ def tool_messages(request: dict) -> list[str]:
 
 
 async def test_a_task_reads_edits_tests_and_finishes(llm: ScriptedLLM, repo: Path) -> None:
-    llm.add(
-        Reply(
-            text="Looking.",
-            calls=[tool("grep", pattern="def slugify"), tool("read_file", path="textutil.py")],
-        ),
-        Reply(
-            calls=[
-                tool(
-                    "edit_file",
-                    path="textutil.py",
-                    old_text="import re\n",
-                    new_text="import re\nimport unicodedata\n",
-                ),
-                tool("edit_file", path="textutil.py", old_text=FIX_OLD, new_text=FIX_NEW),
-            ]
-        ),
-        Reply(calls=[tool("run_command", command="python -m pytest -q -p no:cacheprovider")]),
-        Reply(text="Fixed: accents are stripped before slugifying."),
-    )
+    llm.add(*fixing_script())
     agent = make_agent(llm, repo)
     events = await run(agent)
 
@@ -69,7 +45,7 @@ async def test_a_task_reads_edits_tests_and_finishes(llm: ScriptedLLM, repo: Pat
     result = events[-1]
     assert isinstance(result, Result)
     assert result.status == "success"
-    assert result.result == "Fixed: accents are stripped before slugifying."
+    assert result.result == ANSWER
     assert result.turns == 4
     assert result.usage.input_tokens == 400
     assert result.files_changed == ["textutil.py"]
@@ -173,7 +149,7 @@ async def test_an_approver_decides_what_asks(llm: ScriptedLLM, repo: Path) -> No
     llm.add(Reply(calls=[EDIT, COMMAND]), Reply(text="done"))
     approver = Recorder()
     events = await run(make_agent(llm, repo, approval="ask", approver=approver))
-    assert [r.tool for r in approver.requests] == ["edit_file", "run_command"]
+    assert [r.name for r in approver.requests] == ["edit_file", "run_command"]
     assert approver.requests[1].summary == "$ touch ran.txt"
     assert (repo / "ran.txt").exists()
     assert "# edited" not in (repo / "textutil.py").read_text()
