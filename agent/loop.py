@@ -41,6 +41,7 @@ from agent.events import (
     Usage,
     UsageUpdated,
 )
+from agent.index.files import is_artifact
 from agent.index.index import CodeIndex
 from agent.llm import LLM, LLMError, Reply
 from agent.permissions import Permissions
@@ -305,7 +306,8 @@ class Agent:
 
     def _finish(self, status: RunStatus, error: str | None = None) -> Result:
         changed = set(self.ctx.files_changed)
-        changed |= dirty_files(self.ctx.workspace) - self.dirty_at_start
+        appeared = dirty_files(self.ctx.workspace) - self.dirty_at_start
+        changed |= {path for path in appeared if not is_artifact(path)}
         self.result = Result(
             status=status,
             result=self.answer,

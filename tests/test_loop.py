@@ -334,3 +334,14 @@ async def test_code_tools_see_edits_made_during_the_session(llm: ScriptedLLM, re
     assert "helpers.py:1  def shout(text):" in found
     assert "def slugify(text):" in outline
     assert tool_messages(llm.requests[3])[-1].startswith("helpers.py:")
+
+
+async def test_build_artifacts_are_not_changed_files(llm: ScriptedLLM, repo: Path) -> None:
+    (repo / ".gitignore").write_text("")  # changed before the run: not the run's doing
+    llm.add(
+        Reply(calls=[tool("run_command", command="python -c 'import textutil' && touch notes.md")]),
+        Reply(text="done"),
+    )
+    events = await run(make_agent(llm, repo), "import it")
+    assert list((repo / "__pycache__").glob("textutil.*.pyc"))
+    assert events[-1].files_changed == ["notes.md"]

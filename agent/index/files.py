@@ -58,6 +58,11 @@ def admissible(root: Path, paths: list[str]) -> list[str]:
     return [path for path in paths if path not in ignored]
 
 
+def is_artifact(path: str) -> bool:
+    """Vendored, locked or generated (``__pycache__/x.pyc``): not the project's own source."""
+    return not _wanted(path, None)
+
+
 def _wanted(path: str, ignore: pathspec.PathSpec | None) -> bool:
     pure = PurePosixPath(path)
     if VENDORED_DIRS.intersection(pure.parts[:-1]) or pure.name in LOCK_FILES:
