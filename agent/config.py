@@ -15,7 +15,6 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ApprovalMode = Literal["read-only", "ask", "auto-edit", "full-auto"]
-APPROVAL_MODES: tuple[ApprovalMode, ...] = ("read-only", "ask", "auto-edit", "full-auto")
 PROJECT_FILE = ".shipmate.toml"
 # Settings that widen what commands may do, or send the user's API key and code to another
 # server (api_base); only the user may set them, never a repository.

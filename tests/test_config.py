@@ -108,3 +108,12 @@ def test_the_user_may_grant_permissions(tmp_path: Path, monkeypatch: pytest.Monk
     assert settings.approval == "full-auto"
     assert settings.allow_network
     assert settings.pass_env == ["DATABASE_URL", "REDIS_URL"]
+
+
+def test_the_command_line_offers_every_approval_mode() -> None:
+    from typing import get_args
+
+    from agent.cli import APPROVAL_CHOICES
+    from agent.config import ApprovalMode
+
+    assert get_args(ApprovalMode) == APPROVAL_CHOICES

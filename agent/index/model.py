@@ -94,9 +94,6 @@ class Table:
             self.get(key)
         return list(self._rows.items())
 
-    def to_dict(self) -> dict[str, dict[str, Any]]:
-        return {key: dict(row) for key, row in self.items() if row}
-
     def encode(self) -> dict[str, bytes]:
         encoded = dict(self._encoded)
         ids = self.paths.ids
