@@ -176,6 +176,10 @@ def measure(name: str, tree: Path, runs: int) -> None:
     print(
         f"  cold build (shipmate index)                {cold:7.2f} s   {cold / floor:.2f} x floor"
     )
+    built = statistics.median(inside)
+    print(
+        f"    of which building, without start-up      {built:7.2f} s   {built / floor:.2f} x floor"
+    )
     print(f"  warm start (shipmate index)                {statistics.median(warms):7.3f} s")
     print(f"  warm map --query --tokens 2048             {statistics.median(mapping):7.3f} s")
     print(f"  one file saved: update()                   {update * 1000:7.1f} ms")
