@@ -27,10 +27,10 @@ from agent.events import (
     ToolStarted,
 )
 from tools.base import plural
+from tools.plan import MARKS
 
 OutputFormat = Literal["text", "json", "stream-json"]
 EXIT_CODES = {"success": 0, "failed": 1, "config_error": 2, "budget_exceeded": 3, "cancelled": 130}
-PLAN_MARKS = {"pending": "[ ]", "in_progress": "[~]", "completed": "[x]"}
 
 
 class TextOutput:
@@ -66,7 +66,7 @@ class TextOutput:
                 self.say(f"  {mark} {detail}")
             case PlanUpdated():
                 for item in event.items:
-                    self.say(f"  {PLAN_MARKS[item.status]} {item.step}")
+                    self.say(f"  {MARKS[item.status]} {item.step}")
             case Retrying():
                 self.say(
                     f"! {event.reason} — retrying in {event.delay_seconds:g} s "
@@ -121,8 +121,9 @@ async def run_task(
 ) -> int:
     """Run ``task`` to the end and return the process exit code."""
     from agent.llm import LLM
-    from agent.loop import Agent, sandbox_for
+    from agent.loop import Agent
     from agent.rules import RuleBook
+    from agent.sandboxing import sandbox_for
     from agent.session import SessionStore
 
     show = (

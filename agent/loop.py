@@ -46,13 +46,12 @@ from agent.index.index import CodeIndex
 from agent.llm import LLM, LLMError, Reply
 from agent.permissions import Permissions
 from agent.rules import RuleBook
+from agent.sandboxing import describe_sandbox
 from agent.session import SessionStore
 from tools.base import Tool, ToolContext, ToolError, ToolResult
-from tools.limits import Limits
-from tools.limits import describe as describe_limits
 from tools.listing import dirty_files
 from tools.registry import REGISTRY
-from tools.sandbox import Sandbox, SandboxSettings, find_bubblewrap
+from tools.sandbox import Sandbox
 
 
 class Agent:
@@ -358,27 +357,3 @@ def _valid_json(arguments: str) -> str:
     except json.JSONDecodeError:
         return "{}"
     return arguments or "{}"
-
-
-def sandbox_for(settings: Settings, workspace: Path) -> Sandbox:
-    """The sandbox the settings ask for, with bubblewrap if it works on this machine."""
-    bubblewrap, problem = (
-        (None, "disabled") if settings.dangerously_no_sandbox else find_bubblewrap()
-    )
-    return Sandbox(
-        SandboxSettings(
-            workspace.resolve(),
-            allow_network=settings.allow_network,
-            pass_env=tuple(settings.pass_env),
-        ),
-        bubblewrap,
-        Limits(settings.command_memory_mb, settings.command_max_processes),
-        problem=problem,
-    )
-
-
-def describe_sandbox(sandbox: Sandbox) -> str:
-    if not sandbox.active:
-        return f"none ({sandbox.problem})"
-    network = "network on" if sandbox.settings.allow_network else "network off"
-    return f"bubblewrap, {network}, limits: {describe_limits()}"

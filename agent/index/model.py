@@ -212,7 +212,7 @@ class Model:
             holders = self.defined.get(name)
             if not holders:
                 continue
-            share = specificity(name, len(holders)) / len(holders)
+            share = link_share(name, len(holders))
             for user, count in (self.referenced.get(name) or {}).items():
                 if user == changed:
                     continue
@@ -233,7 +233,7 @@ class Model:
             holders = self.defined.get(name)
             if not holders:
                 continue
-            share = specificity(name, len(holders)) / len(holders)
+            share = link_share(name, len(holders))
             for user, count in users.items():
                 out = edges.get(user)
                 if out is None:
@@ -251,7 +251,7 @@ class Model:
         out: dict[str, float] = {}
         for name, count in uses.items():
             holders = self.defined.get(name) or {}
-            weight = specificity(name, len(holders)) * math.sqrt(count) / len(holders)
+            weight = link_share(name, len(holders)) * math.sqrt(count)
             for holder in holders:
                 if holder != path:
                     out[holder] = out.get(holder, 0.0) + weight
@@ -266,6 +266,11 @@ def path_terms(path: str) -> list[str]:
         for piece in stem.replace("-", "_").split("."):
             terms.extend(term for term in split_identifier(piece) if len(term) > 1)
     return terms
+
+
+def link_share(name: str, holders: int) -> float:
+    """What one use of ``name`` adds to the edge to each of the ``holders`` defining it."""
+    return specificity(name, holders) / holders
 
 
 def specificity(name: str, holders: int) -> float:

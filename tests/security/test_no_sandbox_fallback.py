@@ -19,9 +19,9 @@ import pytest
 from security_helpers import Guard
 
 from agent.config import Settings
-from agent.loop import sandbox_for
 from agent.permissions import Permissions
 from agent.rules import Rule, RuleBook
+from agent.sandboxing import sandbox_for
 from tools.sandbox import Bubblewrap, find_bubblewrap
 from tools.shell import RunCommand
 
