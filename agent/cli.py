@@ -286,7 +286,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         return report(settings, workspace)
     if args.command == "rules":
-        from agent.rules import rules_command
+        from agent.policy.rules import rules_command
 
         return rules_command(args, workspace)
     task = _read_task(args)

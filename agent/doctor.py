@@ -76,7 +76,7 @@ def report(settings: Settings, workspace: Path) -> int:
     )
     found = [language.name for language in LANGUAGES if importlib.util.find_spec(language.module)]
     rows.append(("grammars", ", ".join(found) if found else "none installed"))
-    from agent.sandboxing import describe_sandbox, sandbox_for
+    from agent.policy.sandboxing import describe_sandbox, sandbox_for
 
     sandbox = sandbox_for(settings, workspace)
     sandbox_line = describe_sandbox(sandbox)

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Literal, TextIO
 
-from agent.approval import HeadlessApprover
 from agent.config import ConfigError, Settings, data_dir
 from agent.events import (
     AssistantMessage,
@@ -26,6 +25,7 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
 )
+from agent.policy.approval import HeadlessApprover
 from tools.base import plural
 from tools.plan import MARKS
 
@@ -122,8 +122,8 @@ async def run_task(
     """Run ``task`` to the end and return the process exit code."""
     from agent.llm import LLM
     from agent.loop import Agent
-    from agent.rules import RuleBook
-    from agent.sandboxing import sandbox_for
+    from agent.policy.rules import RuleBook
+    from agent.policy.sandboxing import sandbox_for
     from agent.session import SessionStore
 
     show = (

@@ -18,7 +18,6 @@ from typing import Any
 from pydantic import ValidationError
 
 import prompts
-from agent.approval import ApprovalRequest, Approver
 from agent.config import Settings, data_dir
 from agent.context import fill, system_prompt
 from agent.events import (
@@ -44,9 +43,10 @@ from agent.events import (
 from agent.index.files import is_artifact
 from agent.index.index import CodeIndex
 from agent.llm import LLM, LLMError, Reply
-from agent.permissions import Permissions
-from agent.rules import RuleBook
-from agent.sandboxing import describe_sandbox
+from agent.policy.approval import ApprovalRequest, Approver
+from agent.policy.permissions import Permissions
+from agent.policy.rules import RuleBook
+from agent.policy.sandboxing import describe_sandbox
 from agent.session import SessionStore
 from tools.base import Tool, ToolContext, ToolError, ToolResult
 from tools.listing import dirty_files

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.approval import HeadlessApprover
 from agent.config import Settings
 from agent.llm import LLM
 from agent.loop import Agent
-from agent.rules import RuleBook
-from agent.sandboxing import sandbox_for
+from agent.policy.approval import HeadlessApprover
+from agent.policy.rules import RuleBook
+from agent.policy.sandboxing import sandbox_for
 from agent.session import SessionStore
 from tools.base import Tool
 from tools.registry import REGISTRY

@@ -1,4 +1,4 @@
-"""Command lines split for permission rules: agent.commands parse, matches, read_only."""
+"""Command lines split for permission rules: agent.policy.commands parse, matches, read_only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from agent.commands import (
+from agent.policy.commands import (
     Redirect,
     SimpleCommand,
     is_secret_path,

@@ -9,7 +9,6 @@ from typing import ClassVar
 
 import pytest
 
-from agent.approval import ApprovalRequest, Decision
 from agent.events import (
     ApprovalRequested,
     Error,
@@ -21,6 +20,7 @@ from agent.events import (
     ToolStarted,
 )
 from agent.loop import Agent
+from agent.policy.approval import ApprovalRequest, Decision
 from tools.base import Tool, ToolContext, ToolResult
 from tools.registry import REGISTRY
 

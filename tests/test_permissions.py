@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.approval import ApprovalRequest, Decision
-from agent.permissions import READ_ONLY_REFUSAL, Permissions
-from agent.rules import Rule, RuleBook, rules_path
+from agent.policy.approval import ApprovalRequest, Decision
+from agent.policy.permissions import READ_ONLY_REFUSAL, Permissions
+from agent.policy.rules import Rule, RuleBook, rules_path
 from tools.edit import EditFile
 from tools.files import ReadFile, WriteFile
 from tools.plan import UpdatePlan

@@ -19,9 +19,9 @@ import pytest
 from security_helpers import Guard
 
 from agent.config import Settings
-from agent.permissions import Permissions
-from agent.rules import Rule, RuleBook
-from agent.sandboxing import sandbox_for
+from agent.policy.permissions import Permissions
+from agent.policy.rules import Rule, RuleBook
+from agent.policy.sandboxing import sandbox_for
 from tools.sandbox import Bubblewrap, find_bubblewrap
 from tools.shell import RunCommand
 

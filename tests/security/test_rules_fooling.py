@@ -17,8 +17,8 @@ import pytest
 from security_helpers import Guard, Site
 
 from agent.config import ApprovalMode, ConfigError, load_settings
-from agent.permissions import Permissions
-from agent.rules import Rule, RuleBook
+from agent.policy.permissions import Permissions
+from agent.policy.rules import Rule, RuleBook
 from tools.base import Tool
 from tools.files import ReadFile
 from tools.search import Grep

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from security_helpers import HOSTS, Guard, Site, sh
 
-from agent.rules import Rule, RuleBook, rules_path
+from agent.policy.rules import Rule, RuleBook, rules_path
 from tools.base import ToolContext
 
 from helpers import git

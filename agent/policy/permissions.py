@@ -20,9 +20,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agent.commands import SimpleCommand, matches, parse, read_only, suggest_pattern
 from agent.config import ApprovalMode
-from agent.rules import Rule, RuleBook
+from agent.policy.commands import SimpleCommand, matches, parse, read_only, suggest_pattern
+from agent.policy.rules import Rule, RuleBook
 from tools.base import Tool
 from tools.listing import glob_matcher
 from tools.secret_files import is_secret_path
