@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -170,19 +169,10 @@ def expand_print_alias(argv: list[str]) -> list[str]:
 
 def find_workspace(start: Path) -> Path:
     """The git work tree containing ``start``, or ``start`` itself outside git."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=start,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        if done.returncode == 0 and done.stdout.strip():
-            return Path(done.stdout.strip()).resolve()
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return start.resolve()
+    from agent.vcs import git
+
+    repository = git.repository(start)
+    return repository.root if repository is not None else start.resolve()
 
 
 def _settings_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -202,10 +192,17 @@ def _read_task(args: argparse.Namespace) -> str | None:
     task = args.task
     if task in (None, "-") and not sys.stdin.isatty():
         task = sys.stdin.read()
-    return task.strip() if task and task.strip() and task != "-" else None
+    if not task or not task.strip() or task == "-":
+        return None
+    from tools.names import safe_text
+
+    return safe_text(task.strip())  # an argument that is not UTF-8 must still be sendable
 
 
 def main(argv: list[str] | None = None) -> int:
+    from agent import keys
+
+    keys.capture()  # before anything starts a process that could inherit them
     argv = expand_print_alias(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -268,6 +265,9 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"shipmate: {start} is not a directory.", file=sys.stderr)
         return EXIT_USAGE
     workspace = find_workspace(start)
+    from tools.executables import protect
+
+    protect(workspace)
     if args.command in ("index", "map", "symbols"):
         return _index_command(args, workspace)
     from agent.config import ConfigError, load_settings

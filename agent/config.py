@@ -12,13 +12,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from agent import keys
 
 ApprovalMode = Literal["read-only", "ask", "auto-edit", "full-auto"]
 PROJECT_FILE = ".shipmate.toml"
 # Settings that widen what commands may do, or send the user's API key and code to another
 # server (api_base); only the user may set them, never a repository.
-PROJECT_FORBIDDEN = ("allow_network", "dangerously_no_sandbox", "pass_env", "api_base")
+PROJECT_FORBIDDEN = ("allow_network", "dangerously_no_sandbox", "pass_env", "api_base", "sandbox")
+# Limits a project file may lower, but never raise above the user's own (or default) value.
+TIGHTEN_ONLY = (
+    "max_turns",
+    "max_cost",
+    "command_timeout",
+    "request_timeout",
+    "max_retries",
+    "command_memory_mb",
+    "command_max_processes",
+)
+APPROVAL_ORDER: tuple[ApprovalMode, ...] = ("read-only", "ask", "auto-edit", "full-auto")
 
 # Picked, in this order, when no model is configured and the provider's key is present.
 DEFAULT_MODELS: list[tuple[str, str]] = [
@@ -32,6 +45,16 @@ DEFAULT_MODELS: list[tuple[str, str]] = [
 
 class ConfigError(Exception):
     """A problem the user must fix; the message says what to do."""
+
+
+class SandboxOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    home_allow: list[str] = Field(
+        [],
+        description="Folders or files of your home commands may read (relative to ~), "
+        "besides the toolchains Shipmate lets them see",
+    )
 
 
 class Settings(BaseModel):
@@ -57,6 +80,13 @@ class Settings(BaseModel):
     map_tokens: int | None = Field(
         None, ge=0, description="Repo map size in the first message (0: none; unset: by model)"
     )
+    sandbox: SandboxOptions = Field(default_factory=SandboxOptions)
+    _notices: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def notices(self) -> list[str]:
+        """What the user should know about how the settings were merged."""
+        return self._notices
 
     @field_validator("pass_env", mode="before")
     @classmethod
@@ -79,18 +109,51 @@ def load_settings(workspace: Path, flags: dict[str, Any] | None = None) -> Setti
     """The settings in effect for ``workspace``; ``flags`` are command-line values."""
     merged = _read_toml(user_config_file())
     project_file = workspace / PROJECT_FILE
-    merged.update(_project_settings(_read_toml(project_file), project_file))
+    project, notices = _tightened(
+        _project_settings(_read_toml(project_file), project_file), merged, project_file
+    )
+    merged.update(project)
     from_env = {
         name: os.environ[f"SHIPMATE_{name.upper()}"]
         for name in Settings.model_fields
-        if os.environ.get(f"SHIPMATE_{name.upper()}")
+        if name != "sandbox" and os.environ.get(f"SHIPMATE_{name.upper()}")
     }
     merged.update(_checked(from_env, "the SHIPMATE_* environment variables"))
     merged.update({key: value for key, value in (flags or {}).items() if value is not None})
     try:
-        return Settings.model_validate(merged)
+        settings = Settings.model_validate(merged)
     except ValidationError as error:
         raise ConfigError(_explain(error, "your settings")) from None
+    settings.notices.extend(notices)
+    return settings
+
+
+def _tightened(
+    project: dict[str, Any], user: dict[str, Any], path: Path
+) -> tuple[dict[str, Any], list[str]]:
+    """The project's values, each limit no looser than the user's (or the default), and an
+    approval mode no wider; a value that would loosen is dropped and named in a notice."""
+    own = Settings.model_validate(user)
+    kept = dict(project)
+    dropped: list[str] = []
+    for name in TIGHTEN_ONLY:
+        if name not in project:
+            continue
+        limit = getattr(own, name)
+        if limit is not None and project[name] > limit:
+            dropped.append(f"{name} = {project[name]!r} (yours: {limit!r})")
+            del kept[name]
+    approval = project.get("approval")
+    if approval is not None and APPROVAL_ORDER.index(approval) > APPROVAL_ORDER.index(own.approval):
+        dropped.append(f"approval = {approval!r} (yours: {own.approval!r})")
+        del kept["approval"]
+    notices = []
+    if dropped:
+        notices.append(
+            f"{path} tried to loosen your settings and was ignored for: {', '.join(dropped)}. "
+            "A project file may only tighten them."
+        )
+    return kept, notices
 
 
 def _project_settings(values: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -141,7 +204,8 @@ def _explain(error: ValidationError, where: str) -> str:
 
 def choose_model(settings: Settings, environ: dict[str, str] | None = None) -> str:
     """The model to use: the configured one, else one whose API key is present."""
-    environ = dict(os.environ) if environ is None else environ
+    if environ is None:
+        environ = {name: keys.get(name) or "" for name, _ in DEFAULT_MODELS}
     if settings.model:
         model = settings.model.strip()
         if settings.api_base and "/" not in model:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime
 import platform
-import subprocess
 from pathlib import Path
 
 import prompts
 from agent.config import ApprovalMode
+from agent.vcs import git
 
 PROJECT_FILES = ("AGENTS.md", "CLAUDE.md")
 MAX_PROJECT_FILE_CHARS = 40_000
@@ -50,16 +50,11 @@ def _project_file(path: Path) -> str:
 
 
 def _git_line(workspace: Path) -> str:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
-            cwd=workspace,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "Git: not available"
-    if done.returncode != 0:
+    repository = git.repository(workspace)
+    if repository is None:
         return "Git: this is not a git repository, so changes cannot be undone with git"
-    return f"Git: a repository, on branch {done.stdout.strip()}"
+    try:
+        branch = repository.branch()
+    except git.GitError:
+        return "Git: not available"
+    return f"Git: a repository, on branch {branch or 'unknown'}"

@@ -6,13 +6,10 @@ Key values are never printed, only whether each variable is set.
 from __future__ import annotations
 
 import importlib.util
-import os
 import platform
-import shutil
-import subprocess
 from pathlib import Path
 
-from agent import __version__
+from agent import __version__, keys
 from agent.config import (
     DEFAULT_MODELS,
     PROJECT_FILE,
@@ -23,6 +20,7 @@ from agent.config import (
     user_config_file,
 )
 from agent.index.languages import LANGUAGES
+from agent.vcs import git
 
 
 def report(settings: Settings, workspace: Path) -> int:
@@ -60,11 +58,11 @@ def report(settings: Settings, workspace: Path) -> int:
         )
     )
     variables = [name for name, _ in DEFAULT_MODELS]
-    present = [name for name in variables if os.environ.get(name)]
+    present = keys.present()
     rows.append(
         ("API keys", ", ".join(present) + " set" if present else "none of " + ", ".join(variables))
     )
-    rows.append(("git", _version(["git", "--version"]) or "not found: install git"))
+    rows.append(("git", git.version() or "not found: install git"))
     from tools.search import ripgrep
 
     rg = ripgrep()
@@ -83,6 +81,11 @@ def report(settings: Settings, workspace: Path) -> int:
     if not sandbox.active and not settings.dangerously_no_sandbox:
         sandbox_line += "; every command will ask for approval"
     rows.append(("sandbox", sandbox_line))
+    if sandbox.active:
+        from tools.sandbox_view import describe
+
+        home_allow = tuple(settings.sandbox.home_allow)
+        rows += [("", line) for line in describe(workspace, home_allow)]
     rows.append(("sessions", str(data_dir() / "sessions.db")))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
@@ -98,26 +101,18 @@ def _key_problem(model: str, settings: Settings) -> str | None:
         lib.get_llm_provider(model, api_base=settings.api_base)
     except Exception:
         return f"litellm does not know the provider of '{model}'"
-    missing = lib.validate_environment(model=model, api_base=settings.api_base)["missing_keys"]
+    _, missing = keys.credentials(
+        lib.validate_environment(model=model, api_base=settings.api_base)["missing_keys"]
+    )
     if missing and not settings.api_base:
         return f"needs {', '.join(missing)}, which is not set"
     return None
 
 
 def _git_state(workspace: Path) -> str:
-    if not shutil.which("git"):
+    if git.version() is None:
         return "git not installed"
-    done = subprocess.run(
-        ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=workspace, capture_output=True, text=True
-    )
-    if done.returncode != 0:
+    repository = git.repository(workspace)
+    if repository is None:
         return "not a git repository"
-    return f"git repository, branch {done.stdout.strip()}"
-
-
-def _version(command: list[str]) -> str | None:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    return f"git repository, branch {repository.branch() or 'unknown'}"

@@ -8,14 +8,38 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from tools.names import safe_text
+
+
+class Record(BaseModel):
+    """Base of every event: its text always encodes as UTF-8, so it can be written as JSON
+    or stored. A file name that is not UTF-8 arrives with its stray bytes as lone surrogates;
+    they become ``\\xNN`` here, the form the tools accept back."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _encodable(cls, data: Any) -> Any:
+        return _encodable(data)
+
+
+def _encodable(value: Any) -> Any:
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(item) for item in value]
+    return value
+
 
 ToolKindName = Literal["read", "edit", "execute", "plan"]
 ToolStatus = Literal["ok", "error", "denied", "cancelled"]
 RunStatus = Literal["success", "failed", "config_error", "budget_exceeded", "cancelled"]
 
 
-class Usage(BaseModel):
+class Usage(Record):
     """Token counts and cost; ``cached_tokens`` are the part of the input served from cache."""
 
     input_tokens: int = 0
@@ -32,18 +56,18 @@ class Usage(BaseModel):
         )
 
 
-class ToolCallInfo(BaseModel):
+class ToolCallInfo(Record):
     id: str
     name: str
     arguments: str
 
 
-class PlanItem(BaseModel):
+class PlanItem(Record):
     step: str = Field(description="What to do, as a short imperative sentence.")
     status: Literal["pending", "in_progress", "completed"] = "pending"
 
 
-class PermissionDenial(BaseModel):
+class PermissionDenial(Record):
     call_id: str
     tool: str
     kind: ToolKindName
@@ -51,7 +75,7 @@ class PermissionDenial(BaseModel):
     reason: str
 
 
-class SessionStarted(BaseModel):
+class SessionStarted(Record):
     type: Literal["session_started"] = "session_started"
     session_id: str
     model: str
@@ -62,7 +86,7 @@ class SessionStarted(BaseModel):
     notices: list[str] = []
 
 
-class IndexReady(BaseModel):
+class IndexReady(Record):
     """The code index is current (``problem`` says why the session runs without it)."""
 
     type: Literal["index_ready"] = "index_ready"
@@ -72,18 +96,18 @@ class IndexReady(BaseModel):
     problem: str | None = None
 
 
-class TextDelta(BaseModel):
+class TextDelta(Record):
     type: Literal["text_delta"] = "text_delta"
     text: str
 
 
-class AssistantMessage(BaseModel):
+class AssistantMessage(Record):
     type: Literal["assistant_message"] = "assistant_message"
     text: str
     tool_calls: list[ToolCallInfo] = []
 
 
-class ToolStarted(BaseModel):
+class ToolStarted(Record):
     """``kind`` is None when the model named a tool that does not exist."""
 
     type: Literal["tool_started"] = "tool_started"
@@ -94,7 +118,7 @@ class ToolStarted(BaseModel):
     arguments: dict[str, Any] = {}
 
 
-class ApprovalRequested(BaseModel):
+class ApprovalRequested(Record):
     """``reason`` says why it asks; ``suggestion`` is the rule "allow always" would save."""
 
     type: Literal["approval_requested"] = "approval_requested"
@@ -106,7 +130,7 @@ class ApprovalRequested(BaseModel):
     suggestion: str | None = None
 
 
-class ToolFinished(BaseModel):
+class ToolFinished(Record):
     type: Literal["tool_finished"] = "tool_finished"
     call_id: str
     name: str
@@ -117,12 +141,12 @@ class ToolFinished(BaseModel):
     files_changed: list[str] = []
 
 
-class PlanUpdated(BaseModel):
+class PlanUpdated(Record):
     type: Literal["plan_updated"] = "plan_updated"
     items: list[PlanItem]
 
 
-class UsageUpdated(BaseModel):
+class UsageUpdated(Record):
     """Usage of one model call (``call``) and of the whole run so far (``total``)."""
 
     type: Literal["usage"] = "usage"
@@ -130,7 +154,7 @@ class UsageUpdated(BaseModel):
     total: Usage
 
 
-class Retrying(BaseModel):
+class Retrying(Record):
     """A model call failed in a way worth retrying; any partial text streamed is void."""
 
     type: Literal["retrying"] = "retrying"
@@ -139,18 +163,18 @@ class Retrying(BaseModel):
     reason: str
 
 
-class Error(BaseModel):
+class Error(Record):
     type: Literal["error"] = "error"
     message: str
     fatal: bool = True
 
 
-class TurnFinished(BaseModel):
+class TurnFinished(Record):
     type: Literal["turn_finished"] = "turn_finished"
     turn: int
 
 
-class Result(BaseModel):
+class Result(Record):
     type: Literal["result"] = "result"
     status: RunStatus
     result: str = ""

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from agent import keys
 from agent.config import ConfigError, Settings, choose_model
 from agent.events import Retrying, TextDelta, ToolCallInfo, Usage
 
@@ -72,18 +73,27 @@ class LLM:
         *,
         api_base: str | None = None,
         api_key: str | None = None,
+        credentials: dict[str, str] | None = None,
         request_timeout: float = 300.0,
         max_retries: int = 5,
         retry_base_delay: float = 1.0,
     ) -> None:
+        """``credentials`` are litellm arguments (``api_key``, ``aws_secret_access_key`` …):
+        keys are passed explicitly, never left in the environment for children to inherit."""
         self.model = model
         self.api_base = api_base
-        self.api_key = api_key
+        self.credentials = dict(credentials or {})
+        if api_key:
+            self.credentials["api_key"] = api_key
         self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.retry_base_delay = retry_base_delay
         provider = litellm().get_llm_provider(model, api_base=api_base)[1]
         self.cache_control = provider in CACHE_CONTROL_PROVIDERS and "claude" in model.lower()
+
+    @property
+    def api_key(self) -> str | None:
+        return self.credentials.get("api_key")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLM:
@@ -98,19 +108,20 @@ class LLM:
                 "anthropic/claude-sonnet-4-5, openai/gpt-5 or gemini/gemini-2.5-pro, or "
                 "openai/NAME with --api-base for an OpenAI-compatible server."
             ) from None
-        api_key = None
-        missing = lib.validate_environment(model=model, api_base=settings.api_base)["missing_keys"]
+        credentials, missing = keys.credentials(
+            lib.validate_environment(model=model, api_base=settings.api_base)["missing_keys"]
+        )
         if missing:
             if not settings.api_base:
                 raise ConfigError(
                     f"{model} needs {' and '.join(missing)}: set it in your environment "
                     f"(export {missing[0]}=...), or choose another model with --model."
                 )
-            api_key = PLACEHOLDER_KEY
+            credentials.setdefault("api_key", PLACEHOLDER_KEY)
         return cls(
             model,
             api_base=settings.api_base,
-            api_key=api_key,
+            credentials=credentials,
             request_timeout=settings.request_timeout,
             max_retries=settings.max_retries,
         )
@@ -172,8 +183,7 @@ class LLM:
             kwargs["tools"] = tools
         if self.api_base:
             kwargs["api_base"] = self.api_base
-        if self.api_key:
-            kwargs["api_key"] = self.api_key
+        kwargs.update(self.credentials)
         response = await lib.acompletion(**kwargs)
         text: list[str] = []
         calls: dict[int, dict[str, str]] = {}

@@ -50,6 +50,7 @@ from agent.policy.sandboxing import describe_sandbox
 from agent.session import SessionStore
 from tools.base import Tool, ToolContext, ToolError, ToolResult
 from tools.listing import dirty_files
+from tools.names import safe_text
 from tools.registry import REGISTRY
 from tools.sandbox import Sandbox
 
@@ -82,6 +83,7 @@ class Agent:
         )
         sandboxed = sandbox.active or settings.dangerously_no_sandbox
         self.permissions = Permissions(settings.approval, rules, self.ctx.workspace, sandboxed)
+        self.ctx.reveal = self.permissions.reveals
         self.messages: list[dict[str, Any]] = []
         self.usage = Usage()
         self.turns = 0
@@ -176,6 +178,7 @@ class Agent:
 
     def _notices(self) -> list[str]:
         notices = [self.store.problem] if self.store.problem else []
+        notices += self.settings.notices
         if self.settings.dangerously_no_sandbox:
             notices.append("The sandbox is off (--dangerously-no-sandbox): commands run as you.")
         elif not self.sandbox.active:
@@ -287,7 +290,8 @@ class Agent:
 
     def _answer(self, call: ToolCallInfo, status: ToolStatus, result: ToolResult) -> ToolFinished:
         """Give the model the tool's result, and tell the front-ends."""
-        self._append({"role": "tool", "tool_call_id": call.id, "content": result.output})
+        content = safe_text(result.output)  # file names that are not UTF-8, as \\xNN
+        self._append({"role": "tool", "tool_call_id": call.id, "content": content})
         self.unanswered = [c for c in self.unanswered if c.id != call.id]
         return ToolFinished(
             call_id=call.id,

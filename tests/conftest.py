@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 import tools.search
+from agent import keys
+from agent.vcs import git as vcs_git
 from tools.base import ToolContext
 
 from helpers import SLUGIFY, SLUGIFY_TESTS, git
@@ -44,6 +46,8 @@ def isolated_home(
         if name.startswith("SHIPMATE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    keys.clear()
+    vcs_git.forget()
     return home
 
 

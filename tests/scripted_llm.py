@@ -62,6 +62,7 @@ class ScriptedLLM:
         self.script: list[Reply | Fault] = list(script or [])
         self.model = model
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
         self.request_times: list[float] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -84,9 +85,10 @@ class ScriptedLLM:
         with self._lock:
             self.script.extend(items)
 
-    def _next(self, body: dict[str, Any]) -> Reply | Fault | None:
+    def _next(self, body: dict[str, Any], headers: dict[str, str]) -> Reply | Fault | None:
         with self._lock:
             self.requests.append(body)
+            self.headers.append(headers)
             self.request_times.append(time.monotonic())
             return self.script.pop(0) if self.script else None
 
@@ -102,7 +104,7 @@ class ScriptedLLM:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                item = owner._next(body)
+                item = owner._next(body, {k.lower(): v for k, v in self.headers.items()})
                 if item is None:
                     self._error(500, '{"error": {"message": "the test script ran out of replies"}}')
                 elif isinstance(item, Fault) and item.kind == "status":

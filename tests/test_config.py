@@ -24,17 +24,39 @@ def test_defaults(tmp_path: Path) -> None:
 def test_each_layer_overrides_the_one_below(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_user_config(
-        'model = "user/model"\napproval = "read-only"\nmax_turns = 10\nmax-cost = 1.0\n'
+    write_user_config('model = "user/model"\napproval = "ask"\nmax_turns = 10\nmax-cost = 1.0\n')
+    (tmp_path / ".shipmate.toml").write_text(
+        'approval = "read-only"\nmax_turns = 5\nmax_cost = 0.5\nmap_tokens = 512\n'
     )
-    (tmp_path / ".shipmate.toml").write_text('approval = "ask"\nmax_turns = 20\nmax_cost = 2.0\n')
+    settings = load_settings(tmp_path)
+    assert (settings.approval, settings.max_turns, settings.max_cost) == ("read-only", 5, 0.5)
+    assert settings.map_tokens == 512
+    assert settings.notices == []
     monkeypatch.setenv("SHIPMATE_MAX_TURNS", "30")
     monkeypatch.setenv("SHIPMATE_MAX_COST", "3.5")
-    settings = load_settings(tmp_path, {"max_cost": 4.0, "model": None})
+    settings = load_settings(tmp_path, {"max_cost": 4.0, "model": None, "approval": "auto-edit"})
     assert settings.model == "user/model"
-    assert settings.approval == "ask"
+    assert settings.approval == "auto-edit"
     assert settings.max_turns == 30
     assert settings.max_cost == 4.0
+
+
+def test_a_project_file_only_tightens_limits(tmp_path: Path) -> None:
+    write_user_config('approval = "read-only"\nmax_turns = 3\ncommand_timeout = 60\n')
+    (tmp_path / ".shipmate.toml").write_text(
+        'approval = "ask"\nmax_turns = 100000\nmax_cost = 50.0\ncommand_timeout = 30\n'
+        "command_memory_mb = 999999\ncommand_max_processes = 100000\nmax_retries = 20\n"
+    )
+    settings = load_settings(tmp_path)
+    assert settings.approval == "read-only"
+    assert settings.max_turns == 3
+    assert settings.max_cost == 50.0  # the user set no cost limit: any limit tightens
+    assert settings.command_timeout == 30
+    assert settings.command_memory_mb == Settings().command_memory_mb
+    assert settings.command_max_processes == Settings().command_max_processes
+    assert settings.max_retries == Settings().max_retries
+    (notice,) = settings.notices
+    assert "max_turns = 100000 (yours: 3)" in notice and "approval = 'ask'" in notice
 
 
 def test_a_bad_file_is_named(tmp_path: Path) -> None:

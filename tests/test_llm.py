@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -180,4 +181,6 @@ def test_key_from_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     llm = LLM.from_settings(Settings())
     assert llm.model == "openai/gpt-5"
-    assert llm.api_key is None
+    # Handed to litellm explicitly, and gone from the environment children inherit.
+    assert llm.api_key == "sk-test"
+    assert "OPENAI_API_KEY" not in os.environ

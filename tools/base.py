@@ -7,6 +7,7 @@ tool's description, so adding a tool means writing one class and listing it in t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from agent.events import PlanItem, ToolKindName
+from tools.executables import protect
 from tools.sandbox import Sandbox
 
 if TYPE_CHECKING:
@@ -50,9 +52,12 @@ class ToolContext:
     index: CodeIndex | None = None
     snapshots: dict[Path, str] = field(default_factory=dict)
     files_changed: set[str] = field(default_factory=set)
+    # Whether a read rule lets commands see a secret file of the workspace (relative path).
+    reveal: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
         self.workspace = self.workspace.resolve()
+        protect(self.workspace)
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.workspace).as_posix() or "."

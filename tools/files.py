@@ -10,6 +10,7 @@ from pydantic import Field
 from agent.events import ToolKindName
 from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
 from tools.listing import glob_matcher, workspace_files
+from tools.names import safe_text
 from tools.paths import read_text, resolve, write_atomic
 from tools.syntax import introduced_error
 
@@ -94,7 +95,7 @@ class ListFiles(Tool):
             paths = [p for p in paths if matcher.match(p[len(prefix) :])]
         if not paths:
             return ToolResult(output="No files found.", summary="0 files")
-        shown = paths[: self.limit]
+        shown = [safe_text(path) for path in paths[: self.limit]]
         if len(paths) > len(shown):
             shown.append(f"({len(paths) - len(shown)} more not shown; narrow with a pattern)")
         return ToolResult(output="\n".join(shown), summary=plural(len(paths), "file"))

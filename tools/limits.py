@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.executables import require
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _JOIN_AND_EXEC = (
     'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 126; shift; done; '
@@ -97,10 +99,11 @@ def limited(argv: list[str], env: dict[str, str], limits: Limits) -> Iterator[li
     env["SHIPMATE_NPROC"] = str(_nproc_limit(limits))
     layout = cgroup_layout()
     if layout is None:
-        yield ["bash", "-c", _JOIN_AND_EXEC, "shipmate-limits", "--", *argv]
+        yield [require("bash"), "-c", _JOIN_AND_EXEC, "shipmate-limits", "--", *argv]
         return
     with _cgroup(layout, limits) as procs:
-        yield ["bash", "-c", _JOIN_AND_EXEC, "shipmate-limits", *map(str, procs), "--", *argv]
+        joins = map(str, procs)
+        yield [require("bash"), "-c", _JOIN_AND_EXEC, "shipmate-limits", *joins, "--", *argv]
 
 
 def _nproc_limit(limits: Limits) -> int:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pathspec
+
+from agent.vcs import git
 
 # Skipped by the walk outside git, where no .gitignore may say so.
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__"}
@@ -23,47 +24,30 @@ def workspace_files(root: Path) -> list[str]:
 
 
 def _git_files(root: Path) -> list[str] | None:
+    repository = git.repository(root)
+    if repository is None or repository.root != root.resolve():
+        return None
     try:
-        done = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root,
-            capture_output=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        names = repository.files()
+    except git.GitError:
         return None
-    if done.returncode != 0:
+    if names is None:
         return None
-    names = {name for name in done.stdout.decode("utf-8", "surrogateescape").split("\0") if name}
     # Symlinks are skipped, as in the walk below and in ripgrep: one may lead out of the root.
-    return [name for name in names if (root / name).is_file() and not (root / name).is_symlink()]
+    return [
+        name for name in set(names) if (root / name).is_file() and not (root / name).is_symlink()
+    ]
 
 
 def dirty_files(root: Path) -> set[str]:
     """Files git reports as changed or untracked; empty outside git."""
+    repository = git.repository(root)
+    if repository is None:
+        return set()
     try:
-        done = subprocess.run(
-            ["git", "status", "--porcelain", "-z", "--untracked-files=all"],
-            cwd=root,
-            capture_output=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        return repository.dirty()
+    except git.GitError:
         return set()
-    if done.returncode != 0:
-        return set()
-    entries = done.stdout.decode("utf-8", "surrogateescape").split("\0")
-    found: set[str] = set()
-    index = 0
-    while index < len(entries):
-        entry = entries[index]
-        index += 1
-        if len(entry) < 4:
-            continue
-        found.add(entry[3:])
-        if entry[0] in "RC":
-            index += 1
-    return found
 
 
 def _walk(root: Path) -> list[str]:

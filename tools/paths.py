@@ -13,44 +13,68 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
 
 from tools.base import ToolContext, ToolError
+from tools.executables import own_installation, shipmate_inside
+from tools.names import on_disk
 from tools.textio import TextFile, as_text
 
+_CONTROL = re.compile("[\x01-\x1f\x7f-\x9f\u2028\u2029]")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 MAX_READ_BYTES = 10 * 1024 * 1024
 
 
-def resolve(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path:
-    """The real path of ``raw`` inside the workspace, or a ToolError saying why not."""
-    text = raw.strip()
-    if not text:
+def canonical(workspace: Path, raw: str) -> Path:
+    """The one reading of a path the model sent, for the permission check and the tool alike:
+    its real location inside ``workspace`` (links followed), or a ToolError saying why not.
+
+    Nothing is trimmed or guessed: ``.env `` names a file ``.env `` (which the secret check
+    also treats as ``.env``), control characters are refused, and a name shown to the model
+    with ``\\xNN`` escapes (not UTF-8 on disk) is mapped back to the real name.
+    """
+    if not raw.strip():
         raise ToolError("The path is empty; give a path relative to the workspace root.")
-    if "\x00" in text:
+    if "\x00" in raw:
         raise ToolError("The path contains a NUL byte.")
-    if text.startswith("~"):
+    if _CONTROL.search(raw):
+        raise ToolError(
+            f"The path {raw!r} contains control characters; give the path exactly as "
+            "list_files shows it."
+        )
+    if raw.startswith("~"):
         raise ToolError(
             f"'{raw}' points into a home directory; only files inside the workspace "
-            f"({ctx.workspace}) can be used. Give a path relative to the workspace root."
+            f"({workspace}) can be used. Give a path relative to the workspace root."
         )
-    candidate = Path(text)
-    if not candidate.is_absolute():
-        candidate = ctx.workspace / candidate
+    candidate = Path(raw)
+    candidate = candidate if candidate.is_absolute() else on_disk(workspace, raw)
     try:
         real = candidate.resolve()
     except (RuntimeError, OSError) as error:  # a symlink loop: RuntimeError before 3.13
         raise ToolError(f"'{raw}' cannot be resolved: {error}.") from None
-    if not real.is_relative_to(ctx.workspace):
+    if not real.is_relative_to(workspace):
         raise ToolError(
-            f"'{raw}' is outside the workspace ({ctx.workspace}); only files inside it can be "
+            f"'{raw}' is outside the workspace ({workspace}); only files inside it can be "
             "used. Give a path relative to the workspace root."
         )
+    return real
+
+
+def resolve(ctx: ToolContext, raw: str, *, for_write: bool = False) -> Path:
+    """The real path of ``raw`` inside the workspace, or a ToolError saying why not."""
+    real = canonical(ctx.workspace, raw)
     if for_write and _inside_git_dir(ctx, real):
         raise ToolError(f"'{raw}' is inside .git; git internals are not edited directly.")
+    own = own_installation()
+    if for_write and shipmate_inside(ctx.workspace) and real.is_relative_to(own):
+        raise ToolError(
+            f"'{raw}' is inside Shipmate's own installation, which is not edited from a session."
+        )
     return real
 
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.executables import require
 from tools.sandbox import command_env
 
 READ_CHUNK = 64 * 1024
@@ -88,7 +89,8 @@ async def run_shell(
 ) -> Outcome:
     """Run ``command`` with bash in ``cwd``, outside any sandbox."""
     env = command_env(sandboxed=False) if env is None else env
-    return await run_process(["bash", "-c", command], cwd, env, timeout, output_limit, log_dir)
+    argv = [require("bash"), "-c", command]
+    return await run_process(argv, cwd, env, timeout, output_limit, log_dir)
 
 
 async def run_process(

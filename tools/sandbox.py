@@ -8,9 +8,10 @@ other users' private files stay private even when Shipmate runs as root. A priva
 hides the sockets of host daemons (systemd, D-Bus, Docker), which a Unix socket reaches
 without any network. When Shipmate runs as root, every capability is dropped, or the command
 could simply remount the file system read-write or unmount what hides things from it.
-Credentials in the home directory are masked, and the environment is cut down to an
-allowlist before bubblewrap starts, so no API key reaches a command, not even through
-``/proc/1/environ``.
+The home folder is hidden but for the toolchains a build needs, and the workspace's secret
+files are masked (``tools/sandbox_view.py``); the environment is cut down to an allowlist
+before bubblewrap starts, so no API key reaches a command, not even through
+``/proc/1/environ``. bwrap and bash are absolute paths found outside the workspace.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ import contextlib
 import functools
 import os
 import re
-import shutil
 import subprocess
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent import keys
+from tools.executables import find, require
 from tools.limits import Limits
+from tools.sandbox_view import view_arguments
 
 # Variables a command may see; anything else (API keys, tokens) is dropped.
 ENV_ALLOWLIST = (
@@ -42,12 +45,6 @@ FIXED_ENV = {
     "NO_COLOR": "1",
     "TMPDIR": "/tmp",
 }
-# Credentials masked inside the sandbox, relative to the home directory.
-MASKED_HOME_PATHS = (
-    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh",
-    ".netrc", ".git-credentials", ".pypirc", ".npmrc",
-)  # fmt: skip
-
 # Host kernel settings: writable by root (even without capabilities), so made read-only.
 PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger")
 
@@ -78,6 +75,10 @@ def command_env(pass_env: tuple[str, ...] = (), sandboxed: bool = True) -> dict[
         for name, value in os.environ.items()
         if name in ENV_ALLOWLIST or name.startswith("LC_") or name in pass_env
     }
+    for name in pass_env:
+        value = keys.for_command(name)  # an API key the user chose to pass, not the model's
+        if name not in env and value is not None:
+            env[name] = value
     env.update(FIXED_ENV)
     if sandboxed:
         env["XDG_CACHE_HOME"] = "/tmp/.cache"
@@ -89,7 +90,7 @@ class SandboxSettings:
     workspace: Path
     allow_network: bool = False
     pass_env: tuple[str, ...] = ()
-    hide: tuple[Path, ...] = field(default_factory=tuple)
+    home_allow: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,19 +100,24 @@ class Bubblewrap:
     path: str
     user_namespace: bool
 
-    def argv(self, command: str, settings: SandboxSettings) -> list[str]:
+    def argv(
+        self, command: str, settings: SandboxSettings, reveal: Callable[[str], bool] | None = None
+    ) -> list[str]:
+        """bwrap's command line for ``command``; ``reveal`` says which of the workspace's
+        secret files a read rule lets commands see."""
         workspace = str(settings.workspace)
         args = [self.path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for path in PROC_READ_ONLY:
             args += ["--ro-bind-try", path, path]
         args += ["--tmpfs", "/tmp"]
-        args += _tools_under_tmp(settings)
         args += _private_run(settings)
-        args += _masks(settings)
+        before, after = view_arguments(settings.workspace, settings.home_allow, reveal)
+        args += before
         args += ["--bind", workspace, workspace]
         git = settings.workspace / ".git"
         if git.exists():
             args += ["--ro-bind", str(git), str(git)]
+        args += after
         if self.user_namespace:
             args.append("--unshare-user")
         args += _drop_capabilities()
@@ -119,7 +125,7 @@ class Bubblewrap:
         if not settings.allow_network:
             args.append("--unshare-net")
         args += ["--die-with-parent", "--new-session", "--chdir", workspace]
-        return [*args, "--", "bash", "-c", command]
+        return [*args, "--", require("bash"), "-c", command]
 
 
 def _drop_capabilities() -> list[str]:
@@ -146,44 +152,10 @@ def _private_run(settings: SandboxSettings) -> list[str]:
     return args
 
 
-def _tools_under_tmp(settings: SandboxSettings) -> list[str]:
-    """The private /tmp would hide a virtualenv or toolchain living there (CI often keeps
-    them in /tmp): the folders on PATH, the active virtualenv and Shipmate's own Python are
-    bound back read-only, so commands find them."""
-    folders = {Path(entry).parent for entry in os.environ.get("PATH", "").split(os.pathsep)}
-    folders.add(Path(sys.prefix))
-    if os.environ.get("VIRTUAL_ENV"):
-        folders.add(Path(os.environ["VIRTUAL_ENV"]))
-    args: list[str] = []
-    for folder in sorted(folders):
-        if (
-            folder.is_relative_to("/tmp")
-            and folder != Path("/tmp")
-            and folder.is_dir()
-            and not settings.workspace.is_relative_to(folder)
-        ):
-            args += ["--ro-bind", str(folder), str(folder)]
-    return args
-
-
-def _masks(settings: SandboxSettings) -> list[str]:
-    home = Path(os.path.expanduser("~"))
-    paths = [home / name for name in MASKED_HOME_PATHS] + list(settings.hide)
-    args: list[str] = []
-    for path in paths:
-        if settings.workspace.is_relative_to(path) or not path.exists() or path.is_symlink():
-            continue
-        if path.is_dir():
-            args += ["--tmpfs", str(path)]
-        else:
-            args += ["--ro-bind", "/dev/null", str(path)]
-    return args
-
-
 @functools.cache
 def find_bubblewrap() -> tuple[Bubblewrap | None, str]:
     """Probe, don't assume: run bwrap once to see what works (user namespaces can be off)."""
-    path = shutil.which("bwrap")
+    path = find("bwrap")
     if path is None:
         return None, "bubblewrap (bwrap) is not installed"
     base = [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid"]
@@ -228,8 +200,12 @@ class Sandbox:
     def active(self) -> bool:
         return self.bubblewrap is not None
 
-    def prepare(self, command: str, outside: bool = False) -> tuple[list[str], dict[str, str]]:
+    def prepare(
+        self, command: str, outside: bool = False, reveal: Callable[[str], bool] | None = None
+    ) -> tuple[list[str], dict[str, str]]:
         """The argv and environment for ``command``; ``outside`` skips bubblewrap (approved)."""
         if outside or self.bubblewrap is None:
-            return ["bash", "-c", command], command_env(self.settings.pass_env, sandboxed=False)
-        return self.bubblewrap.argv(command, self.settings), command_env(self.settings.pass_env)
+            env = command_env(self.settings.pass_env, sandboxed=False)
+            return [require("bash"), "-c", command], env
+        argv = self.bubblewrap.argv(command, self.settings, reveal)
+        return argv, command_env(self.settings.pass_env)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
-import sys
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from agent.events import ToolKindName
+from tools import executables
 from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
 from tools.listing import glob_matcher, workspace_files
+from tools.names import safe_text
 from tools.paths import resolve
 from tools.secret_files import is_secret_path
 from tools.textio import decode, is_binary
@@ -31,11 +31,9 @@ def _hard_linked(ctx: ToolContext, relative: str) -> bool:
 
 
 def ripgrep() -> str | None:
-    """The ``rg`` binary: the one the ripgrep wheel put beside this Python, else PATH."""
-    beside = Path(sys.executable).parent / "rg"
-    if beside.is_file():
-        return str(beside)
-    return shutil.which("rg")
+    """The ``rg`` binary: the one the ripgrep wheel put beside this Python, else PATH (never a
+    folder inside the workspace)."""
+    return executables.find("rg")
 
 
 class Grep(Tool):
@@ -70,7 +68,9 @@ class Grep(Tool):
             hidden.clear()  # asked for by name, and approved
         linked = {path for path, _ in found if path and _hard_linked(ctx, path)}
         left_out = hidden | linked
-        lines = [path + rest if path else rest for path, rest in found if path not in left_out]
+        lines = [
+            safe_text(path) + rest if path else rest for path, rest in found if path not in left_out
+        ]
         while lines and lines[0] == "--":
             lines.pop(0)
         notes = []
@@ -96,7 +96,8 @@ class Grep(Tool):
 
     async def _ripgrep(self, rg: str, ctx: ToolContext, target: Path) -> list[tuple[str, str]]:
         """(path, rest of the line) pairs; the path is "" on ``--`` context separators."""
-        args = [rg, "--no-heading", "--with-filename", "--line-number", "--color=never", "--null"]
+        args = [rg, "--no-config", "--no-heading", "--with-filename", "--line-number", "--null"]
+        args.append("--color=never")
         args += ["--hidden", "--glob=!.git", "--no-require-git", f"--max-columns={MAX_LINE_CHARS}"]
         args += ["--max-columns-preview"]
         if self.ignore_case:
@@ -123,18 +124,18 @@ class Grep(Tool):
         if process.returncode == 2 and not out:
             message = err.decode(errors="replace").strip().splitlines()
             raise ToolError("grep failed: " + (message[-1] if message else "ripgrep error"))
-        text = out.decode(errors="replace")
         if self.output == "files":
-            return [(name.removeprefix("./"), "") for name in text.split("\0") if name.strip()]
+            names = (os.fsdecode(name) for name in out.split(b"\0") if name.strip())
+            return [(name.removeprefix("./"), "") for name in names]
         found = []
-        for line in text.splitlines():
-            path, null, rest = line.partition("\0")
+        for raw in out.splitlines():
+            path, null, rest = raw.partition(b"\0")
             if not null:
-                found.append(("", line))
+                found.append(("", raw.decode(errors="replace")))
                 continue
-            number = rest.lstrip("0123456789")
-            separator = number[:1] or ":"
-            found.append((path.removeprefix("./"), separator + rest))
+            text = rest.decode(errors="replace")
+            separator = text.lstrip("0123456789")[:1] or ":"
+            found.append((os.fsdecode(path).removeprefix("./"), separator + text))
         return found
 
     def _python(self, ctx: ToolContext, target: Path) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""Files that usually hold credentials: reading them needs a person's approval."""
+"""Files that usually hold credentials: reading them needs a person's approval, and commands
+in the sandbox see them empty."""
 
 from __future__ import annotations
 
@@ -6,15 +7,20 @@ from fnmatch import fnmatchcase
 
 SECRET_DIRS = frozenset({".ssh", ".aws", ".gnupg"})
 SECRET_NAMES = (
-    "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", "id_ecdsa*", "id_dsa*",
-    ".netrc", ".pypirc", ".npmrc", ".git-credentials", "environ",
+    "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "id_rsa*", "id_ed25519*",
+    "id_ecdsa*", "id_dsa*", ".netrc", ".pypirc", ".npmrc", ".git-credentials", ".pgpass",
+    ".vault-token", ".htpasswd", ".terraformrc", "credentials.tfrc.json", "environ",
 )  # fmt: skip
 ENV_EXAMPLES = frozenset({".env.example", ".env.sample", ".env.template"})
 
 
 def is_secret_path(path: str) -> bool:
-    """Whether ``path`` names a file that usually holds credentials (best effort)."""
-    parts = path.lower().split("/")
+    """Whether ``path`` names a file that usually holds credentials (best effort).
+
+    Each part is judged without surrounding whitespace and case, so ``.env `` or ``.ENV``
+    count as ``.env``: a name the file system may treat alike is never let through.
+    """
+    parts = [part.strip().lower() for part in path.split("/")]
     if SECRET_DIRS.intersection(parts):
         return True
     name = parts[-1]

@@ -13,6 +13,7 @@ from tools.base import Tool, ToolContext, ToolError, ToolResult
 from tools.limits import limited
 from tools.process import Outcome, run_process, run_shell
 from tools.sandbox import denial_hint
+from tools.sandbox_view import workspace_secrets
 
 
 class RunCommand(Tool):
@@ -68,6 +69,14 @@ class RunCommand(Tool):
                 "can; if the task truly needs more, run the command again with "
                 "outside_sandbox=true and a justification, which the user must approve.]"
             )
+        masked = workspace_secrets(ctx.workspace, ctx.reveal) if sandboxed else []
+        if masked and outcome.exit_code != 0:
+            shown = ", ".join(masked[:5]) + (f" and {len(masked) - 5} more" * (len(masked) > 5))
+            parts.append(
+                f"[Files that usually hold secrets are empty to commands: {shown}. If the "
+                "command needs one, tell the user; they can allow it with "
+                "'shipmate rules add --read PATTERN'.]"
+            )
         return ToolResult(
             output="\n".join(parts),
             is_error=outcome.timed_out or outcome.exit_code != 0,
@@ -78,7 +87,7 @@ class RunCommand(Tool):
         log_dir = ctx.log_dir or Path(tempfile.gettempdir()) / "shipmate-logs"
         if ctx.sandbox is None:
             return await run_shell(self.command, ctx.workspace, timeout, ctx.output_limit, log_dir)
-        argv, env = ctx.sandbox.prepare(self.command, outside=self.outside_sandbox)
+        argv, env = ctx.sandbox.prepare(self.command, self.outside_sandbox, ctx.reveal)
         with limited(argv, env, ctx.sandbox.limits) as wrapped:
             return await run_process(
                 wrapped, ctx.workspace, env, timeout, ctx.output_limit, log_dir

@@ -22,6 +22,7 @@ from pathlib import Path
 from agent.index.files import MAX_FILE_BYTES, unreadable_reason
 from agent.index.languages import detect
 from agent.index.tags import extract
+from tools.names import on_disk
 
 # (path, size, mtime_ns, hash, language or "!reason", tags as marshal bytes or None)
 Indexed = tuple[str, int, int, str, str | None, bytes | None]
@@ -35,7 +36,7 @@ def digest(data: bytes) -> str:
 
 def index_file(root: str, path: str, is_known: Callable[[str], bool]) -> Indexed | None:
     """One file's row and, unless the store already has its content, its tags."""
-    full = os.path.join(root, path)
+    full = on_disk(Path(root), path)
     try:
         info = os.lstat(full)
         if not stat.S_ISREG(info.st_mode):  # a link (it may lead out), a FIFO, a folder

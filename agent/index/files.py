@@ -7,12 +7,14 @@ files over a size limit, and whatever ``.shipmateignore`` (gitignore syntax) nam
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path, PurePosixPath
 
 import pathspec
 
+from agent.vcs import git
 from tools.listing import workspace_files
+from tools.names import on_disk, real_name, safe_text
+from tools.secret_files import is_secret_path
 
 MAX_FILE_BYTES = 1_000_000
 IGNORE_FILE = ".shipmateignore"
@@ -33,7 +35,7 @@ MINIFIED_LINE = 1000
 def candidate_files(root: Path) -> list[str]:
     """Paths (relative, sorted) worth indexing, judged by name alone."""
     ignore = _ignore_spec(root)
-    return [path for path in workspace_files(root) if _wanted(path, ignore)]
+    return [safe_text(path) for path in workspace_files(root) if _wanted(path, ignore)]
 
 
 def admissible(root: Path, paths: list[str]) -> list[str]:
@@ -42,20 +44,16 @@ def admissible(root: Path, paths: list[str]) -> list[str]:
     paths = [path for path in paths if _wanted(path, ignore) and _regular(root, path)]
     if not paths:
         return []
+    repository = git.repository(root)
+    if repository is None:
+        return paths
     try:
-        done = subprocess.run(
-            ["git", "check-ignore", "--stdin", "-z"],
-            cwd=root,
-            input="\0".join(paths).encode(),
-            capture_output=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        ignored = repository.ignored([real_name(path) for path in paths])
+    except git.GitError:
         return paths
-    if done.returncode not in (0, 1):  # not a git repository
+    if ignored is None:
         return paths
-    ignored = set(done.stdout.decode("utf-8", "surrogateescape").split("\0"))
-    return [path for path in paths if path not in ignored]
+    return [path for path in paths if real_name(path) not in ignored]
 
 
 def is_artifact(path: str) -> bool:
@@ -67,6 +65,8 @@ def _wanted(path: str, ignore: pathspec.PathSpec | None) -> bool:
     pure = PurePosixPath(path)
     if VENDORED_DIRS.intersection(pure.parts[:-1]) or pure.name in LOCK_FILES:
         return False
+    if is_secret_path(path):  # never parsed, so no map, outline or symbol shows its text
+        return False
     if pure.name.endswith(GENERATED_SUFFIXES):
         return False
     return ignore is None or not ignore.match_file(path)
@@ -74,7 +74,7 @@ def _wanted(path: str, ignore: pathspec.PathSpec | None) -> bool:
 
 def _regular(root: Path, path: str) -> bool:
     """A file reached without a symlink, as in the listing (a link may lead out of the root)."""
-    full = root / path
+    full = on_disk(root, path)
     if full.is_symlink() or not full.is_file():
         return False
     return not any((root / parent).is_symlink() for parent in PurePosixPath(path).parents)

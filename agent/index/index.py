@@ -26,6 +26,7 @@ from agent.index.rank import Ranker
 from agent.index.repomap import render
 from agent.index.store import FileRow, Store
 from agent.index.tags import Definition, FileTags
+from tools.names import on_disk
 
 if TYPE_CHECKING:
     from agent.index.build import Indexed
@@ -82,7 +83,7 @@ class CodeIndex:
             for path in wanted:
                 row = stored.get(path)
                 try:
-                    info = os.stat(self.root / path)
+                    info = os.stat(on_disk(self.root, path))
                 except OSError:
                     continue
                 if row and row[0] == info.st_size and row[1] == info.st_mtime_ns:
@@ -121,7 +122,7 @@ class CodeIndex:
         for path in wanted:
             row = self.rows.get(path)
             try:
-                info = os.stat(self.root / path)
+                info = os.stat(on_disk(self.root, path))
             except OSError:
                 continue
             if not row or row[0] != info.st_size or row[1] != info.st_mtime_ns:
@@ -310,7 +311,7 @@ class CodeIndex:
         found: list[SymbolUse] = []
         for path in users:
             try:
-                text = (self.root / path).read_text(encoding="utf-8", errors="replace")
+                text = on_disk(self.root, path).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
             for number, line in enumerate(text.splitlines(), 1):

@@ -18,6 +18,7 @@ from watchfiles import Change, watch
 
 from agent.index.files import VENDORED_DIRS
 from agent.index.index import CodeIndex
+from tools.names import safe_text
 
 Listener = Callable[[list[str], float], None]
 DEBOUNCE_MS = 50
@@ -93,13 +94,13 @@ class IndexWatcher:
                     files.update(f"{here}/{name}" for name in names)
             else:
                 files.add(path)
-                if path not in self.index.rows and not full.exists():
-                    gone.append(path + "/")  # perhaps a folder, moved away or deleted
+                if safe_text(path) not in self.index.rows and not full.exists():
+                    gone.append(safe_text(path) + "/")  # perhaps a folder, moved away or deleted
         if gone:
             with self.index.lock:
                 prefixes = tuple(gone)
                 files.update(known for known in self.index.rows if known.startswith(prefixes))
-        return sorted(files)
+        return sorted({safe_text(path) for path in files})
 
     def _wanted(self, _change: object, path: str) -> bool:
         try:

@@ -23,8 +23,9 @@ from pydantic import BaseModel
 from agent.config import ApprovalMode
 from agent.policy.commands import SimpleCommand, matches, parse, read_only, suggest_pattern
 from agent.policy.rules import Rule, RuleBook
-from tools.base import Tool
+from tools.base import Tool, ToolError
 from tools.listing import glob_matcher
+from tools.paths import canonical
 from tools.secret_files import is_secret_path
 
 Verdict = Literal["allow", "deny", "ask"]
@@ -72,7 +73,9 @@ class Permissions:
         if tool.kind == "read":
             return self._read(tool.subject())
         if tool.kind == "edit":
-            return self._edit(tool.subject() or "")
+            # An edit reads the file too (its result shows the text around the change).
+            secret = self._read(tool.subject(), editing=True)
+            return secret if secret.verdict != "allow" else self._edit(tool.subject() or "")
         if tool.kind == "execute":
             return self._command(
                 tool.subject() or "",
@@ -97,30 +100,40 @@ class Permissions:
                 return rule
         return None
 
-    def _real(self, path: str) -> str:
-        """Where ``path`` leads once links are followed, so notes.txt -> .env counts as .env."""
-        candidate = Path(path)
+    def _real(self, path: str) -> str | None:
+        """The file the tool will open, relative to the workspace (links followed, so
+        notes.txt -> .env counts as .env): the same canonical reading the tools use. None
+        when the tool will refuse the path anyway."""
         try:
-            real = (candidate if candidate.is_absolute() else self.workspace / candidate).resolve()
-        except (OSError, RuntimeError, ValueError):  # a loop or a NUL byte: the tool refuses it
-            return path
-        if real.is_relative_to(self.workspace):
-            return real.relative_to(self.workspace).as_posix()
-        return real.as_posix()
+            return canonical(self.workspace, path).relative_to(self.workspace).as_posix()
+        except ToolError:
+            return None
 
-    def _read(self, path: str | None) -> Check:
-        real = self._real(path) if path else ""
-        if not path or not (is_secret_path(path) or is_secret_path(real)):
+    def reveals(self, relative: str) -> bool:
+        """Whether a read rule lets commands in the sandbox see this secret file."""
+        return self._path_rule("read", "allow", relative) is not None
+
+    def _read(self, path: str | None, editing: bool = False) -> Check:
+        real = self._real(path) if path else None
+        if not path or real is None:
+            return Check(verdict="allow")  # nothing to read, or a path the tool refuses
+        secret = [
+            name for name in dict.fromkeys((self._relative(path), real)) if is_secret_path(name)
+        ]
+        if not secret:
             return Check(verdict="allow")
-        if rule := self._path_rule("read", "deny", path) or self._path_rule("read", "deny", real):
-            return Check(verdict="deny", reason=f"Refused by the rule '{rule.describe()}'.")
-        if self._path_rule("read", "allow", path):
+        for name in secret:
+            if rule := self._path_rule("read", "deny", name):
+                return Check(verdict="deny", reason=f"Refused by the rule '{rule.describe()}'.")
+        if all(self._path_rule("read", "allow", name) for name in secret):
             return Check(verdict="allow")
         shown = path if self._relative(path) == real else f"{path} (which leads to {real})"
+        verb = "edits " if editing else ""
+        why = " (an edit shows its content)" if editing else ""
         return Check(
             verdict="ask",
-            reason=f"{shown} usually holds secrets (keys, passwords, tokens)",
-            suggestion=Rule(action="allow", tool="read", pattern=self._relative(path)),
+            reason=f"{verb}{shown}, which usually holds secrets (keys, passwords, tokens){why}",
+            suggestion=Rule(action="allow", tool="read", pattern=real),
         )
 
     def _edit(self, path: str) -> Check:

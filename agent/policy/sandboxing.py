@@ -20,6 +20,7 @@ def sandbox_for(settings: Settings, workspace: Path) -> Sandbox:
             workspace.resolve(),
             allow_network=settings.allow_network,
             pass_env=tuple(settings.pass_env),
+            home_allow=tuple(settings.sandbox.home_allow),
         ),
         bubblewrap,
         Limits(settings.command_memory_mb, settings.command_max_processes),

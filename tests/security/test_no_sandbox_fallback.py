@@ -22,6 +22,7 @@ from agent.config import Settings
 from agent.policy.permissions import Permissions
 from agent.policy.rules import Rule, RuleBook
 from agent.policy.sandboxing import sandbox_for
+from tools import executables
 from tools.sandbox import Bubblewrap, find_bubblewrap
 from tools.shell import RunCommand
 
@@ -54,10 +55,13 @@ def crippled(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
 
 @pytest.fixture
 def probe_fresh() -> Iterator[None]:
-    """find_bubblewrap() caches its answer; forget it before and after the test."""
+    """find_bubblewrap() and the program lookup cache their answers; forget them around the
+    test."""
     find_bubblewrap.cache_clear()
+    executables.find.cache_clear()
     yield
     find_bubblewrap.cache_clear()
+    executables.find.cache_clear()
 
 
 def test_attack_run_unconfined_where_bubblewrap_cannot_work(

@@ -132,8 +132,9 @@ async def test_attack_overwrite_user_rules_file(
     assert path.is_relative_to(site.home)
     guard = watch()
     evil = '{"workspace": "x", "rules": [{"action": "allow", "tool": "command", "pattern": "*"}]}'
-    result = await sh(box, f"echo '{evil}' > '{path}'; rm -f '{path}'")
+    result = await sh(box, f"cat '{path}'; echo '{evil}' > '{path}' || rm '{path}'")
     assert result.is_error
+    assert "git push" not in result.output  # the config folder is hidden, not just read-only
     assert RuleBook(site.ws).rules == book.rules
     guard.check()
 
@@ -453,7 +454,7 @@ async def test_control_tools_under_tmp_stay_usable_but_read_only(
     tool.write_text("#!/bin/sh\necho probe-ran\n")
     tool.chmod(0o755)
     monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    result = await sh(box, f"shipmate-probe-tool && touch {venv}/planted")
+    result = await sh(box, f"shipmate-probe-tool && touch {venv}/bin/planted")
     assert "probe-ran" in result.output
     assert "Read-only file system" in result.output
-    assert not (venv / "planted").exists()
+    assert not (venv / "bin" / "planted").exists()

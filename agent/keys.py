@@ -1,0 +1,111 @@
+"""Model API keys: taken out of the environment once, kept in memory, given to litellm.
+
+Every process Shipmate starts inherits ``os.environ`` unless told otherwise: git, the
+sandbox's wrapper, a command the user let run outside the sandbox, the index's workers. A key
+that is no longer in ``os.environ`` cannot leak through any of them, however they are
+started, so ``capture()`` moves the keys into this module at start-up and the model client
+passes them to litellm explicitly.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+from collections.abc import Iterable, MutableMapping
+
+# Names that hold a model provider's key; a provider's other secrets (AWS keys for Bedrock) are
+# taken too once a model of that provider is used.
+KEY_NAME = re.compile(r"(?:[A-Z0-9_]*_)?(API_?KEY|API_TOKEN|AUTH_TOKEN)")
+# Keys Shipmate chooses a model by; never given to a command, whatever pass_env says.
+DEFAULT_MODEL_KEYS = (
+    "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+    "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY",
+)  # fmt: skip
+# litellm arguments for the keys that are not the provider's plain ``api_key``.
+ARGUMENTS = {
+    "AWS_ACCESS_KEY_ID": "aws_access_key_id",
+    "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
+    "AWS_SESSION_TOKEN": "aws_session_token",
+    "AZURE_AD_TOKEN": "azure_ad_token",
+}
+# What a provider may report missing that is a setting, not a secret; it stays in the
+# environment, where litellm reads it.
+SETTING = re.compile(r".*_(API_BASE|API_VERSION|BASE_URL|PROJECT|LOCATION|REGION|REGION_NAME)")
+
+_keys: dict[str, str] = {}
+_model_keys: set[str] = set()
+
+
+def capture(names: Iterable[str] = (), environ: MutableMapping[str, str] | None = None) -> None:
+    """Move every key-like variable (and ``names``) from the environment into memory."""
+    environ = os.environ if environ is None else environ
+    wanted = set(names)
+    for name in list(environ):
+        if name in wanted or KEY_NAME.fullmatch(name.upper()):
+            if environ is os.environ:
+                _wipe_from_process_memory(name)
+            value = environ.pop(name)
+            if value:
+                _keys[name] = value
+
+
+def _wipe_from_process_memory(name: str) -> None:
+    """Overwrite the value where the process was started with it: ``/proc/PID/environ`` shows
+    that memory to every process of the user, whatever ``os.environ`` holds later."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.getenv.restype = ctypes.c_void_p
+        address = libc.getenv(name.encode())
+        if address:
+            ctypes.memset(address, ord("*"), len(ctypes.string_at(address)))
+    except (OSError, AttributeError, ValueError):
+        pass  # not glibc-like: the variable is still removed from the environment
+
+
+def get(name: str) -> str | None:
+    capture()
+    return _keys.get(name)
+
+
+def present() -> list[str]:
+    """The names of the keys Shipmate holds (never their values)."""
+    capture()
+    return sorted(_keys)
+
+
+def credentials(missing: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """litellm arguments for the variables a provider reports missing from the environment,
+    and those it still lacks. Several names may stand for one argument (Gemini takes
+    GEMINI_API_KEY or GOOGLE_API_KEY): one of them is enough."""
+    unmet: list[str] = []
+    groups: dict[str, list[str]] = {}
+    for name in missing:
+        if SETTING.fullmatch(name):
+            unmet.append(name)
+        else:
+            groups.setdefault(ARGUMENTS.get(name, "api_key"), []).append(name)
+    capture(name for names in groups.values() for name in names)
+    arguments: dict[str, str] = {}
+    for argument, names in groups.items():
+        _model_keys.update(names)
+        value = next((_keys[name] for name in names if name in _keys), None)
+        if value is None:
+            unmet += names
+        else:
+            arguments[argument] = value
+    return arguments, unmet
+
+
+def for_command(name: str) -> str | None:
+    """A key the user passes to commands by name (``pass_env``), unless a model uses it."""
+    capture()
+    if name in _model_keys or name in DEFAULT_MODEL_KEYS:
+        return None
+    return _keys.get(name)
+
+
+def clear() -> None:
+    """Forget every key (tests start each case from a clean slate)."""
+    _keys.clear()
+    _model_keys.clear()

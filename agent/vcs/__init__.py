@@ -1,0 +1,1 @@
+"""Git, hardened: the one place Shipmate runs git."""

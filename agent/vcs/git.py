@@ -1,0 +1,312 @@
+"""Every git command Shipmate runs, hardened against the repository it runs in.
+
+git runs outside the sandbox, as the user, so nothing the workspace can write may steer it:
+
+- The repository is found here, not by git: only a real ``.git`` folder (or a ``.git`` file
+  naming one, as worktrees have) in the workspace or above it counts. A folder that merely
+  looks like a bare repository (``HEAD``, ``objects/``, ``refs/`` written by a tool) never
+  does, and a workspace that was not a repository when Shipmate first looked stays one
+  without git for the rest of the process, whatever a command creates in it later. Every
+  call then names ``--git-dir`` and ``--work-tree`` itself: git discovers nothing.
+- Configuration that runs programs is switched off on the command line, which outranks every
+  config file: fsmonitor, hooks (``core.hooksPath=/dev/null``; a commit may opt in, as the
+  user's own git would run them there), pagers, external diff and textconv, credential
+  helpers, network transports, and every filter or diff driver the repository's own config
+  defines. Submodules are never recursed into: a nested repository in the workspace is
+  writable by commands, and git would obey its config.
+- The environment has no API keys (they never stay in ``os.environ``), none of the user's
+  ``GIT_*`` redirections, and a PATH without folders inside the workspace; git itself is an
+  absolute path found outside the workspace.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.executables import MissingProgram, require, trusted_path
+
+TIMEOUT = 60.0
+HARDENING = (
+    "safe.bareRepository=explicit",
+    "core.fsmonitor=false",
+    "core.pager=cat",
+    "core.untrackedCache=false",
+    "diff.external=",
+    "diff.ignoreSubmodules=all",
+    "status.submoduleSummary=false",
+    "submodule.recurse=false",
+    "fetch.recurseSubmodules=false",
+    "protocol.allow=never",
+    "credential.helper=",
+    "core.askPass=",
+    "core.sshCommand=",
+    "log.showSignature=false",
+    "gc.auto=0",
+    "maintenance.auto=false",
+)
+NO_HOOKS = "core.hooksPath=/dev/null"
+# Keys whose value is a program; a repository's own config may not choose them.
+_DRIVER_PROGRAMS = {
+    "filter": ("clean", "smudge", "process"),
+    "diff": ("textconv", "command"),
+    "merge": ("driver",),
+}
+_UNTRUSTED_SCOPES = {"local", "worktree"}
+# The user's identity and config choices pass through; redirections of git do not.
+_KEPT_GIT_VARIABLES = {
+    "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE",
+    "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM",
+}  # fmt: skip
+
+
+class GitError(Exception):
+    """git failed or is missing; the message says what happened."""
+
+
+def git_environment() -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("GIT_") or name in _KEPT_GIT_VARIABLES
+    }
+    env.update(
+        PATH=trusted_path(),
+        GIT_OPTIONAL_LOCKS="0",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_PAGER="cat",
+        PAGER="cat",
+        GIT_EDITOR=":",
+        GIT_ASKPASS="",
+        SSH_ASKPASS="",
+    )
+    return env
+
+
+def _run(
+    argv: list[str], cwd: Path, *, input: bytes | None = None, timeout: float = TIMEOUT
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            argv,
+            cwd=cwd,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            env=git_environment(),
+            timeout=timeout,
+        )
+    except MissingProgram as error:
+        raise GitError(str(error)) from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {argv[-1]!r} took over {timeout:g} s") from None
+    except OSError as error:
+        raise GitError(f"git could not start: {error}") from None
+
+
+def version() -> str | None:
+    """``git version 2.x``, or None when git is not installed."""
+    try:
+        done = _run([require("git"), "--version"], Path("/"))
+    except GitError:
+        return None
+    return done.stdout.decode(errors="replace").strip() or None
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A work tree and its git folder, both found by ``repository()``."""
+
+    root: Path
+    git_dir: Path
+
+    def run(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        hooks: bool = False,
+        timeout: float = TIMEOUT,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """``git ARGS`` in this repository (from ``cwd``, a folder of the work tree), hardened;
+        ``hooks`` only for a commit."""
+        options = [*HARDENING, *self._driver_overrides()]
+        if not hooks:
+            options.append(NO_HOOKS)
+        argv = [require_git()]
+        for option in options:
+            argv += ["-c", option]
+        argv += ["--no-pager", f"--git-dir={self.git_dir}", f"--work-tree={self.root}", *args]
+        return _run(argv, cwd or self.root, input=input, timeout=timeout)
+
+    @functools.cached_property
+    def _driver_list(self) -> tuple[str, ...]:
+        """Program-running driver keys set by the repository's own config (or its includes)."""
+        argv = [require_git()]
+        for option in (*HARDENING, NO_HOOKS):
+            argv += ["-c", option]
+        argv += [f"--git-dir={self.git_dir}", "config", "--list", "--show-scope", "--includes"]
+        done = _run([*argv, "-z"], self.root)
+        parts = done.stdout.split(b"\0")  # scope, "name\nvalue", scope, "name\nvalue", …
+        found: list[str] = []
+        for scope, entry in zip(parts[0::2], parts[1::2], strict=False):
+            found += _driver_keys(entry.decode(errors="replace"), scope.decode(errors="replace"))
+        return tuple(dict.fromkeys(found))
+
+    def _driver_overrides(self) -> list[str]:
+        return [f"{key}=" for key in self._driver_list]
+
+    def branch(self) -> str | None:
+        """The current branch, ``HEAD`` when detached, None when git fails."""
+        done = self.run("symbolic-ref", "--quiet", "--short", "HEAD")
+        if done.returncode == 1:
+            return "HEAD"  # detached
+        if done.returncode != 0:
+            return None
+        return done.stdout.decode(errors="replace").strip() or None
+
+    def files(self, folder: Path | None = None) -> list[str] | None:
+        """Tracked files and untracked ones git does not ignore, relative to ``folder`` (the
+        root by default) and under it; None if git fails."""
+        done = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=folder)
+        if done.returncode != 0:
+            return None
+        return [name for name in _split(done.stdout) if name]
+
+    def dirty(self) -> set[str]:
+        """Files git reports as changed or untracked (submodules ignored)."""
+        done = self.run(
+            "status", "--porcelain", "-z", "--untracked-files=all", "--ignore-submodules=all"
+        )
+        if done.returncode != 0:
+            return set()
+        entries = _split(done.stdout)
+        found: set[str] = set()
+        index = 0
+        while index < len(entries):
+            entry = entries[index]
+            index += 1
+            if len(entry) < 4:
+                continue
+            found.add(entry[3:])
+            if entry[0] in "RC":
+                index += 1  # the name the file was renamed or copied from
+        return found
+
+    def ignored(self, paths: list[str]) -> set[str] | None:
+        """Those of ``paths`` that .gitignore rules ignore (None if git fails)."""
+        data = b"\0".join(os.fsencode(path) for path in paths)
+        done = self.run("check-ignore", "--stdin", "-z", input=data)
+        if done.returncode not in (0, 1):
+            return None
+        return set(_split(done.stdout))
+
+
+def _driver_keys(entry: str, scope: str) -> list[str]:
+    """``entry`` is ``name\\nvalue``; the keys to blank out if the repository set a driver."""
+    if scope not in _UNTRUSTED_SCOPES:
+        return []
+    name = entry.split("\n", 1)[0]
+    section, _, rest = name.partition(".")
+    driver, _, key = rest.rpartition(".")
+    programs = _DRIVER_PROGRAMS.get(section.lower())
+    if not driver or programs is None or key.lower() not in programs:
+        return []
+    keys = [f"{section}.{driver}.{program}" for program in programs]
+    if section.lower() == "filter":
+        keys.append(f"filter.{driver}.required")
+    return keys
+
+
+def _split(data: bytes) -> list[str]:
+    """NUL-separated names; bytes that are not UTF-8 stay as the OS gives them."""
+    return [os.fsdecode(part) for part in data.split(b"\0") if part]
+
+
+def require_git() -> str:
+    try:
+        return require("git")
+    except MissingProgram as error:
+        raise GitError(str(error)) from None
+
+
+_found: dict[Path, Repository | None] = {}
+
+
+def repository(start: Path) -> Repository | None:
+    """The repository whose work tree holds ``start``, decided once per folder per process."""
+    start = start.resolve()
+    if start not in _found:
+        _found[start] = _discover(start)
+    return _found[start]
+
+
+def forget() -> None:
+    """Look again next time (for tests that create repositories after a first look)."""
+    _found.clear()
+
+
+def _discover(start: Path) -> Repository | None:
+    ceilings = _ceilings()
+    folder = start
+    try:
+        device = folder.stat().st_dev
+    except OSError:
+        return None
+    across = os.environ.get("GIT_DISCOVERY_ACROSS_FILESYSTEM", "").lower() in ("1", "true", "yes")
+    while True:
+        git_dir = _git_dir_of(folder)
+        if git_dir is not None:
+            return Repository(folder, git_dir)
+        parent = folder.parent
+        if parent == folder or parent in ceilings:
+            return None
+        try:
+            if not across and parent.stat().st_dev != device:
+                return None
+        except OSError:
+            return None
+        folder = parent
+
+
+def _ceilings() -> set[Path]:
+    """GIT_CEILING_DIRECTORIES, as git reads it: discovery never moves up into these."""
+    value = os.environ.get("GIT_CEILING_DIRECTORIES", "")
+    return {Path(entry).resolve() for entry in value.split(os.pathsep) if os.path.isabs(entry)}
+
+
+def _git_dir_of(folder: Path) -> Path | None:
+    """``folder/.git`` if it is a git folder, or the folder a ``.git`` file names."""
+    dot_git = folder / ".git"
+    try:
+        if dot_git.is_dir():
+            return dot_git.resolve() if _is_git_dir(dot_git) else None
+        if dot_git.is_file():
+            first = dot_git.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+            if not first.startswith("gitdir:"):
+                return None
+            target = Path(first.removeprefix("gitdir:").strip())
+            target = target if target.is_absolute() else folder / target
+            return target.resolve() if _is_git_dir(target) else None
+    except OSError:
+        return None
+    return None
+
+
+def _is_git_dir(path: Path) -> bool:
+    """As git checks it: a HEAD, and objects and refs (in the common folder of a worktree)."""
+    try:
+        if not (path / "HEAD").is_file():
+            return False
+        common = path
+        commondir = path / "commondir"
+        if commondir.is_file():
+            named = Path(commondir.read_text(encoding="utf-8", errors="replace").strip())
+            common = named if named.is_absolute() else path / named
+        return (common / "objects").is_dir() and (common / "refs").is_dir()
+    except OSError:
+        return False

@@ -1,0 +1,235 @@
+"""Shipmate's own processes (git, bash, rg, bwrap) run outside the sandbox, as the user: nothing
+the workspace can write may steer them, and none of them inherits the model's API key.
+
+Each attack plants a program that would create a marker file outside the workspace, proves
+with plain git (the control) that the plant works, then drives Shipmate the ways a user does
+(the file tools and commands a model calls, ``shipmate index``, ``map``, ``run``) and checks
+the marker never appears.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from security_helpers import Guard, Site, sh
+
+from agent.vcs import git as vcs
+from tools import executables
+from tools.base import ToolContext
+from tools.files import ListFiles, WriteFile
+from tools.listing import dirty_files, workspace_files
+from tools.search import Grep
+
+from helpers import git, run_cli
+from scripted_llm import Reply, ScriptedLLM, tool
+
+
+def marker(site: Site) -> Path:
+    return site.root / "PWNED"
+
+
+def plant_command(site: Site) -> str:
+    """A shell command that leaves the marker (and what it could see of the environment)."""
+    return f"env > {marker(site)}; echo"
+
+
+def plain_git(repo: Path, *args: str) -> None:
+    """The control: git as a user runs it, obeying the repository's config."""
+    subprocess.run(["git", *args], cwd=repo, capture_output=True, timeout=30)
+
+
+async def plant_bare_repository(ctx: ToolContext, site: Site) -> None:
+    """What a prompt-injected model can do with write_file alone in a non-git workspace."""
+    config = (
+        '[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = "."\n'
+        f'\tfsmonitor = "{plant_command(site)}"\n'
+    )
+    for path, content in (
+        ("HEAD", "ref: refs/heads/main\n"),
+        ("config", config),
+        ("objects/info/keep", ""),
+        ("refs/heads/keep", ""),
+    ):
+        await WriteFile(path=path, content=content).run(ctx)
+
+
+def drive_shipmate(ws: Path, llm: ScriptedLLM) -> None:
+    """Everything that runs git: the index, the map, a read-only run."""
+    env = {"GIT_CEILING_DIRECTORIES": str(ws.parent)}
+    for args in (("index",), ("map", "--query", "config"), ("doctor",)):
+        done = run_cli(*args, cwd=ws, env=env)
+        assert "Traceback" not in done.stderr
+    llm.add(Reply(calls=[tool("list_files"), tool("grep", pattern="x")]), Reply(text="done"))
+    done = run_cli(
+        "run", "--model", "scripted", "--api-base", llm.url, "--approval", "read-only", "look",
+        cwd=ws, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+async def test_attack_planted_bare_repository(
+    box: ToolContext, site: Site, llm: ScriptedLLM, watch: Callable[..., Guard]
+) -> None:
+    """write_file makes the non-git workspace look like a bare repository with fsmonitor set."""
+    await plant_bare_repository(box, site)
+    plain_git(site.ws, "status")
+    assert marker(site).exists(), "control: plain git obeys the planted repository"
+    marker(site).unlink()
+    guard = watch()
+
+    vcs.forget()
+    assert vcs.repository(site.ws) is None
+    assert "config" in workspace_files(site.ws) and dirty_files(site.ws) == set()
+    await ListFiles().run(box)
+    await Grep(pattern="fsmonitor").run(box)
+    drive_shipmate(site.ws, llm)
+    assert not marker(site).exists()
+    guard.check()
+
+
+async def test_attack_git_init_in_the_sandbox_of_a_non_git_workspace(
+    box: ToolContext, site: Site, llm: ScriptedLLM, watch: Callable[..., Guard]
+) -> None:
+    """A sandboxed command turns the workspace into a repository whose config runs programs:
+    fsmonitor, a clean filter for every file, a pager, an external diff, hooks."""
+    (site.ws / "a.txt").write_text("one\n")
+    vcs.forget()
+    assert vcs.repository(site.ws) is None  # Shipmate looked first, in this session
+    setup = (
+        "git init -q && git add a.txt && git -c user.name=a -c user.email=b commit -qm x && "
+        f"git config core.fsmonitor '{plant_command(site)}' && "
+        f"git config filter.evil.clean '{plant_command(site)} ; cat' && "
+        f"git config core.pager '{plant_command(site)} ; cat' && "
+        f"git config diff.external '{plant_command(site)}' && "
+        "printf '* filter=evil\\n' > .gitattributes && mkdir -p .git/hooks && "
+        f"printf '#!/bin/sh\\n{plant_command(site)}\\n' > .git/hooks/post-index-change && "
+        "chmod +x .git/hooks/post-index-change && echo two > a.txt"
+    )
+    result = await sh(box, setup)
+    assert not result.is_error, result.output
+    guard = watch()
+
+    # This session keeps treating the workspace as what it was: no repository.
+    assert vcs.repository(site.ws) is None
+    assert dirty_files(site.ws) == set()
+    # A later session finds a repository, and must still not obey its config.
+    vcs.forget()
+    repository = vcs.repository(site.ws)
+    assert repository is not None
+    assert "a.txt" in repository.dirty()
+    assert "a.txt" in workspace_files(site.ws)
+    repository.run("diff")
+    repository.run("log", "-p")
+    drive_shipmate(site.ws, llm)
+    assert not marker(site).exists()
+    guard.check()
+
+    plain_git(site.ws, "status")
+    assert marker(site).exists(), "control: plain git obeys the planted config"
+
+
+async def test_attack_nested_repository_under_a_gitlink(
+    box: ToolContext, site: Site, llm: ScriptedLLM, watch: Callable[..., Guard]
+) -> None:
+    """A committed submodule entry: git status recurses into the nested repository, whose
+    config the sandbox can write (only the top .git is read-only)."""
+    ws = site.ws
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "init", "-q", "-b", "main", "sub")
+    (ws / "sub" / "f.txt").write_text("x\n")
+    git(ws / "sub", "add", "f.txt")
+    git(ws / "sub", "commit", "-qm", "sub")
+    git(ws, "add", "sub")
+    git(ws, "commit", "-qm", "top with a gitlink")
+    vcs.forget()
+    result = await sh(
+        box,
+        f"git -C sub config core.fsmonitor '{plant_command(site)}' && "
+        f"git -C sub config filter.evil.clean '{plant_command(site)}; cat' && "
+        "printf '* filter=evil\\n' > sub/.gitattributes && echo y >> sub/f.txt",
+    )
+    assert not result.is_error, result.output
+    guard = watch()
+
+    assert dirty_files(ws) <= {"sub", "sub/.gitattributes"}
+    workspace_files(ws)
+    drive_shipmate(ws, llm)
+    assert not marker(site).exists()
+    guard.check()
+
+    plain_git(ws, "status")
+    assert marker(site).exists(), "control: plain git recurses into the nested repository"
+
+
+@pytest.mark.parametrize("program", ["git", "bash", "rg", "bwrap"])
+async def test_attack_program_planted_on_path(
+    box: ToolContext,
+    site: Site,
+    program: str,
+    monkeypatch: pytest.MonkeyPatch,
+    watch: Callable[..., Guard],
+) -> None:
+    """An activated .venv/bin inside the workspace is first on PATH; a sandboxed command
+    plants git, bash, rg or bwrap there, for Shipmate to run outside the sandbox."""
+    ws = site.ws
+    git(ws, "init", "-q", "-b", "main")
+    (ws / "a.txt").write_text("a\n")
+    bin_dir = ws / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("VIRTUAL_ENV", str(ws / ".venv"))
+    executables.find.cache_clear()
+    vcs.forget()
+    plant = f"printf '#!/bin/sh\\n{plant_command(site)}\\nexit 0\\n' > .venv/bin/{program}"
+    result = await sh(box, f"{plant} && chmod +x .venv/bin/{program}")
+    assert not result.is_error, result.output
+    planted = bin_dir / program
+    assert planted.stat().st_mode & stat.S_IXUSR
+    guard = watch()
+
+    assert executables.find(program) != str(planted)
+    found = executables.find(program)
+    assert found is None or not Path(found).is_relative_to(ws)
+    assert str(bin_dir) not in executables.trusted_path().split(os.pathsep)
+    dirty_files(ws)
+    await Grep(pattern="a").run(box)
+    done = await sh(box, "echo still works")
+    assert "still works" in done.output
+    assert not marker(site).exists()
+    guard.check()
+
+
+# The command's own environment, and its parent's (Shipmate) as /proc shows it to the user.
+DUMP_ENVIRONMENT = "env > env.txt; cat /proc/$PPID/environ > p.txt"
+
+
+def test_api_key_reaches_no_child_process(tmp_path: Path, llm: ScriptedLLM) -> None:
+    """The key is given to the model API, and to nothing else: not a command running outside
+    the sandbox (--dangerously-no-sandbox), not git, not a hook."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    git(ws, "init", "-q", "-b", "main")
+    secret = "sk-live-7f3a9c0ffee"
+    llm.add(
+        Reply(calls=[tool("run_command", command=DUMP_ENVIRONMENT)]),
+        Reply(text="done"),
+    )
+    done = run_cli(
+        "run", "--model", "scripted", "--api-base", llm.url, "--approval", "full-auto",
+        "--dangerously-no-sandbox", "dump the environment",
+        cwd=ws, env={"OPENAI_API_KEY": secret, "ANTHROPIC_API_KEY": "sk-ant-other"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert llm.headers[0]["authorization"] == f"Bearer {secret}"
+    inherited = (ws / "env.txt").read_text()
+    dumped = inherited + (ws / "p.txt").read_bytes().decode(errors="replace")
+    assert "PATH=" in inherited  # the command did run and dump its environment
+    assert "OPENAI_API_KEY" not in inherited and "ANTHROPIC_API_KEY" not in inherited
+    # Shipmate's own start-up environment is overwritten where it held the values.
+    assert secret not in dumped and "sk-ant-other" not in dumped
+    assert secret not in done.stdout + done.stderr

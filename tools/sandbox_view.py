@@ -1,0 +1,278 @@
+"""What a sandboxed command sees of the file system beyond the read-only root.
+
+A list of credential files will always miss one, so the home folder is hidden whole: the
+command sees an empty, read-only folder there, with the toolchains a build needs bound back
+read-only (a curated list, the folders on PATH, Shipmate's own Python, the active virtualenv,
+and the user's ``sandbox.home_allow``). The XDG folders and Shipmate's own config, sessions,
+logs and index are hidden wherever they live. Inside the workspace, which the command may
+write, files that usually hold secrets (the names the file tools ask about) are masked by an
+empty read-only file, unless a read rule of the user allows them; Shipmate's own Python, if
+it lives inside the workspace, is bound read-only so no command can change what runs next.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import platformdirs
+
+from tools.executables import own_installation, shipmate_inside
+from tools.secret_files import SECRET_DIRS, is_secret_path
+
+# Toolchains under the home folder that builds need, seen read-only (paths relative to ~).
+TOOLCHAINS = (
+    ".pyenv", ".rbenv", ".nvm", ".volta", ".asdf", ".sdkman", ".rustup", ".cargo/bin",
+    ".cargo/registry", ".cargo/git", "go", ".local/bin", ".local/lib", ".local/share/uv",
+    ".local/share/mise", ".local/share/pnpm", ".bun", ".deno", ".gradle/caches",
+    ".gradle/wrapper", ".m2/repository", ".npm/_cacache", ".yarn/berry/cache", "miniconda3",
+    "anaconda3", "miniforge3", "mambaforge", ".conda/envs", ".ghcup", ".elan", ".dotnet",
+    ".nuget/packages", ".gitconfig", ".config/git/config", ".config/git/ignore",
+    ".config/git/attributes",
+)  # fmt: skip
+# Credentials in a home folder, hidden even when it is visible (the workspace is the home)
+# or when they are links to somewhere outside it (dotfile managers).
+HOME_CREDENTIALS = (
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh",
+    ".config/git/credentials", ".git-credentials", ".netrc", ".pypirc", ".npmrc", ".pgpass",
+    ".vault-token", ".gem/credentials", ".m2/settings.xml", ".cargo/credentials",
+    ".cargo/credentials.toml", ".terraformrc", ".terraform.d/credentials.tfrc.json",
+    ".config/rclone", ".cache/huggingface/token", ".huggingface/token", ".bash_history",
+    ".zsh_history", ".python_history", ".psql_history", ".mysql_history", ".node_repl_history",
+    ".local/share/fish/fish_history", ".config/shipmate", ".local/share/shipmate",
+    ".cache/shipmate", ".local/state/shipmate",
+)  # fmt: skip
+PRIVATE_TMP = Path("/tmp")
+XDG_VARIABLES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+# Folders a walk for secret files does not enter: version control internals.
+_NOT_WALKED = {".git", ".hg", ".svn"}
+
+
+def home() -> Path | None:
+    path = Path(os.path.expanduser("~"))
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        return None
+    return real if real != Path("/") and real.is_dir() else None
+
+
+def hidden_areas() -> list[Path]:
+    """Folders a command sees as empty and read-only: the home, XDG folders, Shipmate's own."""
+    areas: list[Path] = []
+    user_home = home()
+    if user_home is not None:
+        areas.append(user_home)
+    candidates = [os.environ.get(name, "") for name in XDG_VARIABLES]
+    candidates += [
+        str(platformdirs.user_config_path("shipmate")),
+        str(platformdirs.user_data_path("shipmate")),
+        str(platformdirs.user_cache_path("shipmate")),
+        str(platformdirs.user_state_path("shipmate")),
+    ]
+    for candidate in candidates:
+        if not candidate or not os.path.isabs(candidate):
+            continue
+        real = Path(candidate).resolve()
+        if real.is_dir() and real != Path("/") and not _inside(real, areas):
+            areas = [area for area in areas if not area.is_relative_to(real)] + [real]
+    return areas
+
+
+def toolchains(home_allow: tuple[str, ...] = ()) -> list[Path]:
+    """Folders and files a build needs, as the user named them (links not followed)."""
+    found: list[Path] = []
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if entry and os.path.isabs(entry):
+            folder = Path(entry)
+            environment = folder.parent
+            is_environment = (environment / "pyvenv.cfg").exists() or (
+                environment / "conda-meta"
+            ).is_dir()
+            found.append(environment if is_environment else folder)
+    found += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent]
+    for name in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        if os.environ.get(name):
+            found.append(Path(os.environ[name]))
+    user_home = Path(os.path.expanduser("~"))
+    for relative in (*TOOLCHAINS, *home_allow):
+        relative = relative.removeprefix("~/")
+        found.append(Path(relative) if os.path.isabs(relative) else user_home / relative)
+    return list(dict.fromkeys(found))
+
+
+def _inside(path: Path, areas: list[Path]) -> bool:
+    return any(path.is_relative_to(area) for area in areas)
+
+
+def view_arguments(
+    workspace: Path,
+    home_allow: tuple[str, ...] = (),
+    reveal: Callable[[str], bool] | None = None,
+) -> tuple[list[str], list[str]]:
+    """bubblewrap arguments for this view, in order around the workspace bind, and the
+    workspace's masked secret files (relative paths) for telling the model.
+
+    Returns (before, after): ``before`` goes before the workspace is bound, ``after`` after.
+    """
+    areas = hidden_areas()
+    before: list[str] = []
+    after: list[str] = []
+    later_hidden = [area for area in areas if area.is_relative_to(workspace)]
+    for area in areas:
+        if area not in later_hidden:
+            before += ["--tmpfs", str(area)]
+    # The private /tmp hides toolchains kept there too (CI keeps its virtualenv in /tmp).
+    for source, target, link in _bind_backs(toolchains(home_allow), [*areas, PRIVATE_TMP]):
+        if link is not None:
+            before += ["--symlink", link, str(target)]
+        else:
+            before += ["--ro-bind", str(source), str(target)]
+    for area in later_hidden:
+        after += ["--tmpfs", str(area)]
+    if shipmate_inside(workspace):
+        own = str(own_installation())
+        after += ["--ro-bind", own, own]
+    after += _credential_masks(areas, workspace)
+    masked = list(workspace_secrets(workspace, reveal))
+    for relative in masked:
+        target = workspace / relative
+        if target.is_dir():
+            after += ["--tmpfs", str(target), "--remount-ro", str(target)]
+        else:
+            after += ["--ro-bind", empty_file(), str(target)]
+    after += [argument for area in areas for argument in ("--remount-ro", str(area))]
+    return before, after
+
+
+def _bind_backs(
+    candidates: list[Path], areas: list[Path]
+) -> Iterator[tuple[Path, Path, str | None]]:
+    """(source, target, link): a read-only bind of ``source`` at ``target``, or a symlink
+    ``target -> link`` that recreates the user's layout inside a hidden area."""
+    seen: set[Path] = set()
+    for candidate in candidates:
+        try:
+            real = candidate.resolve()
+            exists = real.exists()
+        except (OSError, RuntimeError):
+            continue
+        if not exists or real in areas or any(area.is_relative_to(real) for area in areas):
+            continue  # never bind a whole hidden area (or its parent) back
+        lexical = _with_real_parent(candidate)
+        linked = lexical is not None and lexical != real and candidate.is_symlink()
+        if linked and lexical not in seen and _inside(lexical, areas):
+            seen.add(lexical)
+            yield lexical, lexical, os.readlink(candidate)
+        if _inside(real, areas) and real not in seen:
+            seen.add(real)
+            yield real, real, None
+
+
+def _with_real_parent(path: Path) -> Path | None:
+    try:
+        return path.parent.resolve() / path.name
+    except (OSError, RuntimeError):
+        return None
+
+
+def _credential_masks(areas: list[Path], workspace: Path) -> list[str]:
+    """Credentials of the home that a hidden area does not already cover: the home inside the
+    workspace, or a credential folder linked to somewhere outside the home."""
+    user_home = Path(os.path.expanduser("~"))
+    args: list[str] = []
+    for relative in HOME_CREDENTIALS:
+        path = user_home / relative
+        try:
+            if not (path.exists() or path.is_symlink()):
+                continue
+            real = path.resolve()
+        except (OSError, RuntimeError):
+            continue
+        for target in dict.fromkeys((_with_real_parent(path), real)):
+            if target is None or not target.exists():
+                continue
+            if _inside(target, areas) and not target.is_relative_to(workspace):
+                continue
+            if target.is_dir():
+                args += ["--tmpfs", str(target), "--remount-ro", str(target)]
+            else:
+                args += ["--ro-bind", empty_file(), str(target)]
+    return args
+
+
+def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = None) -> list[str]:
+    """Paths (relative) in the workspace that usually hold secrets: files by name, and the
+    credential folders; none inside a folder already listed."""
+    found: list[str] = []
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = sorted(os.scandir(workspace / folder), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries:
+            relative = f"{folder}/{entry.name}" if folder else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name.lower() in SECRET_DIRS:
+                    if not (reveal and reveal(relative)):
+                        found.append(relative)
+                elif entry.name not in _NOT_WALKED:
+                    pending.append(relative)
+            elif is_secret_path(relative) and not entry.is_symlink():
+                found += [] if reveal and reveal(relative) else [relative]
+    return sorted(found)
+
+
+@functools.cache
+def empty_file() -> str:
+    """An empty read-only file to bind over secrets (removed when Shipmate exits)."""
+    fd, path = tempfile.mkstemp(prefix="shipmate-empty-")
+    os.close(fd)
+    os.chmod(path, 0o444)
+    atexit.register(_remove, path)
+    return path
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def describe(workspace: Path, home_allow: tuple[str, ...] = ()) -> list[str]:
+    """What a command sees, in lines for ``shipmate doctor``."""
+    areas = hidden_areas()
+    lines = ["hidden (empty, read-only): " + ", ".join(_shown(area) for area in areas)]
+    bound = sorted(
+        target for _, target, _ in _bind_backs(toolchains(home_allow), [*areas, PRIVATE_TMP])
+    )
+    outermost = [
+        path
+        for path in bound
+        if not any(path != other and path.is_relative_to(other) for other in bound)
+    ]
+    visible = [_shown(path) for path in outermost]
+    lines.append("seen read-only in them: " + (", ".join(visible) if visible else "nothing"))
+    secrets = workspace_secrets(workspace)
+    if secrets:
+        shown = ", ".join(secrets[:5]) + (
+            f" and {len(secrets) - 5} more" if len(secrets) > 5 else ""
+        )
+        lines.append(f"masked in the workspace: {shown}")
+    else:
+        lines.append("masked in the workspace: nothing (no file looks like it holds secrets)")
+    return lines
+
+
+def _shown(path: Path) -> str:
+    user_home = home()
+    if user_home is not None and path.is_relative_to(user_home):
+        return "~" if path == user_home else "~/" + path.relative_to(user_home).as_posix()
+    return str(path)
