@@ -16,6 +16,7 @@ import atexit
 import contextlib
 import functools
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import platformdirs
 
+from agent.vcs import git
 from tools.executables import own_installation, shipmate_inside
 from tools.secret_files import SECRET_DIRS, is_secret_path
 
@@ -50,8 +52,14 @@ HOME_CREDENTIALS = (
 )  # fmt: skip
 PRIVATE_TMP = Path("/tmp")
 XDG_VARIABLES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
-# Folders a walk for secret files does not enter: version control internals.
-_NOT_WALKED = {".git", ".hg", ".svn"}
+# Folders a walk for secret files does not enter: version control internals, and installed
+# dependencies, whose certificates and test keys are not the user's secrets (certifi's
+# cacert.pem must stay readable for TLS to work) and whose size would slow every command.
+_NOT_WALKED = {
+    ".git", ".hg", ".svn", "node_modules", "bower_components", ".venv", "venv",
+    "site-packages", "dist-packages", ".tox", ".nox", "__pycache__", ".mypy_cache",
+    ".pytest_cache", ".ruff_cache", ".gradle", ".cargo", ".rustup",
+}  # fmt: skip
 
 
 def home() -> Path | None:
@@ -139,6 +147,7 @@ def view_arguments(
     if shipmate_inside(workspace):
         own = str(own_installation())
         after += ["--ro-bind", own, own]
+    after += _repository_arguments(workspace)
     after += _credential_masks(areas, workspace)
     masked = list(workspace_secrets(workspace, reveal))
     for relative in masked:
@@ -182,6 +191,55 @@ def _with_real_parent(path: Path) -> Path | None:
         return None
 
 
+def _repository_arguments(workspace: Path) -> list[str]:
+    """The workspace's git folders, read-only, even where they lie in a hidden area (a linked
+    worktree of a repository in the home); its config with the credentials a clone may keep
+    there (a token in a remote's URL, CI's ``http.extraheader``) replaced."""
+    repository = git.repository(workspace)
+    if repository is None:
+        return []
+    args: list[str] = []
+    for folder in dict.fromkeys((repository.git_dir, repository.common_dir)):
+        if not folder.is_relative_to(workspace) and folder.is_dir():
+            args += ["--ro-bind", str(folder), str(folder)]
+    config = repository.common_dir / "config"
+    scrubbed = scrubbed_git_config(config)
+    if scrubbed is not None:
+        args += ["--ro-bind", scrubbed, str(config)]
+    return args
+
+
+_URL_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s\"']+@")
+_SECRET_KEY = re.compile(r"(?im)^(\s*[\w.-]*(?:extraheader|password|token|secret)\s*=).*$")
+
+
+def scrub_credentials(text: str) -> str:
+    """Git config text without the credentials a clone or CI may have left in it."""
+    text = _URL_USER.sub(r"\1", text)
+    return _SECRET_KEY.sub(r"\1 (hidden by Shipmate)", text)
+
+
+def scrubbed_git_config(config: Path) -> str | None:
+    """A private copy of ``config`` without credentials, or None if it holds none."""
+    try:
+        text = config.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return None
+    clean = scrub_credentials(text)
+    if clean == text:
+        return None
+    return _private_copy(clean)
+
+
+@functools.lru_cache(maxsize=8)
+def _private_copy(text: str) -> str:
+    fd, path = tempfile.mkstemp(prefix="shipmate-gitconfig-")
+    with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
+        handle.write(text)
+    atexit.register(_remove, path)
+    return path
+
+
 def _credential_masks(areas: list[Path], workspace: Path) -> list[str]:
     """Credentials of the home that a hidden area does not already cover: the home inside the
     workspace, or a credential folder linked to somewhere outside the home."""
@@ -215,7 +273,7 @@ def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = No
     while pending:
         folder = pending.pop()
         try:
-            entries = sorted(os.scandir(workspace / folder), key=lambda entry: entry.name)
+            entries = list(os.scandir(workspace / folder))
         except OSError:
             continue
         for entry in entries:
@@ -224,11 +282,18 @@ def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = No
                 if entry.name.lower() in SECRET_DIRS:
                     if not (reveal and reveal(relative)):
                         found.append(relative)
-                elif entry.name not in _NOT_WALKED:
+                elif entry.name not in _NOT_WALKED and not _environment(entry.path):
                     pending.append(relative)
             elif is_secret_path(relative) and not entry.is_symlink():
                 found += [] if reveal and reveal(relative) else [relative]
     return sorted(found)
+
+
+def _environment(folder: str) -> bool:
+    """A Python or conda environment, whatever its name."""
+    return os.path.exists(os.path.join(folder, "pyvenv.cfg")) or os.path.isdir(
+        os.path.join(folder, "conda-meta")
+    )
 
 
 @functools.cache

@@ -23,6 +23,8 @@ def is_secret_path(path: str) -> bool:
     parts = [part.strip().lower() for part in path.split("/")]
     if SECRET_DIRS.intersection(parts):
         return True
+    if parts[-1] == "config" and ".git" in parts[:-1]:
+        return True  # a clone may keep a token there (a remote's URL, http.extraheader)
     name = parts[-1]
     if name in ENV_EXAMPLES:
         return False

@@ -124,6 +124,11 @@ class Repository:
     root: Path
     git_dir: Path
 
+    @property
+    def common_dir(self) -> Path:
+        """Where the objects, refs and config live (another folder for a linked worktree)."""
+        return _common_dir(self.git_dir)
+
     def run(
         self,
         *args: str,
@@ -302,11 +307,16 @@ def _is_git_dir(path: Path) -> bool:
     try:
         if not (path / "HEAD").is_file():
             return False
-        common = path
-        commondir = path / "commondir"
-        if commondir.is_file():
-            named = Path(commondir.read_text(encoding="utf-8", errors="replace").strip())
-            common = named if named.is_absolute() else path / named
+        common = _common_dir(path)
         return (common / "objects").is_dir() and (common / "refs").is_dir()
     except OSError:
         return False
+
+
+def _common_dir(git_dir: Path) -> Path:
+    commondir = git_dir / "commondir"
+    try:
+        named = Path(commondir.read_text(encoding="utf-8", errors="replace").strip())
+    except OSError:
+        return git_dir
+    return (named if named.is_absolute() else git_dir / named).resolve()

@@ -1,0 +1,324 @@
+"""Secrets stay hidden: from the file tools however the path is spelled, from commands in the
+sandbox however they read, and from the home folder, wherever a credential lives.
+
+Every attack plants the same secret value and checks it appears in no output the model would
+see. Controls show that what should stay visible (toolchains, a file the user allowed) does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from security_helpers import Guard, Site, sh
+
+from agent.config import ApprovalMode
+from agent.policy.permissions import Permissions
+from agent.policy.rules import Rule, RuleBook
+from tools.base import Tool, ToolContext, ToolError
+from tools.edit import EditFile
+from tools.files import ReadFile, WriteFile
+from tools.sandbox import Sandbox, SandboxSettings
+from tools.search import Grep
+from tools.secret_files import is_secret_path
+
+from helpers import git
+
+SECRET = "sk-live-9c1d4e-the-attacker-wants-this"
+
+
+def permissions(ws: Path, mode: ApprovalMode, *rules: Rule) -> Permissions:
+    book = RuleBook(ws)
+    book.rules = list(rules)
+    return Permissions(mode, book, ws.resolve(), sandboxed=True)
+
+
+async def outcome(perms: Permissions, ctx: ToolContext, call: Tool) -> str:
+    """ "ask"/"deny" when the policy stops the call; otherwise what the tool returned."""
+    check = perms.check(call)
+    if check.verdict != "allow":
+        return check.verdict
+    try:
+        return (await call.run(ctx)).output
+    except ToolError as error:
+        return f"error: {error}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env ",
+        " .env",
+        ".env\n",
+        ".env\t",
+        ".env\r",
+        "./.env",
+        ".env/.",
+        "sub/../.env",
+        ".//.env",
+        "\u202e.env",
+        ".env\x1b[0m",
+        ".env\x00",
+    ],
+)
+async def test_attack_secret_path_spelled_differently(
+    path: str, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """read_file, grep, edit_file and write_file with a path the name check might not see
+    as .env (whitespace, control characters, dot segments) but the open might."""
+    (site.ws / ".env").write_text(f"API_KEY={SECRET}\n")
+    (site.ws / "sub").mkdir()
+    ctx = ToolContext(site.ws)
+    guard = watch()
+    for mode in ("full-auto", "auto-edit"):
+        perms = permissions(site.ws, mode)
+        calls: list[Tool] = [
+            ReadFile(path=path),
+            Grep(pattern="KEY", path=path),
+            EditFile(path=path, old_text="nothing like this", new_text="x"),
+            WriteFile(path=path, content="API_KEY=replaced\n"),
+        ]
+        for call in calls:
+            seen = await outcome(perms, ctx, call)
+            assert SECRET not in seen, (mode, call)
+    assert SECRET in (site.ws / ".env").read_text()
+    guard.check()
+
+
+def test_secret_names_are_judged_without_whitespace_or_case() -> None:
+    for path in (".env ", " .env", ".ENV", "config/.Env.production ", " .ssh /id_rsa"):
+        assert is_secret_path(path), path
+    for path in ("env.py", ".env.example", "src/environment.ts", "keys.py"):
+        assert not is_secret_path(path), path
+
+
+async def test_attack_edit_a_secret_file_to_see_it(site: Site) -> None:
+    """edit_file shows the closest lines when its text does not match, and the changed region
+    when it does: either way it reads the file, so it asks like a read, even in full-auto."""
+    (site.ws / ".env").write_text(f"API_KEY={SECRET}\n")
+    for mode in ("auto-edit", "full-auto"):
+        call = EditFile(path=".env", old_text="API_KEY=sk", new_text="API_KEY=x")
+        check = permissions(site.ws, mode).check(call)
+        assert check.verdict == "ask"
+        assert "secrets" in check.reason and check.suggestion is not None
+    allowed = permissions(site.ws, "auto-edit", Rule(action="allow", tool="read", pattern=".env"))
+    assert allowed.check(EditFile(path=".env", old_text="a", new_text="b")).verdict == "allow"
+
+
+def sandbox_context(box: ToolContext, reveal: Callable[[str], bool] | None = None) -> ToolContext:
+    return ToolContext(
+        workspace=box.workspace,
+        log_dir=box.log_dir,
+        command_timeout=20,
+        sandbox=box.sandbox,
+        reveal=reveal,
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat .env",
+        "grep -r KEY .",
+        "rg --no-ignore --hidden KEY",
+        "cat notes.txt",
+        "git grep --no-index KEY",
+        "cp .env copy.txt && cat copy.txt",
+        "tar cf - . | tar xOf -",
+        "python3 -c 'print(open(\".env\").read())'",
+        "cat config/prod.env.local config/.env.production certs/server.pem keys/id_rsa",
+        "cat .ssh/id_ed25519",
+        "find . -name '*.key' -exec cat {} +",
+    ],
+)
+async def test_attack_read_workspace_secrets_with_commands(
+    command: str, box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """Read-only looking commands (auto-edit runs some unasked) that print a secret file of
+    the workspace, directly, through a link, a copy, an archive or an interpreter."""
+    ws = site.ws
+    (ws / ".env").write_text(f"API_KEY={SECRET}\n")
+    (ws / "notes.txt").symlink_to(".env")
+    for relative in ("config/.env.production", "certs/server.pem", "keys/id_rsa", "x/y.key"):
+        (ws / relative).parent.mkdir(parents=True, exist_ok=True)
+        (ws / relative).write_text(f"{SECRET}\n")
+    (ws / ".ssh").mkdir()
+    (ws / ".ssh" / "id_ed25519").write_text(f"{SECRET}\n")
+    (ws / "README.md").write_text("no secret here\n")
+    git(ws, "init", "-q", "-b", "main")
+    guard = watch()
+    result = await sh(sandbox_context(box), command)
+    assert SECRET not in result.output
+    assert (ws / ".env").read_text() == f"API_KEY={SECRET}\n"
+    guard.check()
+
+
+async def test_control_a_read_rule_lets_commands_see_that_file(
+    box: ToolContext, site: Site
+) -> None:
+    """Not an attack: the user allowed .env.test; commands see it, and still not .env."""
+    (site.ws / ".env").write_text(f"API_KEY={SECRET}\n")
+    (site.ws / ".env.test").write_text("API_KEY=test-value\n")
+    perms = permissions(
+        site.ws, "auto-edit", Rule(action="allow", tool="read", pattern=".env.test")
+    )
+    result = await sh(sandbox_context(box, perms.reveals), "cat .env.test .env; echo")
+    assert "API_KEY=test-value" in result.output
+    assert SECRET not in result.output
+
+
+async def test_failing_command_is_told_which_files_are_masked(box: ToolContext, site: Site) -> None:
+    (site.ws / ".env").write_text(f"API_KEY={SECRET}\n")
+    result = await sh(sandbox_context(box), "grep -q API_KEY .env")
+    assert result.is_error
+    assert "empty to commands: .env" in result.output
+    assert "shipmate rules add --read" in result.output
+
+
+HOME_SECRETS = (
+    ".config/gh/hosts.yml",
+    ".config/git/credentials",
+    ".git-credentials",
+    ".cargo/credentials.toml",
+    ".pgpass",
+    ".vault-token",
+    ".cache/huggingface/token",
+    ".gem/credentials",
+    ".m2/settings.xml",
+    ".terraform.d/credentials.tfrc.json",
+    ".config/rclone/rclone.conf",
+    ".bash_history",
+    ".zsh_history",
+    ".local/share/shipmate/sessions.db",
+    ".local/share/shipmate/logs/abc/command-1.log",
+    ".config/shipmate/config.toml",
+    ".docker/config.json",
+    ".kube/config",
+    ".aws/credentials",
+    "Documents/passwords.txt",
+)
+
+
+async def test_attack_read_credentials_in_the_home_folder(
+    box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """Every credential a list of masks could miss: the home is hidden whole."""
+    for relative in HOME_SECRETS:
+        path = site.home / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{SECRET}\n")
+    guard = watch()
+    paths = " ".join(f"~/{relative}" for relative in HOME_SECRETS)
+    result = await sh(box, f"cat {paths}; grep -r sk-live ~ /var/tmp 2>/dev/null")
+    assert SECRET not in result.output
+    listing = await sh(box, "ls -A ~ ~/.config ~/.local 2>&1")
+    for name in (".bash_history", ".pgpass", ".vault-token", "gh", "Documents", ".aws"):
+        assert name not in listing.output
+    guard.check()
+
+
+async def test_attack_read_credentials_behind_links_and_xdg_folders(
+    box: ToolContext, site: Site, monkeypatch: pytest.MonkeyPatch, watch: Callable[..., Guard]
+) -> None:
+    """A dotfile manager links ~/.aws and ~/.gnupg to a folder outside the home, and the XDG
+    folders (gh's token, git credentials, Shipmate's own sessions) live outside it too."""
+    dotfiles = site.root / "dotfiles"
+    for name in ("aws", "gnupg"):
+        (dotfiles / name).mkdir(parents=True)
+        (dotfiles / name / "credentials").write_text(f"{SECRET}\n")
+    (site.home / ".aws").symlink_to(dotfiles / "aws", target_is_directory=True)
+    (site.home / ".gnupg").symlink_to(dotfiles / "gnupg", target_is_directory=True)
+    (site.home / ".netrc").symlink_to(dotfiles / "aws" / "credentials")
+    xdg = site.root / "xdg"
+    for variable, relative in (
+        ("XDG_CONFIG_HOME", "config/gh/hosts.yml"),
+        ("XDG_DATA_HOME", "data/shipmate/sessions.db"),
+        ("XDG_STATE_HOME", "state/shipmate/x"),
+        ("XDG_CACHE_HOME", "cache/shipmate/index.sqlite"),
+    ):
+        path = xdg / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{SECRET}\n")
+        monkeypatch.setenv(variable, str(xdg / relative.split("/")[0]))
+    guard = watch(dotfiles, xdg)
+    result = await sh(
+        box,
+        f"cat ~/.aws/credentials ~/.gnupg/credentials ~/.netrc {dotfiles}/aws/credentials "
+        f"{dotfiles}/gnupg/credentials; grep -r sk-live {xdg} {dotfiles} 2>/dev/null",
+    )
+    assert SECRET not in result.output
+    guard.check()
+
+
+async def test_control_toolchains_in_the_home_stay_usable_and_read_only(
+    box: ToolContext, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not an attack: a tool in ~/.local/bin, a pyenv-style folder, the user's .gitconfig and a
+    folder named in sandbox.home_allow are seen, read-only; their neighbours are not."""
+    tool_dir = site.home / ".local" / "bin"
+    tool_dir.mkdir(parents=True)
+    (tool_dir / "probe-tool").write_text("#!/bin/sh\necho probe-ran\n")
+    (tool_dir / "probe-tool").chmod(0o755)
+    (site.home / ".local" / "share").mkdir()
+    (site.home / ".local" / "share" / "keyring").write_text(f"{SECRET}\n")
+    (site.home / ".gitconfig").write_text("[user]\n\tname = Someone\n")
+    (site.home / "datasets").mkdir()
+    (site.home / "datasets" / "small.csv").write_text("a,b\n1,2\n")
+    monkeypatch.setenv("PATH", f"{tool_dir}{os.pathsep}{os.environ['PATH']}")
+    assert box.sandbox is not None
+    sandbox = Sandbox(
+        SandboxSettings(site.ws.resolve(), home_allow=("datasets",)),
+        box.sandbox.bubblewrap,
+        box.sandbox.limits,
+    )
+    ctx = ToolContext(site.ws, log_dir=box.log_dir, command_timeout=20, sandbox=sandbox)
+    result = await sh(
+        ctx,
+        "probe-tool; git config user.name; cat ~/datasets/small.csv; "
+        "cat ~/.local/share/keyring; touch ~/.local/bin/planted ~/datasets/planted",
+    )
+    assert "probe-ran" in result.output
+    assert "Someone" in result.output
+    assert "1,2" in result.output
+    assert SECRET not in result.output
+    assert "Read-only file system" in result.output
+    assert not (tool_dir / "planted").exists()
+
+
+async def test_attack_read_the_token_a_clone_keeps_in_git_config(
+    box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """CI checkouts keep a token in .git/config (http.extraheader, a remote's URL): cat it,
+    ask git for it, or read it with the file tools."""
+    ws = site.ws
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "remote", "add", "origin", f"https://x-access-token:{SECRET}@github.com/o/r.git")
+    git(ws, "config", "http.https://github.com/.extraheader", f"AUTHORIZATION: basic {SECRET}")
+    guard = watch()
+    result = await sh(box, "cat .git/config; git remote -v; git config --list; git status")
+    assert SECRET not in result.output
+    assert "github.com/o/r.git" in result.output  # git still works, and sees the remote
+    assert "On branch main" in result.output
+    assert permissions(ws, "full-auto").check(ReadFile(path=".git/config")).verdict == "ask"
+    guard.check()
+
+
+async def test_control_linked_worktree_of_a_repository_in_the_home(
+    box: ToolContext, site: Site
+) -> None:
+    """Not an attack: the workspace is a linked worktree whose repository lives in the
+    (hidden) home; git in the sandbox still works, read-only."""
+    main = site.home / "code" / "project"
+    main.mkdir(parents=True)
+    (main / "a.txt").write_text("a\n")
+    git(main, "init", "-q", "-b", "main")
+    git(main, "add", "a.txt")
+    git(main, "commit", "-qm", "first")
+    site.ws.rmdir()
+    git(main, "worktree", "add", "-q", str(site.ws), "-b", "feature")
+    assert box.sandbox is not None
+    result = await sh(box, "git status; git log --oneline; ls ~/code/project/a.txt")
+    assert "On branch feature" in result.output and "first" in result.output
+    assert "No such file" in result.output  # the rest of the home stays hidden
