@@ -26,7 +26,7 @@ import platformdirs
 
 from agent.vcs import git
 from tools.executables import own_installation, shipmate_inside
-from tools.secret_files import SECRET_DIRS, is_secret_path
+from tools.secret_files import SECRET_DIRS, is_secret_name
 
 # Toolchains under the home folder that builds need, seen read-only (paths relative to ~).
 TOOLCHAINS = (
@@ -124,11 +124,27 @@ def view_arguments(
     home_allow: tuple[str, ...] = (),
     reveal: Callable[[str], bool] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """bubblewrap arguments for this view, in order around the workspace bind, and the
-    workspace's masked secret files (relative paths) for telling the model.
+    """bubblewrap arguments for this view, in two parts: ``before`` goes before the workspace
+    is bound, ``after`` after it (masks inside the workspace, read-only parts of it)."""
+    environment = tuple(os.environ.get(name, "") for name in ("HOME", "PATH", *XDG_VARIABLES))
+    before, after, areas = _fixed_view(workspace, home_allow, environment)
+    after = list(after) + _repository_arguments(workspace)
+    for relative in workspace_secrets(workspace, reveal):
+        target = workspace / relative
+        if target.is_dir():
+            after += ["--tmpfs", str(target), "--remount-ro", str(target)]
+        else:
+            after += ["--ro-bind", empty_file(), str(target)]
+    after += [argument for area in areas for argument in ("--remount-ro", str(area))]
+    return list(before), after
 
-    Returns (before, after): ``before`` goes before the workspace is bound, ``after`` after.
-    """
+
+@functools.lru_cache(maxsize=16)
+def _fixed_view(
+    workspace: Path, home_allow: tuple[str, ...], environment: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[Path, ...]]:
+    """The part of the view that only changes with the environment (``environment`` is the
+    cache key): hidden areas, toolchains bound back, credentials of the home."""
     areas = hidden_areas()
     before: list[str] = []
     after: list[str] = []
@@ -147,17 +163,8 @@ def view_arguments(
     if shipmate_inside(workspace):
         own = str(own_installation())
         after += ["--ro-bind", own, own]
-    after += _repository_arguments(workspace)
     after += _credential_masks(areas, workspace)
-    masked = list(workspace_secrets(workspace, reveal))
-    for relative in masked:
-        target = workspace / relative
-        if target.is_dir():
-            after += ["--tmpfs", str(target), "--remount-ro", str(target)]
-        else:
-            after += ["--ro-bind", empty_file(), str(target)]
-    after += [argument for area in areas for argument in ("--remount-ro", str(area))]
-    return before, after
+    return tuple(before), tuple(after), tuple(areas)
 
 
 def _bind_backs(
@@ -284,7 +291,7 @@ def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = No
                         found.append(relative)
                 elif entry.name not in _NOT_WALKED and not _environment(entry.path):
                     pending.append(relative)
-            elif is_secret_path(relative) and not entry.is_symlink():
+            elif is_secret_name(entry.name) and not entry.is_symlink():
                 found += [] if reveal and reveal(relative) else [relative]
     return sorted(found)
 

@@ -3,7 +3,8 @@ in the sandbox see them empty."""
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
+import re
+from fnmatch import translate
 
 SECRET_DIRS = frozenset({".ssh", ".aws", ".gnupg"})
 SECRET_NAMES = (
@@ -12,6 +13,8 @@ SECRET_NAMES = (
     ".vault-token", ".htpasswd", ".terraformrc", "credentials.tfrc.json", "environ",
 )  # fmt: skip
 ENV_EXAMPLES = frozenset({".env.example", ".env.sample", ".env.template"})
+# One expression for every name pattern: the sandbox judges each file of the workspace.
+_SECRET_NAME = re.compile("|".join(translate(pattern) for pattern in SECRET_NAMES))
 
 
 def is_secret_path(path: str) -> bool:
@@ -25,9 +28,14 @@ def is_secret_path(path: str) -> bool:
         return True
     if parts[-1] == "config" and ".git" in parts[:-1]:
         return True  # a clone may keep a token there (a remote's URL, http.extraheader)
-    name = parts[-1]
+    return is_secret_name(parts[-1])
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a file name (no folder) usually holds credentials."""
+    name = name.strip().lower()
     if name in ENV_EXAMPLES:
         return False
     if name == ".env" or name.startswith(".env."):
         return True
-    return any(fnmatchcase(name, pattern) for pattern in SECRET_NAMES)
+    return _SECRET_NAME.match(name) is not None
