@@ -51,6 +51,14 @@ HOME_CREDENTIALS = (
     ".cache/shipmate", ".local/state/shipmate",
 )  # fmt: skip
 PRIVATE_TMP = Path("/tmp")
+# Variables that name a credential file or folder, wherever it lives.
+CREDENTIAL_VARIABLES = (
+    "GOOGLE_APPLICATION_CREDENTIALS", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AZURE_CONFIG_DIR", "KUBECONFIG", "DOCKER_CONFIG", "NETRC",
+    "GNUPGHOME", "PGPASSFILE", "VAULT_CONFIG_PATH", "CLOUDSDK_CONFIG", "GH_CONFIG_DIR",
+    "NPM_CONFIG_USERCONFIG", "PIP_CONFIG_FILE", "CARGO_HOME", "TF_CLI_CONFIG_FILE",
+    "HF_TOKEN_PATH",
+)  # fmt: skip
 XDG_VARIABLES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
 # Folders a walk for secret files does not enter: version control internals, and installed
 # dependencies, whose certificates and test keys are not the user's secrets (certifi's
@@ -126,7 +134,8 @@ def view_arguments(
 ) -> tuple[list[str], list[str]]:
     """bubblewrap arguments for this view, in two parts: ``before`` goes before the workspace
     is bound, ``after`` after it (masks inside the workspace, read-only parts of it)."""
-    environment = tuple(os.environ.get(name, "") for name in ("HOME", "PATH", *XDG_VARIABLES))
+    names = ("HOME", "PATH", *XDG_VARIABLES, *CREDENTIAL_VARIABLES)
+    environment = tuple(os.environ.get(name, "") for name in names)
     before, after, areas = _fixed_view(workspace, home_allow, environment)
     after = list(after) + _repository_arguments(workspace)
     for relative in workspace_secrets(workspace, reveal):
@@ -251,9 +260,17 @@ def _credential_masks(areas: list[Path], workspace: Path) -> list[str]:
     """Credentials of the home that a hidden area does not already cover: the home inside the
     workspace, or a credential folder linked to somewhere outside the home."""
     user_home = Path(os.path.expanduser("~"))
+    named = [
+        value
+        for variable in CREDENTIAL_VARIABLES
+        for value in os.environ.get(variable, "").split(os.pathsep)  # KUBECONFIG is a list
+        if os.path.isabs(value) and variable != "CARGO_HOME"
+    ]
+    cargo = os.environ.get("CARGO_HOME", "")
+    if os.path.isabs(cargo):
+        named += [os.path.join(cargo, "credentials"), os.path.join(cargo, "credentials.toml")]
     args: list[str] = []
-    for relative in HOME_CREDENTIALS:
-        path = user_home / relative
+    for path in [*(user_home / relative for relative in HOME_CREDENTIALS), *map(Path, named)]:
         try:
             if not (path.exists() or path.is_symlink()):
                 continue
@@ -261,7 +278,9 @@ def _credential_masks(areas: list[Path], workspace: Path) -> list[str]:
         except (OSError, RuntimeError):
             continue
         for target in dict.fromkeys((_with_real_parent(path), real)):
-            if target is None or not target.exists():
+            if target is None or not target.exists() or len(target.parts) < 3:
+                continue  # never a top-level folder such as /etc, whatever a variable says
+            if workspace.is_relative_to(target):
                 continue
             if _inside(target, areas) and not target.is_relative_to(workspace):
                 continue

@@ -322,3 +322,24 @@ async def test_control_linked_worktree_of_a_repository_in_the_home(
     result = await sh(box, "git status; git log --oneline; ls ~/code/project/a.txt")
     assert "On branch feature" in result.output and "first" in result.output
     assert "No such file" in result.output  # the rest of the home stays hidden
+
+
+async def test_attack_read_credentials_named_by_variables(
+    box: ToolContext, site: Site, monkeypatch: pytest.MonkeyPatch, watch: Callable[..., Guard]
+) -> None:
+    """Credential files outside the home that the user's environment points at (a cloud
+    service account, a kubeconfig): the variables never reach the command, but a model can
+    guess the path."""
+    keys = site.root / "opt" / "keys"
+    keys.mkdir(parents=True)
+    (keys / "service-account.json").write_text(f'{{"private_key": "{SECRET}"}}\n')
+    (keys / "kubeconfig").write_text(f"token: {SECRET}\n")
+    (keys / "docker").mkdir()
+    (keys / "docker" / "config.json").write_text(f'{{"auth": "{SECRET}"}}\n')
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(keys / "service-account.json"))
+    monkeypatch.setenv("KUBECONFIG", f"{keys / 'kubeconfig'}{os.pathsep}/nonexistent")
+    monkeypatch.setenv("DOCKER_CONFIG", str(keys / "docker"))
+    guard = watch(keys)
+    result = await sh(box, f"cat {keys}/service-account.json {keys}/kubeconfig {keys}/docker/*")
+    assert SECRET not in result.output
+    guard.check()
