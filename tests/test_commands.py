@@ -1,4 +1,5 @@
-"""Command lines split for permission rules: agent.policy.commands parse, matches, read_only."""
+"""Command lines judged for permission rules: agent.policy.commands parse (the syntax layer),
+readings and opaque (the meaning), deny_match, matches, read_only and suggest_pattern."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import subprocess
 import pytest
 
 from agent.policy.commands import (
+    Reading,
     Redirect,
     SimpleCommand,
+    deny_match,
     is_secret_path,
     matches,
+    opaque,
     parse,
     read_only,
+    readings,
     suggest_pattern,
 )
 
@@ -49,8 +54,7 @@ def only(line: str) -> SimpleCommand:
         ("echo a\\;b \\|", [["echo", "a;b", "|"]]),
         ("echo a\\ b", [["echo", "a b"]]),
         ("echo \"$HOME is 'home'\"", [["echo", "$HOME is 'home'"]]),
-        ("echo $ 5$ a$%", [["echo", "$", "5$", "a$%"]]),
-        ("pyt\\\nest -q", [["pytest", "-q"]]),
+        ('echo "end$" "a$ b" "$/x"', [["echo", "end$", "a$ b", "$/x"]]),
         ("pytest \\\n  -q", [["pytest", "-q"]]),
         ('echo "line\\\njoined"', [["echo", "linejoined"]]),
         ("echo 'keep\\\nboth'", [["echo", "keep\\\nboth"]]),
@@ -73,9 +77,12 @@ def only(line: str) -> SimpleCommand:
         ("echo hi;# comment", [["echo", "hi"]]),
         ("echo '#not comment'", [["echo", "#not comment"]]),
         ("echo *.py src/?.txt [ab]", [["echo", "*.py", "src/?.txt", "[ab]"]]),
-        ("[ -f x ]", [["[", "-f", "x", "]"]]),
         ("test -f x[", [["test", "-f", "x["]]),
-        ("[x -f y", [["[x", "-f", "y"]]),
+        ("time rm x", [["time", "rm", "x"]]),
+        ("! rm x", [["rm", "x"]]),
+        ("export A=1 B", [["export", "A=1", "B"]]),
+        ("cd src && ls", [["cd", "src"], ["ls"]]),
+        ("echo a{b,c} {1..3}", [["echo", "a{b,c}", "{1..3}"]]),
         ("eval 'rm -rf ~'", [["eval", "rm -rf ~"]]),
         ("bash -c 'pytest; rm x'", [["bash", "-c", "pytest; rm x"]]),
         ("sudo rm x", [["sudo", "rm", "x"]]),
@@ -130,14 +137,52 @@ def test_parse_words_and_separators(line: str, expected: list[list[str]]) -> Non
         "function f { rm x; }",
         "select x in a; do :; done",
         "coproc rm x",
-        "time rm x",
-        "! rm x",
         "[[ -f x ]]",
         "FOO=1 if true",
         "echo hi; fi",
         "echo $'\\x3b'",
         'echo $"hi"',
         "echo {fd}>x",
+        "echo x;{fd}>x",
+        "echo $ 5$ a$%",
+        "echo a$",
+        "pyt\\\nest -q",
+        "echo a\\\nb",
+        "pytest\rx; rm x",
+        "echo \x0bx",
+        "[ -f x ]",
+        "[x -f y",
+        "[[ -f x ]]",
+        "cmd <<< 'text'",
+        "cmd <> file",
+        "cmd 0<&3",
+        "cmd 3>&1- 0<&3",
+        "1FOO=1",
+        "a[1]=2 cmd",
+        "a[$(id)]=1 pytest",
+        "declare x=1",
+        "typeset x",
+        "local x",
+        "readonly x",
+        "export a[1]=2",
+        "unset x",
+        "echo ${x:-y}",
+        "echo ${#x}",
+        "echo ${!x}",
+        "echo ${x[1]}",
+        "echo ${x[$(id)]}",
+        "echo ${_@P}",
+        "echo ${HOME:_}",
+        "echo ${x/a/b}",
+        "echo ${x^^}",
+        'echo "${x@Q}"',
+        "echo $((1 + 2))",
+        "echo $[1]",
+        "cat < <(ls)",
+        "echo $'a'",
+        "coproc { rm x; }",
+        "echo hi; }",
+        "echo \x00",
         "echo hi >",
         "echo hi > | cat",
         "echo hi |",
@@ -166,7 +211,6 @@ def test_assignments_only_lead() -> None:
         ("A='x y' B=\"$HOME\"", ("A=x y", "B=$HOME"), ()),
         ('"FOO"=1 cmd', (), ("FOO=1", "cmd")),
         ("F\\OO=1 cmd", (), ("FOO=1", "cmd")),
-        ("1FOO=1", (), ("1FOO=1",)),
         ("FOO=1 > out BAR=2 cmd", ("FOO=1", "BAR=2"), ("cmd",)),
     ],
 )
@@ -186,8 +230,6 @@ def test_assignments(line: str, assignments: tuple[str, ...], argv: tuple[str, .
         ("cmd >| out", Redirect(">|", None, "out", False), True),
         ("cmd &> out", Redirect("&>", None, "out", False), True),
         ("cmd &>> out", Redirect("&>>", None, "out", False), True),
-        ("cmd <<< 'some text'", Redirect("<<<", None, "some text", False), False),
-        ("cmd <> file", Redirect("<>", None, "file", False), True),
         ("cmd 2> err", Redirect(">", 2, "err", False), True),
         ("cmd 2>> err", Redirect(">>", 2, "err", False), True),
         ("cmd 2>&1", Redirect(">&", 2, "1", False), False),
@@ -197,7 +239,9 @@ def test_assignments(line: str, assignments: tuple[str, ...], argv: tuple[str, .
         ("cmd 3>&1-", Redirect(">&", 3, "1-", False), False),
         ("cmd >&file", Redirect(">&", None, "file", False), True),
         ("cmd >&$FD", Redirect(">&", None, "$FD", True), True),
-        ("cmd 0<&3", Redirect("<&", 0, "3", False), False),
+        ("cmd 2<&3", Redirect("<&", 2, "3", False), False),
+        ("cmd <&-", Redirect("<&", None, "-", False), False),
+        ("cmd 3<in", Redirect("<", 3, "in", False), False),
         ("cmd 10> log", Redirect(">", 10, "log", False), True),
         ("cmd > 'my file'", Redirect(">", None, "my file", False), True),
         ("cmd > ~/.bashrc", Redirect(">", None, "~/.bashrc", True), True),
@@ -237,6 +281,55 @@ def test_redirect_only_command() -> None:
     assert parse("> out") == [SimpleCommand((), (), (Redirect(">", None, "out", False),))]
 
 
+def test_redirects_around_a_list_or_pipeline_count_for_every_command() -> None:
+    """tree-sitter puts ``a | b > x`` 's redirection on the pipeline: both are checked."""
+    for line in ("a | b > out", "a && b > out", "! a > out"):
+        commands = parse(line) or []
+        assert commands and all(
+            [redirect.target for redirect in command.redirects] == ["out"] for command in commands
+        ), line
+
+
+@pytest.mark.parametrize(
+    ("line", "dynamic"),
+    [
+        ("cd src && ls > out", [True, True]),  # the list carries it
+        ("ls > out; cd src", [False, False]),
+        ("pushd src; ls > out", [False, True]),
+        ("cd src; ls > /abs/out 2>&1", [False, False]),
+        ("cd ..; echo > ../x", [False, True]),
+    ],
+)
+def test_redirects_after_cd_are_dynamic(line: str, dynamic: list[bool]) -> None:
+    """After ``cd``, a relative redirection target is not where it reads."""
+    commands = parse(line) or []
+    flags = [any(r.dynamic for r in command.redirects if r.writes) for command in commands]
+    assert flags == dynamic
+
+
+@pytest.mark.parametrize(
+    ("line", "runtime", "globs"),
+    [
+        ("pytest a 'b*' \\? c*", [False, False, False, False, True], [False] * 4 + [True]),
+        ('X=$Y cmd $Z "$W" ~ a{b,c} [ab]', [True, False, True, True, True, True, True], None),
+        ("cmd '$X' \\$X \"\\$X\"", [False, False, False, False], None),
+        ("cmd x[ y] a]", [False, False, False, False], None),
+    ],
+)
+def test_words_known_only_at_run_time(
+    line: str, runtime: list[bool], globs: list[bool] | None
+) -> None:
+    command = only(line)
+    assert list(command.runtime) == runtime
+    if globs is not None:
+        assert list(command.globs) == globs
+
+
+def test_a_hand_built_command_is_literal() -> None:
+    command = SimpleCommand(("git", "push"))
+    assert not command.runtime_arg(1) and not command.glob_arg(1)
+
+
 @pytest.mark.parametrize(
     ("line", "dynamic"),
     [
@@ -268,7 +361,12 @@ def test_dynamic_args(line: str, dynamic: bool) -> None:
         "'a;b' \"c d\" e\\ f",
         '"x\\"y" \'p\\q\' "\\a\\$\\\\"',
         "a''b \"\"'' '' \\'",
-        "one\\\ntwo 'th\nree'",
+        "'th\nree' \"multi\nline\" \\\n next",
+        "a\\'b \"c'd\" 'e\"f' \\\\ \\\" \\$x",
+        '"\\a\\b" \'\\\' "\\$\\`"',
+        '"end$" "$/" a=b --x=y %s',
+        "'*' \\* \"?\" \\[a] '{a,b}' \\~ \"~\"",
+        "é ü 日本 '\t' \"\\t\"",
         "a#b '#c' \"d\"#e",
     ],
 )
@@ -311,6 +409,19 @@ def test_words_agree_with_bash(args: str) -> None:
 )
 def test_matches(pattern: str, line: str, expected: bool) -> None:
     assert matches(pattern, only(line)) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line"),
+    [
+        ("git push *", "git $X"),
+        ("git push *", "git pu*"),
+        ("pytest -q *", "pytest ~"),
+        ("FOO=1 pytest *", "FOO=$X pytest"),
+    ],
+)
+def test_words_known_at_run_time_only_match_the_final_star(pattern: str, line: str) -> None:
+    assert not matches(pattern, only(line))
 
 
 def test_empty_argv_never_matches() -> None:
@@ -403,7 +514,6 @@ def test_home_redirect_is_flagged() -> None:
         "grep -rn TODO src",
         "egrep x y",
         "fgrep x y",
-        "rg -z needle",
         "find . -name '*.py' -type f",
         "git status",
         "git --no-pager log --oneline -5",
@@ -561,6 +671,349 @@ def test_is_secret_path(path: str, secret: bool) -> None:
     assert is_secret_path(path) is secret
 
 
+def reading_words(line: str) -> set[tuple[str | None, ...]]:
+    """The words of every reading of every command in ``line``."""
+    return {reading.words for command in parse(line) or [] for reading in readings(command)}
+
+
+@pytest.mark.parametrize(
+    ("line", "reading"),
+    [
+        ("/usr/bin/git push", ("git", "push")),
+        ("X=1 Y=2 git push", ("git", "push")),
+        ("X=1 git push", ("X=1", "git", "push")),
+        ("env GIT_TRACE=1 -u X git push", ("git", "push")),
+        ("env -i -C /tmp A=1 git push", ("git", "push")),
+        ("nice -n 5 git push", ("git", "push")),
+        ("nice -5 git push", ("git", "push")),
+        ("ionice -c 3 git push", ("git", "push")),
+        ("nohup git push", ("git", "push")),
+        ("timeout 60 git push", ("git", "push")),
+        ("timeout -k 5 -s KILL 10 git push", ("git", "push")),
+        ("sudo -u root -E git push", ("git", "push")),
+        ("doas -u root git push", ("git", "push")),
+        ("stdbuf -o0 -e L git push", ("git", "push")),
+        ("setsid -f git push", ("git", "push")),
+        ("chroot / git push", ("git", "push")),
+        ("time -p git push", ("git", "push")),
+        ("time -f %e -o t git push", ("git", "push")),
+        ("flock /tmp/l git push", ("git", "push")),
+        ("flock /tmp/l -c 'git push'", ("git", "push")),
+        ("taskset -c 0 git push", ("git", "push")),
+        ("taskset 1 git push", ("git", "push")),
+        ("chrt -f 10 git push", ("git", "push")),
+        ("unbuffer git push", ("git", "push")),
+        ("strace -f -o log git push", ("git", "push")),
+        ("ltrace -e x git push", ("git", "push")),
+        ("command git push", ("git", "push")),
+        ("exec -a name git push", ("git", "push")),
+        ("builtin exec git push", ("git", "push")),
+        ("busybox sh -c 'git push'", ("git", "push")),
+        ("nice -- git push", ("git", "push")),
+        ("nice -n 5 -- git push", ("git", "push")),
+        ("env nice nohup timeout 5 git push", ("git", "push")),
+        ("watch -n 5 git push", ("git", "push")),
+        ("watch 'git push'", ("git", "push")),
+        ("su -c 'git push'", ("git", "push")),
+        ("script -qc 'git push' /dev/null", ("git", "push")),
+        ("su -c'git push' user", ("git", "push")),
+        ("xargs git push", ("git", "push", None)),
+        ("xargs -n1 -P4 git", ("git", None)),
+        ("xargs -I{} git {} origin", ("git", None, "origin", None)),
+        ("xargs -I X git X", ("git", None, None)),
+        ("xargs -i git {}", ("git", None, None)),
+        ("find . -exec git push {} ;", ("git", "push", None)),
+        ("find . -execdir git {} +", ("git", None)),
+        ("find . -ok rm -rf {} \\;", ("rm", "-rf", None)),
+        ("find . -name x -delete", ("rm", None)),
+        ("git -C . push", ("git", "push")),
+        ("git -C. push", ("git", "push")),
+        ("git -c k=v push", ("git", "push")),
+        ("git --git-dir=.git push", ("git", "push")),
+        ("git --git-dir .git --work-tree . push", ("git", "push")),
+        ("git --no-pager -p -P --bare --literal-pathspecs push", ("git", "push")),
+        ("git --namespace=x --no-optional-locks push", ("git", "push")),
+        ("git submodule foreach 'git push'", ("git", "push")),
+        ("git submodule foreach --recursive git push", ("git", "push")),
+        ("git rebase -x 'git push' main", ("git", "push")),
+        ("git rebase --exec='git push' main", ("git", "push")),
+        ("git bisect run git push", ("git", "push")),
+        ("npm --silent publish", ("npm", "publish")),
+        ("npm --prefix ./x publish", ("npm", "publish")),
+        ("npm -w pkg publish", ("npm", "publish")),
+        ("sh -c 'git push'", ("git", "push")),
+        ("bash -lc 'echo; git push'", ("git", "push")),
+        ("bash -o pipefail -c 'git push'", ("git", "push")),
+        ("bash -c -- 'git push'", ("git", "push")),
+        ("zsh -c 'env git push'", ("git", "push")),
+        ("fish --command='git push'", ("git", "push")),
+        ("sh -c \"sh -c 'git push'\"", ("git", "push")),
+        ("/usr/lib/git-core/git-push origin", ("git", "push", "origin")),
+        ("uv run git push", ("git", "push")),
+        ("uv run --with x -- git push", ("git", "push")),
+        ("poetry run git push", ("git", "push")),
+        ("npm exec -- git push", ("git", "push")),
+        ("npm exec -c 'git push'", ("git", "push")),
+        ("npx -c 'git push'", ("git", "push")),
+        ("bundle exec git push", ("git", "push")),
+        ("direnv exec . git push", ("git", "push")),
+    ],
+)
+def test_readings_see_what_runs(line: str, reading: tuple[str | None, ...]) -> None:
+    found = reading_words(line)
+    assert reading in found, found
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("eval x", "eval evaluates text"),
+        ("source x.sh", "source evaluates text"),
+        (". x.sh", ". evaluates text"),
+        ("trap x EXIT", "trap evaluates text"),
+        ("let x=1", "let evaluates"),
+        ("fc -s", "fc evaluates"),
+        ("read x", "read can evaluate an array subscript"),
+        ("mapfile x", "mapfile"),
+        ("readarray -C cb x", "readarray"),
+        ("wait -p 'a[1]'", "wait"),
+        ("compgen -W x", "compgen"),
+        ("\\declare x", "declare"),
+        ("'local' x", "local"),
+        ("'unset' x", "unset"),
+        ("alias ls=x", "alias changes how later commands are found"),
+        ("enable -f x.so ls", "enable"),
+        ("hash -p ./x ls", "hash"),
+        ("shopt -s expand_aliases", "shopt"),
+        ("bind -x x", "bind"),
+        ("complete -C x ls", "complete"),
+        ("jobs -x git push", "jobs"),
+        ("printf -v x y", "printf -v"),
+        ("printf -vx y", "printf -v"),
+        ("printf $F y", "printf -v"),
+        ("test -v 'a[1]'", "test -v"),
+        ("'[' -v x ']'", "[ -v"),
+        ("test $X", "test -v"),
+        ("PS4=x", "sets PS4"),
+        ("RANDOM='a[$(id)]'", "sets RANDOM"),
+        ("OPTIND+=1", "sets OPTIND"),
+        ("export SRANDOM=1 HISTCMD=1", "sets SRANDOM"),
+        ("BASH_ENV=x pytest", "sets BASH_ENV"),
+        ("export PROMPT_COMMAND=x", "sets PROMPT_COMMAND"),
+        ("env 'BASH_FUNC_ls%%=() { x; }' bash -c ls", "sets BASH_FUNC_ls%%"),
+        ("env LD_PRELOAD=x.so ls", "sets LD_PRELOAD"),
+        ("GIT_CONFIG_COUNT=1 git status", "sets GIT_CONFIG_COUNT"),
+        ("env -S 'git push'", "env -S"),
+        ("env -iS'a b'", "env -S"),
+        ("env --split-string='a b'", "env -S"),
+        ("bash", "reads commands from its input"),
+        ("sh -s", "reads commands from its input"),
+        ("bash -", "reads commands from its input"),
+        ("bash /dev/stdin", "reads commands from its input"),
+        ("sh -i", "reads commands from its input"),
+        ("bash $F", "only known at run time"),
+        ('bash -c "$X"', "only known at run time"),
+        ("bash -c 'echo $(id)'", "too complex"),
+        ("fish -C 'x'", "inline"),
+        ("su", "starts a shell"),
+        ("su root", "starts a shell"),
+        ("sudo -s", "starts a shell"),
+        ("unshare -r", "starts a shell"),
+        ("uv run python -c x", "inline"),
+        ("python", "reads code from its input"),
+        ("python -c x", "inline"),
+        ("python3 -Ic x", "inline"),
+        ("python3.12 -c x", "inline"),
+        ("python -i x.py", "inline"),
+        ("python -", "reads code"),
+        ("python -W ignore -", "reads code"),
+        ("python -- /dev/stdin", "reads code"),
+        ("node", "reads code"),
+        ("node -e x", "inline"),
+        ("node --eval=x", "inline"),
+        ("node -pe x", "inline"),
+        ("node --input-type module", "reads code"),
+        ("nodejs -p x", "inline"),
+        ("deno eval x", "inline"),
+        ("deno run -", "reads code"),
+        ("bun -e x", "inline"),
+        ("perl -e x", "inline"),
+        ("perl -ne x f", "inline"),
+        ("perl -MO=Deparse x.pl", "inline"),
+        ("perl", "reads code"),
+        ("ruby -e x", "inline"),
+        ("php -r x", "inline"),
+        ("php -d auto_prepend_file=x y.php", "inline"),
+        ("lua -e x", "inline"),
+        ("Rscript -e x", "inline"),
+        ("R -e x", "inline"),
+        ("osascript -e x", "inline"),
+        ("julia -e x", "inline"),
+        ("tclsh", "reads code"),
+        ("pwsh -c x", "inline"),
+        ("awk 'BEGIN { system(\"x\") }'", "awk"),
+        ("awk '{ print | \"sh\" }'", "awk"),
+        ("gawk -e '{ \"id\" | getline }'", "awk"),
+        ("awk $P f", "awk"),
+        ("sed 'e id' f", "sed"),
+        ("sed -n 's/a/b/e' f", "sed"),
+        ("sed --expression='1e id' f", "sed"),
+        ("find . $X", "find"),
+        ("git -c core.pager=x log", "git configuration"),
+        ("git --config-env=core.pager=X log", "git configuration"),
+        ("git --exec-path=. status", "git configuration"),
+        ("git --frobnicate push", "unknown here"),
+        ("git p", "may be an alias"),
+        ("git $X", "only known at run time"),
+        ("git clone -u x repo", "program named"),
+        ("git fetch --upload-pack=x", "program named"),
+        ("git push --receive-pack=x", "program named"),
+        ("git grep -Ovim x", "program named"),
+        ("git difftool -x x", "program named"),
+        ("git filter-branch --tree-filter x", "program named"),
+        ("xargs sh", "only known at run time"),
+        ("xargs sh -c", "only known at run time"),
+        ("find . -exec sh -c {} ;", "only known at run time"),
+        ("env bash", "reads commands"),
+        ("nice eval x", "eval"),
+        ("xargs -I{} {} push", "name is only known at run time"),
+    ],
+)
+def test_opaque(line: str, why: str) -> None:
+    """Commands that evaluate text or read code from their input hide what runs."""
+    reasons = [opaque(command) for command in parse(line) or []]
+    assert any(why in reason for reason in reasons), reasons
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "echo $x",
+        "ls -la",
+        "git status",
+        "git -C sub log",
+        "python script.py",
+        "python -m pytest -q",
+        "python -W ignore x.py",
+        "python --version",
+        "python3 -V",
+        "node app.js",
+        "node --test",
+        "node --inspect app.js",
+        "deno run x.ts",
+        "bun test",
+        "perl x.pl",
+        "ruby -w x.rb",
+        "bash script.sh",
+        "sh -e script.sh",
+        "printf '%s' x",
+        "printf -- x",
+        "test -f x",
+        "export A=1 B",
+        "awk '{ print $1 }' f",
+        "awk -F: -v x=1 '{ print $x }' f",
+        "awk -f prog.awk f",
+        "sed -n 1,20p f",
+        "sed -i s/a/b/g f",
+        "command -v git",
+        "timeout 5 pytest",
+        "xargs rm",
+        "cd src",
+        "env git commit -S -m x",
+        "sudo -u me ls",
+        "uv run pytest -q",
+    ],
+)
+def test_not_opaque(line: str) -> None:
+    assert [opaque(command) for command in parse(line) or [None]] == [""] * len(parse(line) or [])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words", "expected"),
+    [
+        ("git push *", ("git", "push"), "yes"),
+        ("git push *", ("git", "push", None), "yes"),
+        ("git push *", ("git", None), "maybe"),
+        ("git push *", ("git", None, "push"), "maybe"),
+        ("git push *", (None,), "maybe"),
+        ("git push *", ("git", "pull"), "no"),
+        ("git push *", ("git",), "no"),
+        ("git push", ("git", "push", "x"), "no"),
+        ("git push", ("git", "push", None), "maybe"),
+        ("git push", ("git", "push"), "yes"),
+        ("rm *", ("rm", None), "yes"),
+        ("rm -rf *", ("rm", None), "maybe"),
+        ("/usr/bin/git push *", ("git", "push"), "yes"),
+        ("'unterminated", ("git",), "no"),
+        ("", ("git",), "no"),
+        ("git push *", (), "no"),
+    ],
+)
+def test_deny_match(pattern: str, words: tuple[str | None, ...], expected: str) -> None:
+    assert deny_match(pattern, Reading(words)) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "wc -l *.py",
+        "ls src/*.py",
+        "cat src/[ab].txt",
+        "grep -n TODO *.md",
+        "head -n 3 docs/*.md",
+        "cd src",
+        "cd ..",
+        "echo ok > /dev/null",
+        "ls src 2>&1 | head",
+    ],
+)
+def test_read_only_audited_additions(line: str) -> None:
+    commands = parse(line)
+    assert commands and all(read_only(command) for command in commands)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "find . *",
+        "find *",
+        "git diff *.py",
+        "git log -- src/*",
+        "sort *",
+        "printf *",
+        "tree *",
+        "rg foo *",
+        "file *",
+        "rg -z needle",
+        "rg -iz needle",
+        "rg --search-zip needle",
+        "file -z x.gz",
+        "git grep --no-index foo",
+        "git grep --untracked foo",
+        "git -p log",
+        "git --git-dir=x log",
+        "git --exec-path=. status",
+        "printf -v x y",
+        "test -v x",
+        "cd ~",
+        "cd $HOME",
+        "cd /root/.ssh",
+        "cd .aws",
+        "cd /root/.a*",
+        "python",
+        "python -c 'print(1)'",
+        "eval ls",
+        "cat < x.pem",
+        "cat *.keystore",
+        "cat .pgpass",
+    ],
+)
+def test_read_only_refuses_write_and_exec_options_and_globs(line: str) -> None:
+    commands = parse(line)
+    assert commands is not None
+    assert not all(read_only(command) for command in commands)
+
+
 @pytest.mark.parametrize(
     ("line", "pattern"),
     [
@@ -597,3 +1050,7 @@ def test_suggested_glob_characters_stay_literal() -> None:
 
 def test_suggest_pattern_without_command() -> None:
     assert suggest_pattern(only("FOO=1")) == ""
+
+
+def test_suggest_pattern_skips_a_subcommand_known_only_at_run_time() -> None:
+    assert suggest_pattern(only("git $X")) == "git *"

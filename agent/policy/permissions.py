@@ -21,7 +21,16 @@ from typing import Literal
 from pydantic import BaseModel
 
 from agent.config import ApprovalMode
-from agent.policy.commands import SimpleCommand, matches, parse, read_only, suggest_pattern
+from agent.policy.commands import (
+    SimpleCommand,
+    deny_match,
+    matches,
+    opaque,
+    parse,
+    read_only,
+    readings,
+    suggest_pattern,
+)
 from agent.policy.rules import Rule, RuleBook
 from tools.base import Tool, ToolError
 from tools.listing import glob_matcher
@@ -35,22 +44,6 @@ READ_ONLY_REFUSAL = (
     "run. Do not retry; describe the change you propose in your answer instead."
 )
 SAFE_WRITE_TARGETS = {"/dev/null", "/dev/stdout", "/dev/stderr"}
-# Commands that run the command given in their arguments, and their options taking a value.
-WRAPPERS = {
-    "env": {"-u", "--unset", "-C", "--chdir", "-S", "--split-string"},
-    "command": set(),
-    "exec": {"-a"},
-    "nohup": set(),
-    "nice": {"-n", "--adjustment"},
-    "time": {"-f", "--format", "-o", "--output"},
-    "timeout": {"-s", "--signal", "-k", "--kill-after"},
-    "sudo": {"-u", "--user", "-g", "--group", "-C", "-D", "-h", "-p", "-r", "-t", "-U"},
-    "xargs": {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"},
-    "stdbuf": {"-i", "-o", "-e"},
-    "setsid": set(),
-    "chroot": set(),
-}
-SHELLS = {"sh", "bash", "zsh", "dash", "ksh"}
 
 
 class Check(BaseModel):
@@ -154,18 +147,8 @@ class Permissions:
             return Check(verdict="deny", reason=READ_ONLY_REFUSAL)
         parsed = parse(command)
         denials = self.rules.of("command", "deny")
-        hidden = False
-        for simple in parsed or []:
-            for inner in unwrapped(simple):
-                if inner is None:
-                    hidden = True
-                    continue
-                for rule in denials:
-                    if matches(rule.pattern, inner):
-                        reason = f"Refused by the rule '{rule.describe()}'."
-                        return Check(verdict="deny", reason=reason)
-        if hidden and denials:
-            return Check(verdict="ask", reason="the command runs a command line it cannot check")
+        if denials and (denied := self._denied(parsed, denials)):
+            return denied
         if outside and self.sandboxed:
             reason = "wants to run outside the sandbox" + (f": {why}" if why else "")
             return Check(verdict="ask", reason=reason)
@@ -180,16 +163,46 @@ class Permissions:
         blocked = [simple for simple in parsed if not self._command_allowed(simple)]
         if not blocked:
             return Check(verdict="allow")
+        first = blocked[0]
+        if hidden := opaque(first):
+            return Check(verdict="ask", reason=f"runs a command that {hidden}")
         suggestion = None
-        if blocked[0].argv:
-            suggestion = Rule(action="allow", tool="command", pattern=suggest_pattern(blocked[0]))
+        if first.argv:
+            suggestion = Rule(action="allow", tool="command", pattern=suggest_pattern(first))
         return Check(verdict="ask", reason="runs a command", suggestion=suggestion)
 
+    def _denied(self, parsed: list[SimpleCommand] | None, denials: list[Rule]) -> Check | None:
+        """Deny rules match every reading of every command: a sure match denies; one only
+        through a word known at run time, or a command that hides what it runs, asks."""
+        if parsed is None:
+            return Check(verdict="ask", reason="the command line is too complex to check")
+        maybe: Rule | None = None
+        hidden = ""
+        for simple in parsed:
+            for reading in readings(simple):
+                hidden = hidden or reading.opaque
+                for rule in denials:
+                    found = deny_match(rule.pattern, reading)
+                    if found == "yes":
+                        reason = f"Refused by the rule '{rule.describe()}'."
+                        return Check(verdict="deny", reason=reason)
+                    if found == "maybe":
+                        maybe = maybe or rule
+        if maybe is not None:
+            reason = f"could run a command the rule '{maybe.describe()}' refuses"
+            return Check(verdict="ask", reason=reason)
+        if hidden:
+            return Check(verdict="ask", reason=f"runs a command that {hidden}")
+        return None
+
     def _command_allowed(self, simple: SimpleCommand) -> bool:
+        """An allow rule or the read-only list, for a command whose every part is visible."""
         if not self._writes_inside(simple):
             return False
         if not simple.argv:
             return not simple.assignments
+        if opaque(simple):
+            return False
         if any(matches(rule.pattern, simple) for rule in self.rules.of("command", "allow")):
             return True
         return self.mode == "auto-edit" and read_only(simple)
@@ -202,40 +215,13 @@ class Permissions:
                 return False
             target = Path(redirect.target)
             target = target if target.is_absolute() else self.workspace / target
-            real = target.resolve()
+            try:
+                real = target.resolve()
+            except (OSError, RuntimeError):  # a link loop: not a place known to be inside
+                return False
             if (
                 not real.is_relative_to(self.workspace)
                 or ".git" in real.relative_to(self.workspace).parts
             ):
                 return False
         return True
-
-
-def unwrapped(simple: SimpleCommand, depth: int = 0) -> list[SimpleCommand | None]:
-    """The command and what it really runs, for deny rules to see through: ``/usr/bin/git``
-    is ``git``, ``env X=1 nohup git push`` runs ``git push``, ``bash -c "a; b"`` runs a and
-    b. None stands for a command line inside that cannot be parsed."""
-    if not simple.argv or depth > 4:
-        return [simple]
-    name = simple.argv[0].rsplit("/", 1)[-1]
-    plain = SimpleCommand((name, *simple.argv[1:]), simple.assignments, simple.redirects)
-    found: list[SimpleCommand | None] = [simple, plain]
-    rest = list(simple.argv[1:])
-    if name in WRAPPERS:
-        takes_value = WRAPPERS[name]
-        while rest and (rest[0].startswith("-") or (name == "env" and "=" in rest[0])):
-            option = rest.pop(0)
-            if option in takes_value and rest:
-                rest.pop(0)
-        if name == "timeout" and rest:
-            rest.pop(0)  # the duration
-        if rest:
-            found += unwrapped(SimpleCommand(tuple(rest)), depth + 1)
-    elif name in SHELLS and "-c" in rest[:-1]:
-        inner = parse(rest[rest.index("-c") + 1])
-        if inner is None:
-            found.append(None)
-        else:
-            for command in inner:
-                found += unwrapped(command, depth + 1)
-    return found
