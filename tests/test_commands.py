@@ -325,6 +325,14 @@ def test_words_known_only_at_run_time(
         assert list(command.globs) == globs
 
 
+def test_long_lines_are_read_without_deep_recursion() -> None:
+    """tree-sitter nests ``a && b && …`` to the left; a long chain must not overflow."""
+    commands = parse(" && ".join(["true"] * 3000) + " || git push")
+    assert commands is not None and len(commands) == 3001
+    assert commands[-1].argv == ("git", "push")
+    assert deny_match("git push x", Reading(("git", *[None] * 5000))) == "maybe"
+
+
 def test_a_hand_built_command_is_literal() -> None:
     command = SimpleCommand(("git", "push"))
     assert not command.runtime_arg(1) and not command.glob_arg(1)
@@ -749,6 +757,8 @@ def reading_words(line: str) -> set[tuple[str | None, ...]]:
         ("fish --command='git push'", ("git", "push")),
         ("sh -c \"sh -c 'git push'\"", ("git", "push")),
         ("/usr/lib/git-core/git-push origin", ("git", "push", "origin")),
+        ("git send-pack origin main", ("git", "push", "origin", "main")),
+        ("parallel git push ::: origin", ("git", "push", ":::", "origin")),
         ("uv run git push", ("git", "push")),
         ("uv run --with x -- git push", ("git", "push")),
         ("poetry run git push", ("git", "push")),
@@ -788,6 +798,7 @@ def test_readings_see_what_runs(line: str, reading: tuple[str | None, ...]) -> N
         ("bind -x x", "bind"),
         ("complete -C x ls", "complete"),
         ("jobs -x git push", "jobs"),
+        ("parallel ::: 'git push'", "parallel"),
         ("printf -v x y", "printf -v"),
         ("printf -vx y", "printf -v"),
         ("printf $F y", "printf -v"),
@@ -858,6 +869,8 @@ def test_readings_see_what_runs(line: str, reading: tuple[str | None, ...]) -> N
         ("sed 'e id' f", "sed"),
         ("sed -n 's/a/b/e' f", "sed"),
         ("sed --expression='1e id' f", "sed"),
+        ("sed -f /dev/stdin f", "sed"),
+        ("awk -f - f", "awk"),
         ("find . $X", "find"),
         ("git -c core.pager=x log", "git configuration"),
         ("git --config-env=core.pager=X log", "git configuration"),

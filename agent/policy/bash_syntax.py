@@ -115,7 +115,7 @@ def parse(line: str) -> list[SimpleCommand] | None:
     """The simple commands in ``line``, or None when any of it is not plainly inert syntax."""
     try:
         return _Reader(line).commands()
-    except Unparseable:
+    except (Unparseable, RecursionError):
         return None
 
 
@@ -174,7 +174,7 @@ class _Reader:
     def sequence(self, node: Node, separators: tuple[str, ...], top: bool, outer: _Outer) -> None:
         """``program``, ``list`` or ``pipeline``: statements joined by operator tokens."""
         previous: Node | None = None
-        for child in node.children:
+        for child in _flattened(node):
             if previous is None:
                 self.gap(node.start_byte, child.start_byte, top)
             else:
@@ -375,6 +375,22 @@ class _Reader:
             raise Unparseable(f"{node.type} in a word")
         _check_word(node)
         return _read_word(self.text(node), assigned)
+
+
+def _flattened(node: Node) -> list[Node]:
+    """The children of a node, with tree-sitter's left-nested lists (``a && b || c``) spread
+    out, so a long chain is a loop rather than a deep recursion."""
+    if node.type != "list":
+        return list(node.children)
+    children: list[Node] = []
+    pending = list(reversed(node.children))
+    while pending:
+        current = pending.pop()
+        if current.type == "list":
+            pending += reversed(current.children)
+        else:
+            children.append(current)
+    return children
 
 
 def _check_word(node: Node) -> None:

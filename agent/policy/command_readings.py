@@ -98,26 +98,23 @@ def deny_match(pattern: str, reading: Reading) -> Match:
 
 
 def _could_match(fixed: Sequence[str], open_ended: bool, words: Sequence[Word]) -> bool:
-    """Whether some value of the unknown words makes the pattern match."""
-    seen: dict[tuple[int, int], bool] = {}
-
-    def could(token: int, word: int) -> bool:
-        key = (token, word)
-        if key not in seen:
-            seen[key] = _step(token, word)
-        return seen[key]
-
-    def _step(token: int, word: int) -> bool:
-        if word == len(words):
-            return token == len(fixed)
-        current = words[word]
-        if current is None:  # any number of any words
-            return any(could(next_token, word + 1) for next_token in range(token, len(fixed) + 1))
-        if token < len(fixed):
-            return fnmatchcase(current, fixed[token]) and could(token + 1, word + 1)
-        return open_ended and could(token, word + 1)
-
-    return could(0, 0)
+    """Whether some value of the unknown words makes the pattern match: the pattern tokens
+    reached after each word, where an unknown word may cover any number of tokens."""
+    reached = {0}
+    for word in words:
+        after: set[int] = set()
+        for token in reached:
+            if word is None:
+                after.update(range(token, len(fixed) + 1))
+            elif token < len(fixed):
+                if fnmatchcase(word, fixed[token]):
+                    after.add(token + 1)
+            elif open_ended:
+                after.add(token)
+        if not after:
+            return False
+        reached = after
+    return len(fixed) in reached
 
 
 def _read(words: tuple[Word, ...], depth: int) -> list[Reading]:
@@ -174,6 +171,7 @@ _EVALUATING = {
         "read", "mapfile", "readarray", "declare", "typeset", "local", "readonly", "unset",
         "wait", "compgen",
     ),
+    "runs command lines built from its arguments and input": ("parallel",),
     "changes how later commands are found or read": (
         "alias", "enable", "hash", "shopt", "bind", "complete", "compopt", "jobs",
     ),
@@ -395,7 +393,10 @@ def _awk_reason(args: tuple[Word, ...]) -> str:
             programs.append(args[index + 1] if index + 1 < len(args) else "")
             index += 2
         elif word in _AWK_VALUES or word in _AWK_FILES:
-            from_file = from_file or word in _AWK_FILES
+            value = args[index + 1] if index + 1 < len(args) else ""
+            if word in _AWK_FILES:
+                from_file = True
+                programs += [None] if value is None or value in _STDIN_FILES else []
             index += 2
         elif word.startswith("-") and word != "-" and word != "--":
             index += 1
@@ -420,8 +421,11 @@ def _sed_reason(args: tuple[Word, ...]) -> str:
         word = args[index]
         if word in ("-e", "--expression", "-f", "--file"):
             explicit = True
+            value = args[index + 1] if index + 1 < len(args) else ""
             if word in ("-e", "--expression"):
-                scripts.append(args[index + 1] if index + 1 < len(args) else "")
+                scripts.append(value)
+            elif value is None or value in _STDIN_FILES:
+                scripts.append(None)  # a script read from the input
             index += 2
             continue
         if word is not None and word.startswith(("--expression=", "-e")) and word != "-e":
@@ -527,6 +531,7 @@ WRAPPERS: dict[str, _Wrapper] = {
         shell_unless_line=True,
     ),
     "watch": _wrapper("-n --interval -q --equexit", "-b -c -d -e -g -p -t -x --exec -w"),
+    "parallel": _wrapper("-j --jobs -S --sshlogin --joblog --results -a --arg-file"),
     "npx": _wrapper("-p --package", lines="-c --call"),
     "pnpx": _wrapper(),
     "bunx": _wrapper(),
@@ -619,7 +624,7 @@ def _wrapped(name: str, spec: _Wrapper, args: tuple[Word, ...], depth: int) -> l
         inner = args[start:]
         if name == "xargs":
             inner = _xargs_inner(args[:start], inner)
-        elif name == "watch" and not any(arg in ("-x", "--exec") for arg in args[:start]):
+        elif name in ("watch", "parallel") and not {"-x", "--exec"} & set(args[:start]):
             found += _shell_line(_joined(inner), words, depth)
             continue
         found += _read(inner, depth + 1)
@@ -748,6 +753,7 @@ _GIT_PROGRAM_OPTIONS = {
     "difftool": ("-x", "--extcmd", "-t", "--tool"),
     "mergetool": ("-t", "--tool"),
 }
+_GIT_PUSHING = frozenset(("send-pack", "http-push"))
 # git commands whose arguments are shell code.
 _GIT_CODE_COMMANDS = frozenset(("filter-branch",))
 
@@ -774,6 +780,8 @@ def _git(args: tuple[Word, ...], depth: int) -> list[Reading]:
         return found
     subcommand, rest = args[index], args[index + 1 :]
     found.append(Reading(("git", *args[index:])))
+    if subcommand in _GIT_PUSHING:  # plumbing that pushes, for rules on git push
+        found.append(Reading(("git", "push", *rest)))
     if subcommand is None:
         return [*found, Reading(words, "runs a git command only known at run time")]
     if subcommand not in GIT_COMMANDS:

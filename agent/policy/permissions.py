@@ -165,7 +165,7 @@ class Permissions:
             return Check(verdict="allow")
         first = blocked[0]
         if hidden := opaque(first):
-            return Check(verdict="ask", reason=f"runs a command that {hidden}")
+            return Check(verdict="ask", reason=f"what it runs cannot be checked: {hidden}")
         suggestion = None
         if first.argv:
             suggestion = Rule(action="allow", tool="command", pattern=suggest_pattern(first))
@@ -192,7 +192,7 @@ class Permissions:
             reason = f"could run a command the rule '{maybe.describe()}' refuses"
             return Check(verdict="ask", reason=reason)
         if hidden:
-            return Check(verdict="ask", reason=f"runs a command that {hidden}")
+            return Check(verdict="ask", reason=f"what it runs cannot be checked: {hidden}")
         return None
 
     def _command_allowed(self, simple: SimpleCommand) -> bool:
