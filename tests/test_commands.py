@@ -333,6 +333,15 @@ def test_long_lines_are_read_without_deep_recursion() -> None:
     assert deny_match("git push x", Reading(("git", *[None] * 5000))) == "maybe"
 
 
+def test_commands_after_cd_are_marked() -> None:
+    assert [command.after_cd for command in parse("ls; cd sub && git status; pwd") or []] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+
+
 def test_a_hand_built_command_is_literal() -> None:
     command = SimpleCommand(("git", "push"))
     assert not command.runtime_arg(1) and not command.glob_arg(1)
@@ -1019,6 +1028,8 @@ def test_read_only_audited_additions(line: str) -> None:
         "cat < x.pem",
         "cat *.keystore",
         "cat .pgpass",
+        "cd sub && git status",
+        "pushd sub; git log",
     ],
 )
 def test_read_only_refuses_write_and_exec_options_and_globs(line: str) -> None:

@@ -45,7 +45,8 @@ class SimpleCommand:
     ``runtime`` has one flag per word of ``assignments + argv``: the word's final value (or
     number of words) is only known when it runs, because of an expansion or a glob. ``globs``
     flags the argv words with an unquoted ``*``, ``?`` or ``[...]``. Both are empty for a
-    command built by hand, which then counts as fully literal.
+    command built by hand, which then counts as fully literal. ``after_cd``: a ``cd``,
+    ``pushd`` or ``popd`` earlier in the line moved it away from the workspace root.
     """
 
     argv: tuple[str, ...]
@@ -54,6 +55,7 @@ class SimpleCommand:
     dynamic_args: bool = False
     runtime: tuple[bool, ...] = field(default=(), compare=False)
     globs: tuple[bool, ...] = field(default=(), compare=False)
+    after_cd: bool = field(default=False, compare=False)
 
     def runtime_word(self, index: int) -> bool:
         """Whether word ``index`` of ``assignments + argv`` is only known at run time."""
@@ -431,6 +433,7 @@ def _finish(command: _Command, cd_start: int | None) -> SimpleCommand:
         dynamic_args=any(value.runtime for value in command.argv[1:]),
         runtime=tuple(value.runtime or value.glob for value in words),
         globs=tuple(value.glob for value in command.argv),
+        after_cd=cd_start is not None and command.start > cd_start,
     )
 
 

@@ -205,7 +205,13 @@ class Permissions:
             return False
         if any(matches(rule.pattern, simple) for rule in self.rules.of("command", "allow")):
             return True
-        return self.mode == "auto-edit" and read_only(simple)
+        return self.mode == "auto-edit" and read_only(simple) and self._own_repository(simple)
+
+    def _own_repository(self, simple: SimpleCommand) -> bool:
+        """git reads the configuration of the repository it finds, which can name programs to
+        run; only the workspace's own .git (read-only in the sandbox) is trusted. Without one,
+        files the model wrote (HEAD, config, objects/) would make the workspace a repository."""
+        return simple.argv[0] != "git" or (self.workspace / ".git").exists()
 
     def _writes_inside(self, simple: SimpleCommand) -> bool:
         for redirect in simple.redirects:

@@ -55,6 +55,8 @@ def read_only(command: SimpleCommand) -> bool:
         return False
     if name not in _INERT and any(command.glob_arg(index) for index in range(1, len(args) + 1)):
         return False
+    if name == "git" and command.after_cd:
+        return False  # another folder may be another repository, whose config runs programs
     check = _ARGUMENT_CHECKS.get(name)
     if check is not None:
         return check(args)

@@ -570,6 +570,46 @@ def test_attack_read_only_command_with_write_or_exec_option(
     guard.check()
 
 
+def plant_bare_repository(folder: Path, pwned: Path) -> None:
+    """What an edit tool can write (no path named .git): a bare repository whose config
+    gives it a work tree and an fsmonitor hook, which ``git status`` runs."""
+    (folder / "objects").mkdir(parents=True)
+    (folder / "refs" / "heads").mkdir(parents=True)
+    (folder / "HEAD").write_text("ref: refs/heads/main\n")
+    (folder / "config").write_text(
+        "[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = .\n"
+        f'\tfsmonitor = "touch {pwned}; false"\n'
+    )
+
+
+@pytest.mark.parametrize(
+    "line", ["cd sub && git status", "cd sub; git --no-pager status", "pushd sub; git log"]
+)
+def test_attack_git_reader_in_a_planted_repository(
+    line: str, ws: Path, watch: Callable[..., Guard]
+) -> None:
+    """Write a repository (config with an fsmonitor hook) as plain files, then run a git
+    reader in it: git runs the hook. Auto-edit asks once the line leaves the workspace root."""
+    plant_bare_repository(ws / "sub", ws / "pwned")
+    guard = watch()
+    assert verdict(auto_edit(ws), line) == "ask"
+    guard.check()
+
+
+async def test_attack_git_reader_in_a_planted_repository_end_to_end(
+    box: ToolContext, ws: Path, watch: Callable[..., Guard]
+) -> None:
+    """End to end: without a .git of its own, the workspace itself is the planted repository;
+    ``git status`` runs the hook in bash, and auto-edit asks instead."""
+    pwned = ws / "pwned"
+    plant_bare_repository(ws, Path("pwned"))
+    await attack_works_in_bash(box, "git status", pwned)
+    guard = watch()
+    assert await as_policy_decides(auto_edit(ws), box, "git status") == "ask"
+    assert not pwned.exists()
+    guard.check()
+
+
 # --- where bash and tree-sitter could read a line differently -------------------------------
 
 
@@ -640,4 +680,5 @@ def test_control_ordinary_commands_are_still_allowed(
 ) -> None:
     """Not attacks: everyday commands still run unasked where they should."""
     (ws / "src").mkdir(exist_ok=True)
+    (ws / ".git").mkdir(exist_ok=True)  # git readers trust only the workspace's own repository
     assert verdict(permissions(ws, mode, *rules), line) == "allow"
