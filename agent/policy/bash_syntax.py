@@ -252,6 +252,8 @@ class _Reader:
             self.found.append(_Command(node.start_byte, redirects=[*own, *outer]))
         elif body.type == "command":
             self.simple(body, (*own, *outer))
+            if extra and not self.found[-1].argv:
+                raise Unparseable("words after a redirection before the command name")
             self.found[-1].argv += extra
         elif extra:
             raise Unparseable("words after a redirection of a compound statement")
@@ -332,7 +334,7 @@ class _Reader:
                 raise Unparseable("two words without a blank between them")
             if child.type == "variable_assignment":
                 command.argv.append(self.assignment(child))
-            elif child.type == "variable_name":
+            elif child.type == "variable_name" and _NAME.fullmatch(self.text(child)):
                 command.argv.append(_Value(self.text(child), False, False))
             elif child.type in _WORD_TYPES:
                 command.argv.append(self.word(child))
