@@ -201,8 +201,12 @@ def _read_task(args: argparse.Namespace) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     from agent import keys
+    from agent.terminal import guard_stdio
 
     keys.capture()  # before anything starts a process that could inherit them
+    # Everything printed from here on (model text, paths, source lines, argparse's own
+    # errors) reaches the terminal with its control characters shown, never acted on.
+    guard_stdio()
     argv = expand_print_alias(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -241,21 +245,32 @@ def _index_command(args: argparse.Namespace, workspace: Path) -> int:
     return cli.symbols_command(workspace, args.name, args.json)
 
 
-def _crash_log() -> Path:
-    """Write the traceback where a bug report can quote it, instead of on the terminal."""
+def _crash_log(limit: int = 1_000_000) -> Path:
+    """Write the traceback where a bug report can quote it, instead of on the terminal.
+
+    The log is private (it may quote code and paths); past ``limit`` bytes it is moved to
+    ``crash.log.1`` (replacing the one before), so it stays small. Control characters are
+    shown visibly, so reading it in a terminal is safe too.
+    """
     import tempfile
     import traceback
 
     from agent.config import data_dir
+    from agent.storage import private_dir, private_file, tighten
+    from agent.terminal import visible
 
     try:
-        folder = data_dir() / "logs"
-        folder.mkdir(parents=True, exist_ok=True)
+        path = private_dir(data_dir() / "logs") / "crash.log"
+        tighten(path)  # one an older version left readable, before it is kept as crash.log.1
+        if path.is_file() and path.stat().st_size > limit:
+            path.replace(path.with_name("crash.log.1"))
+        fd = private_file(path)
     except OSError:
-        folder = Path(tempfile.gettempdir())
-    path = folder / "crash.log"
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(f"shipmate {__version__} {' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+        fd, name = tempfile.mkstemp(prefix="shipmate-crash-", suffix=".log")
+        path = Path(name)
+    entry = f"shipmate {__version__} {' '.join(sys.argv)}\n{traceback.format_exc()}\n"
+    with open(fd, "w", encoding="utf-8") as handle:
+        handle.write(visible(entry))
     return path
 
 

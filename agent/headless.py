@@ -26,6 +26,7 @@ from agent.events import (
     ToolStarted,
 )
 from agent.policy.approval import HeadlessApprover
+from agent.terminal import json_safe
 from tools.base import plural
 from tools.plan import MARKS
 
@@ -99,7 +100,11 @@ class TextOutput:
 
 
 class JsonOutput:
-    """One JSON object at the end (``json``), or every event as a line (``stream-json``)."""
+    """One JSON object at the end (``json``), or every event as a line (``stream-json``).
+
+    Lines carry no raw C1 or bidi control (``json_safe``), so a terminal showing them acts
+    on nothing and the stdout filter leaves them byte for byte as programs expect.
+    """
 
     def __init__(self, out: TextIO, every_event: bool) -> None:
         self.out = out
@@ -107,7 +112,7 @@ class JsonOutput:
 
     def show(self, event: Event) -> None:
         if self.every_event or isinstance(event, Result):
-            self.out.write(event.model_dump_json() + "\n")
+            self.out.write(json_safe(event.model_dump_json()) + "\n")
             self.out.flush()
 
 
@@ -168,7 +173,7 @@ def config_failure(message: str, output: OutputFormat, out: TextIO, err: TextIO)
     print(f"shipmate: {message}", file=err, flush=True)
     if output != "text":
         result = Result(status="config_error", error=message, session_id=None)
-        out.write(result.model_dump_json() + "\n")
+        out.write(json_safe(result.model_dump_json()) + "\n")
         out.flush()
     return EXIT_CODES["config_error"]
 

@@ -29,6 +29,10 @@ MAX_BACKOFF = 30.0
 # Providers that take Anthropic-style cache_control blocks for Claude models.
 CACHE_CONTROL_PROVIDERS = {"anthropic", "bedrock", "vertex_ai", "openrouter"}
 PLACEHOLDER_KEY = "sk-no-key-needed"
+# Characters one reply may stream (text, reasoning and tool calls together). The longest
+# real replies (128k output tokens) are about half a megabyte; past this, a model or server
+# gone wrong would only fill memory and the session store.
+MAX_REPLY_CHARS = 4_000_000
 
 
 class LLMError(Exception):
@@ -41,6 +45,16 @@ class LLMError(Exception):
 
 class IncompleteStream(Exception):
     """The stream ended without a finish reason: the connection was cut."""
+
+
+class ReplyTooLarge(Exception):
+    """The reply passed ``MAX_REPLY_CHARS``; asking again would only bring the same."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"the reply was too large (over {MAX_REPLY_CHARS:,} characters of text and tool "
+            "arguments) and was cut off"
+        )
 
 
 @dataclass
@@ -190,17 +204,22 @@ class LLM:
         last_key = 0
         usage = None
         finish = None
+        size = 0
         try:
             async for chunk in response:
                 usage = getattr(chunk, "usage", None) or usage
                 for choice in chunk.choices or []:
                     delta = choice.delta
+                    size += _streamed_size(delta)
+                    if size > MAX_REPLY_CHARS:
+                        raise ReplyTooLarge()  # the stream is closed below
                     if delta is not None and delta.content:
                         text.append(delta.content)
                         yield TextDelta(text=delta.content)
                     for part in (delta.tool_calls if delta is not None else None) or []:
                         last_key = _add_tool_call_part(calls, part, last_key)
                     finish = choice.finish_reason or finish
+                _forget_litellm_copies(response)
         finally:
             with contextlib.suppress(Exception):
                 await response.aclose()
@@ -233,6 +252,35 @@ class LLM:
             cached_tokens=cached or 0,
             cost_usd=cost,
         )
+
+
+def _streamed_size(delta: Any) -> int:
+    """Characters a streamed delta adds to the reply: text, reasoning, tool-call parts."""
+    if delta is None:
+        return 0
+    size = len(delta.content or "") + len(getattr(delta, "reasoning_content", None) or "")
+    for part in delta.tool_calls or []:
+        function = part.function
+        size += len(part.id or "")
+        if function is not None:
+            size += len(function.name or "") + len(function.arguments or "")
+    return size
+
+
+def _forget_litellm_copies(response: Any) -> None:
+    """Drop litellm's own copies of the reply so far.
+
+    Its stream wrapper keeps every chunk (a few kB each: a 4 MB reply in 20-character pieces
+    held a gigabyte) and re-concatenates the text on every chunk, only for its logging
+    callbacks, which Shipmate does not use; this layer assembles the reply itself. The last
+    two chunks stay: litellm compares them to catch a model repeating itself, and the usage
+    chunk arrives last.
+    """
+    chunks = getattr(response, "chunks", None)
+    if isinstance(chunks, list) and len(chunks) > 32:
+        del chunks[:-2]
+    if isinstance(getattr(response, "response_uptil_now", None), str):
+        response.response_uptil_now = ""
 
 
 def _add_tool_call_part(calls: dict[int, dict[str, str]], part: Any, last_key: int) -> int:

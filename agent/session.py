@@ -1,4 +1,9 @@
-"""Sessions in SQLite: every event and message of a run, so a run can be read or resumed."""
+"""Sessions in SQLite: every event and message of a run, so a run can be read or resumed.
+
+The database is private to the user (it holds code and command output), and what one
+event or message may store is bounded: long text is cut with a marker, so a runaway reply
+or output cannot grow the file by more than a few hundred kB per record.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from agent.events import Result
+from agent.storage import private_database, private_dir
 
+# Characters of long text one stored event or message may hold; strings up to SHORT_TEXT
+# (ids, names, types, paths) are never cut, so every record still parses as what it was.
+MAX_STORED_CHARS = 200_000
+SHORT_TEXT = 1_000
 SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -57,7 +67,8 @@ class SessionStore:
         self.path = path
         self.problem: str | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
+            private_database(path)
             self.db = self._open(str(path))
         except (OSError, sqlite3.Error) as error:
             self.problem = f"sessions cannot be saved ({path}: {error})"
@@ -92,21 +103,26 @@ class SessionStore:
     def add_event(self, session_id: str, event: BaseModel) -> None:
         seq = self._seq.get(session_id, 0)
         self._seq[session_id] = seq + 1
-        data = event.model_dump_json()
+        data = _stored(event.model_dump(mode="json"))
         kind = getattr(event, "type", type(event).__name__)
         self._write("INSERT INTO events VALUES (?, ?, ?, ?)", (session_id, seq, kind, data))
 
     def add_message(self, session_id: str, seq: int, message: dict[str, Any]) -> None:
         self._write(
             "INSERT OR REPLACE INTO messages VALUES (?, ?, ?)",
-            (session_id, seq, json.dumps(message)),
+            (session_id, seq, _stored(message)),
         )
         self._write("UPDATE sessions SET updated=? WHERE id=?", (time.time(), session_id))
 
     def finish(self, result: Result) -> None:
         self._write(
             "UPDATE sessions SET status=?, result=?, updated=? WHERE id=?",
-            (result.status, result.model_dump_json(), time.time(), result.session_id),
+            (
+                result.status,
+                _stored(result.model_dump(mode="json")),
+                time.time(),
+                result.session_id,
+            ),
         )
 
     def messages(self, session_id: str) -> list[dict[str, Any]]:
@@ -134,3 +150,28 @@ class SessionStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _stored(record: Any) -> str:
+    """``record`` as JSON, its long strings sharing ``MAX_STORED_CHARS`` characters.
+
+    Long strings are given room in order; one past the room left keeps its start and a
+    marker of what was cut. Short strings stay whole, so the JSON reads back as the record.
+    """
+    room = MAX_STORED_CHARS
+
+    def cut(value: Any) -> Any:
+        nonlocal room
+        if isinstance(value, dict):
+            return {key: cut(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [cut(item) for item in value]
+        if not isinstance(value, str) or len(value) <= SHORT_TEXT:
+            return value
+        keep = min(len(value), room)
+        room -= keep
+        if keep == len(value):
+            return value
+        return f"{value[:keep]}… [{len(value) - keep:,} characters cut]"
+
+    return json.dumps(cut(record), separators=(",", ":"))

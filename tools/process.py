@@ -2,8 +2,9 @@
 
 The command gets a new session so the whole group (its children included) can be killed on
 timeout, on cancellation, and after it exits, so nothing it started in the background
-outlives the call. Output is kept as head and tail within a budget; when it overflows, the
-full log is on disk and its path is reported.
+outlives the call. Output is kept as head and tail within a budget; when it overflows, a log
+is kept on disk and its path is reported. The log is bounded too (its first and last few MB),
+and the logs folder is pruned, oldest first, whenever a new log is kept.
 """
 
 from __future__ import annotations
@@ -11,18 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.config import data_dir
+from agent.storage import private_dir, tighten
+from agent.terminal import for_model
 from tools.executables import require
 from tools.sandbox import command_env
 
 READ_CHUNK = 64 * 1024
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+LOG_HEAD = 2 * 1024 * 1024  # bytes of a command's output its log keeps from the start
+LOG_TAIL = 2 * 1024 * 1024  # and from the end
+LOGS_MAX_BYTES = 200 * 1024 * 1024  # the logs folder, all sessions together
+LOGS_MAX_FILES = 200
 
 
 @dataclass
@@ -35,48 +42,122 @@ class Outcome:
     seconds: float
 
 
+class _Tail:
+    """The last ``size`` bytes of a stream, in no more memory than ``size`` and one read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.parts: deque[bytes] = deque()
+        self.length = 0
+
+    def add(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.length += len(data)
+        while self.length - len(self.parts[0]) >= self.size:
+            self.length -= len(self.parts.popleft())
+
+    def value(self) -> bytes:
+        return b"".join(self.parts)[-self.size :]
+
+
 class _Capture:
-    """Keeps the first and last ``limit // 2`` bytes, and every byte in a log file."""
+    """The first and last ``limit // 2`` bytes for the model, and a log on disk with the
+    first ``LOG_HEAD`` and last ``LOG_TAIL`` bytes, kept only when the model's part was cut."""
 
     def __init__(self, limit: int, log_dir: Path) -> None:
         self.half = max(1, limit // 2)
         self.head = bytearray()
-        self.tail = bytearray()
+        self.tail = _Tail(self.half)
         self.total = 0
-        log_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_root = _logs_root(log_dir)
+        if self.logs_root != log_dir:
+            private_dir(self.logs_root)
+        private_dir(log_dir)
         fd, name = tempfile.mkstemp(prefix="command-", suffix=".log", dir=log_dir)
+        tighten(fd)
         self.log = os.fdopen(fd, "wb")
         self.log_path = Path(name)
+        self.logged = 0  # bytes written to the log as they came (its head)
+        self.log_tail = _Tail(LOG_TAIL)
 
     def feed(self, data: bytes) -> None:
         self.total += len(data)
-        self.log.write(data)
+        rest = data
+        if self.logged < LOG_HEAD:
+            part = data[: LOG_HEAD - self.logged]
+            self.log.write(part)
+            self.logged += len(part)
+            rest = data[len(part) :]
+        if rest:
+            self.log_tail.add(rest)
         room = self.half - len(self.head)
         if room > 0:
             self.head += data[:room]
             data = data[room:]
         if data:
-            self.tail += data
-            if len(self.tail) > 2 * self.half:
-                del self.tail[: len(self.tail) - self.half]
+            self.tail.add(data)
 
     def finish(self) -> tuple[str, bool, Path | None]:
-        self.log.close()
-        truncated = self.total > len(self.head) + len(self.tail)
-        if len(self.tail) > self.half:
-            truncated = True
-            del self.tail[: len(self.tail) - self.half]
-        head = _clean(bytes(self.head))
-        if not truncated:
+        tail = self.tail.value()
+        skipped = self.total - len(self.head) - len(tail)
+        if skipped <= 0:
+            self.log.close()
             self.log_path.unlink(missing_ok=True)
-            return head + _clean(bytes(self.tail)), False, None
-        skipped = self.total - len(self.head) - len(self.tail)
-        text = f"{head}\n… [{skipped:,} bytes of output cut] …\n{_clean(bytes(self.tail))}"
-        return text, True, self.log_path
+            return _decode(bytes(self.head) + tail), False, None
+        self._close_log()
+        _prune(self.logs_root, self.log_path)
+        text = f"{_decode(bytes(self.head))}\n… [{skipped:,} bytes of output cut] …\n"
+        return text + _decode(tail), True, self.log_path
+
+    def _close_log(self) -> None:
+        tail = self.log_tail.value()
+        skipped = self.total - self.logged - len(tail)
+        if skipped > 0:
+            self.log.write(
+                f"\n… [{skipped:,} bytes cut here: a log keeps the first {LOG_HEAD:,} and the "
+                f"last {LOG_TAIL:,} bytes of a command's output] …\n".encode()
+            )
+        self.log.write(tail)
+        self.log.close()
 
 
-def _clean(data: bytes) -> str:
-    return _ANSI.sub("", data.decode("utf-8", errors="replace")).replace("\r\n", "\n")
+def _decode(data: bytes) -> str:
+    return for_model(data.decode("utf-8", errors="replace"))
+
+
+def _logs_root(log_dir: Path) -> Path:
+    """The folder whose logs are pruned together: Shipmate's logs folder for a session's
+    logs, else ``log_dir`` alone (nothing outside Shipmate's own folders is ever pruned)."""
+    shared = data_dir() / "logs"
+    return shared if log_dir.parent == shared else log_dir
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Remove the oldest command logs under ``root`` past ``LOGS_MAX_FILES`` files or
+    ``LOGS_MAX_BYTES`` bytes (``keep`` stays), then session folders left empty."""
+    found = []
+    for path in [*root.glob("command-*.log"), *root.glob("*/command-*.log")]:
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            found.append((info.st_mtime, info.st_size, path))
+    found.sort(reverse=True)
+    size = 0
+    for count, (_, length, path) in enumerate(found, 1):
+        size += length
+        if path != keep and (count > LOGS_MAX_FILES or size > LOGS_MAX_BYTES):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                if path.parent not in (root, keep.parent):
+                    path.parent.rmdir()  # once its last log is gone
+    if keep.parent == root:
+        return
+    # Sessions whose commands all printed little leave empty folders; one idle for a
+    # minute belongs to no command starting right now.
+    idle = time.time() - 60
+    for folder in root.iterdir():
+        with contextlib.suppress(OSError):
+            if folder.is_dir() and folder != keep.parent and folder.stat().st_mtime < idle:
+                folder.rmdir()  # only if empty
 
 
 async def run_shell(

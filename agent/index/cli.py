@@ -9,12 +9,14 @@ from pathlib import Path
 
 from agent.index.index import CodeIndex, Stats
 from agent.index.repomap import estimate_tokens
+from agent.terminal import write_trusted
 
 
 def _progress(done: int, total: int) -> None:
-    print(f"\rIndexing {done:,}/{total:,} files", end="", file=sys.stderr, flush=True)
+    """One line redrawn in place: Shipmate's own ``\\r``, past the terminal filter."""
+    write_trusted(sys.stderr, f"\rIndexing {done:,}/{total:,} files")
     if done == total:
-        print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+        write_trusted(sys.stderr, "\r" + " " * 40 + "\r")
 
 
 def open_index(workspace: Path, show_progress: bool = True) -> tuple[CodeIndex, Stats]:

@@ -6,7 +6,8 @@ branch switch back and forth, or a ``touch``, re-parses nothing, and a warm star
 every size and mtime unchanged reads no file at all. ``snapshots`` hold each repository's
 in-memory model as last saved, so a warm start loads it in one read and replays only the
 files that changed since. A damaged or foreign database is moved aside and rebuilt; a
-locked one is bypassed with an in-memory database for this run.
+locked one is bypassed with an in-memory database for this run. The database and its folder
+are private to the user (0600, 0700): they hold the repository's code.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import platformdirs
+
+from agent.storage import private_database, private_dir
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -51,7 +54,8 @@ class Store:
 
     def _open(self) -> sqlite3.Connection:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            private_database(self.path)
             return self._connect(str(self.path))
         except sqlite3.OperationalError as error:
             if _busy(error):
@@ -101,6 +105,7 @@ class Store:
             with contextlib.suppress(OSError):
                 self.path.with_name(self.path.name + suffix).unlink()
         try:
+            private_database(self.path)
             return self._connect(str(self.path))
         except (sqlite3.DatabaseError, OSError):
             return self._connect(":memory:")

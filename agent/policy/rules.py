@@ -81,9 +81,13 @@ class RuleBook:
         return rule
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Replace the file atomically; it and its folder are the user's alone (0600, 0700)."""
+        from agent.storage import private_dir, tighten
+
+        private_dir(self.path.parent)
         data = RuleFile(workspace=str(self.workspace), rules=self.rules).model_dump_json(indent=2)
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")  # created 0600
+        tighten(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(data + "\n")
         os.replace(temp, self.path)

@@ -1,0 +1,67 @@
+"""Shipmate's own files are the user's alone: folders 0700, files 0600, whatever the umask.
+
+Sessions, command logs, the index and rules hold code, commands, their output and what may
+run. They are created private (the mode is given when the file or folder is made, so there
+is no moment when others could open it), and one an older version left readable is
+tightened when Shipmate opens it again. Only what the user owns is ever changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+FOLDER = 0o700
+FILE = 0o600
+
+
+def tighten(target: Path | int, mode: int = FILE) -> None:
+    """Set ``target`` (a path or an open file) to ``mode`` if the user owns it; a file
+    system that refuses (read-only) leaves it as it was."""
+    with contextlib.suppress(OSError):
+        info = os.stat(target)
+        if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != mode:
+            if isinstance(target, int):
+                os.fchmod(target, mode)
+            else:
+                os.chmod(target, mode)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder only the user can enter: missing folders on the way are created
+    0700, and ``path`` itself is tightened if it was there already."""
+    missing = []
+    folder = path
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for part in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(part, FOLDER)
+        tighten(part, FOLDER)  # a umask may have taken bits the user needs
+    if not missing:
+        tighten(path, FOLDER)
+    return path
+
+
+def private_file(path: Path, flags: int = os.O_WRONLY | os.O_APPEND) -> int:
+    """Open ``path`` with ``flags``, creating it 0600 if missing; returns the descriptor.
+
+    A symbolic link in its place is refused: Shipmate's files are never links, and one
+    planted (say in a shared temp folder) must not redirect the write.
+    """
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, FILE)
+    tighten(fd)
+    return fd
+
+
+def private_database(path: Path) -> None:
+    """Make the SQLite file ``path`` 0600 before SQLite opens it: SQLite gives the ``-wal``,
+    ``-shm`` and ``-journal`` files it creates the database's mode. Those an older version
+    left are tightened too."""
+    with contextlib.suppress(FileExistsError):
+        os.close(private_file(path, os.O_WRONLY | os.O_EXCL))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        tighten(path.with_name(path.name + suffix))
