@@ -33,6 +33,9 @@ PLACEHOLDER_KEY = "sk-no-key-needed"
 # real replies (128k output tokens) are about half a megabyte; past this, a model or server
 # gone wrong would only fill memory and the session store.
 MAX_REPLY_CHARS = 4_000_000
+# Past this size (beyond any real reply), litellm's own copies of the stream are dropped as
+# it goes. Below it they stay: litellm counts usage from them when a server sends none.
+KEEP_LITELLM_COPIES_UNTIL = 600_000
 
 
 class LLMError(Exception):
@@ -219,7 +222,8 @@ class LLM:
                     for part in (delta.tool_calls if delta is not None else None) or []:
                         last_key = _add_tool_call_part(calls, part, last_key)
                     finish = choice.finish_reason or finish
-                _forget_litellm_copies(response)
+                if size > KEEP_LITELLM_COPIES_UNTIL:
+                    _forget_litellm_copies(response)
         finally:
             with contextlib.suppress(Exception):
                 await response.aclose()

@@ -52,7 +52,7 @@ class RunCommand(Tool):
         outcome = await self._execute(ctx, timeout)
         parts = [outcome.output.rstrip("\n") or "(no output)"]
         if outcome.truncated:
-            parts.append(f"[output cut; the full log is in {outcome.log_path}]")
+            parts.append(f"[output cut; the log (first and last 2 MB) is in {outcome.log_path}]")
         if outcome.timed_out:
             parts.append(
                 f"[timed out after {timeout:g} s; the command and its children were killed]"

@@ -47,6 +47,9 @@ def model_flags(llm: ScriptedLLM) -> list[str]:
     return ["--model", "scripted", "--api-base", llm.url]
 
 
+HUGE = 2 * MAX_REPLY_CHARS
+
+
 def words(size: int) -> str:
     """``size`` characters of text that never repeats (litellm stops a stream that does)."""
     return "".join(f"w{i} " for i in range(size // 7))[:size]
@@ -92,13 +95,14 @@ def umask_zero() -> Iterator[None]:
 
 
 def test_attack_huge_model_reply(llm: ScriptedLLM, repo: Path, tmp_path: Path) -> None:
-    """The model (or a server gone wrong) streams a 40 MB reply, to fill memory and the
-    session database. The reply is cut off at MAX_REPLY_CHARS and the run fails cleanly."""
+    """The model (or a server gone wrong) streams a huge reply (the review's was 40 MB; twice
+    the limit is enough to prove it is cut), to fill memory and the session database. The
+    reply is cut off at MAX_REPLY_CHARS and the run fails cleanly."""
     llm.add(Reply(text="ok"))
     small = run_measured("run", "x", *model_flags(llm), cwd=repo, figure=tmp_path / "small")
     assert small.returncode == 0, small.stderr
     before = database_size()
-    llm.add(Reply(text=words(40 * MB), chunk=64 * 1024))
+    llm.add(Reply(text=words(HUGE), chunk=64 * 1024))
     done = run_measured("run", "x", *model_flags(llm), cwd=repo, figure=tmp_path / "huge")
     assert done.returncode == 1, done.stderr
     assert "error: The model call failed: the reply was too large" in done.stderr
@@ -106,11 +110,11 @@ def test_attack_huge_model_reply(llm: ScriptedLLM, repo: Path, tmp_path: Path) -
     assert len(llm.requests) == 2  # cut off once, not retried
     baseline = int((tmp_path / "small").read_text()) / 1024
     peak = int((tmp_path / "huge").read_text()) / 1024
-    print(f"peak RSS: {baseline:.0f} MB for a 2-character reply, {peak:.0f} MB for 40 MB")
+    print(f"peak RSS: {baseline:.0f} MB for a 2-character reply, {peak:.0f} MB for {HUGE:,}")
     assert peak < baseline + 100, f"{peak:.0f} MB at the peak (baseline {baseline:.0f} MB)"
     assert database_size() - before < 1 * MB
 
-    llm.add(Reply(text=words(40 * MB), chunk=64 * 1024))
+    llm.add(Reply(text=words(HUGE), chunk=64 * 1024))
     done = run_cli("run", "x", *model_flags(llm), "--output-format", "stream-json", cwd=repo)
     assert done.returncode == 1
     events = [json.loads(line) for line in done.stdout.splitlines()]
@@ -150,7 +154,7 @@ async def test_attack_flood_the_command_log(ctx: ToolContext) -> None:
     ctx.log_dir = data_dir() / "logs" / SESSION
     command = "echo FIRST; head -c 30000000 /dev/zero | tr '\\0' x; echo; echo LAST"
     result = await RunCommand(command=command).run(ctx)
-    log = Path(result.output.split("the full log is in ")[1].split("]")[0])
+    log = Path(result.output.split("2 MB) is in ")[1].split("]")[0])
     assert log.parent == ctx.log_dir
     assert log.stat().st_size < LOG_HEAD + LOG_TAIL + 1000
     data = log.read_bytes()
@@ -183,7 +187,7 @@ async def test_attack_fill_the_logs_folder(ctx: ToolContext) -> None:
     os.utime(idle, (time.time() - 600, time.time() - 600))
     flood = "head -c 5000000 /dev/zero | tr '\\0' x"
     first = await RunCommand(command=flood).run(ctx)
-    assert "the full log is in" in first.output
+    assert "the log (first and last 2 MB) is in" in first.output
     kept = [p for p in many if p.exists()]
     assert len(kept) == LOGS_MAX_FILES - 1 and kept == many[-len(kept) :]  # the newest stay
     assert not idle.exists()  # an empty session folder, idle for minutes
