@@ -19,6 +19,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -45,7 +46,8 @@ HOME_CREDENTIALS = (
     ".config/git/credentials", ".git-credentials", ".netrc", ".pypirc", ".npmrc", ".pgpass",
     ".vault-token", ".gem/credentials", ".m2/settings.xml", ".cargo/credentials",
     ".cargo/credentials.toml", ".terraformrc", ".terraform.d/credentials.tfrc.json",
-    ".config/rclone", ".cache/huggingface/token", ".huggingface/token", ".bash_history",
+    ".config/rclone", ".cache/huggingface/token", ".local/share/uv/credentials",
+    ".huggingface/token", ".bash_history",
     ".zsh_history", ".python_history", ".psql_history", ".mysql_history", ".node_repl_history",
     ".local/share/fish/fish_history", ".config/shipmate", ".local/share/shipmate",
     ".cache/shipmate", ".local/state/shipmate",
@@ -60,14 +62,10 @@ CREDENTIAL_VARIABLES = (
     "HF_TOKEN_PATH",
 )  # fmt: skip
 XDG_VARIABLES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
-# Folders a walk for secret files does not enter: version control internals, and installed
-# dependencies, whose certificates and test keys are not the user's secrets (certifi's
-# cacert.pem must stay readable for TLS to work) and whose size would slow every command.
-_NOT_WALKED = {
-    ".git", ".hg", ".svn", "node_modules", "bower_components", ".venv", "venv",
-    "site-packages", "dist-packages", ".tox", ".nox", "__pycache__", ".mypy_cache",
-    ".pytest_cache", ".ruff_cache", ".gradle", ".cargo", ".rustup",
-}  # fmt: skip
+# A folder's listing is reused while its mtime stays the same, unless it changed so recently
+# that another change within the file system's clock tick could hide behind the same mtime.
+_FRESH_NS = 2_000_000_000
+_listings: dict[str, tuple[int, list[str], list[str], list[str]]] = {}
 
 
 def home() -> Path | None:
@@ -162,18 +160,26 @@ def _fixed_view(
         if area not in later_hidden:
             before += ["--tmpfs", str(area)]
     # The private /tmp hides toolchains kept there too (CI keeps its virtualenv in /tmp).
+    visible: list[Path] = []
     for source, target, link in _bind_backs(toolchains(home_allow), [*areas, PRIVATE_TMP]):
         if link is not None:
             before += ["--symlink", link, str(target)]
-        else:
-            before += ["--ro-bind", str(source), str(target)]
+            continue
+        # The user's git config may hold a token (an insteadOf URL, an extraheader).
+        clean = scrubbed_git_config(source) if _is_git_config(target) else None
+        before += ["--ro-bind", clean or str(source), str(target)]
+        visible.append(target)
     for area in later_hidden:
         after += ["--tmpfs", str(area)]
     if shipmate_inside(workspace):
         own = str(own_installation())
         after += ["--ro-bind", own, own]
-    after += _credential_masks(areas, workspace)
+    after += _credential_masks(areas, workspace, visible)
     return tuple(before), tuple(after), tuple(areas)
+
+
+def _is_git_config(path: Path) -> bool:
+    return path.name == ".gitconfig" or (path.name == "config" and path.parent.name == "git")
 
 
 def _bind_backs(
@@ -218,21 +224,62 @@ def _repository_arguments(workspace: Path) -> list[str]:
     for folder in dict.fromkeys((repository.git_dir, repository.common_dir)):
         if not folder.is_relative_to(workspace) and folder.is_dir():
             args += ["--ro-bind", str(folder), str(folder)]
-    config = repository.common_dir / "config"
-    scrubbed = scrubbed_git_config(config)
-    if scrubbed is not None:
-        args += ["--ro-bind", scrubbed, str(config)]
+    for config in _git_config_files(repository.git_dir, repository.common_dir):
+        scrubbed = scrubbed_git_config(config)
+        if scrubbed is not None:
+            args += ["--ro-bind", scrubbed, str(config)]
     return args
 
 
+def _git_config_files(*git_dirs: Path) -> list[Path]:
+    """A repository's config files and what they include, where a command could see them."""
+    found: list[Path] = []
+    pending = [
+        folder / name
+        for folder in dict.fromkeys(git_dirs)
+        for name in ("config", "config.worktree")
+    ]
+    areas = hidden_areas()
+    while pending and len(found) < 20:
+        path = pending.pop(0)
+        if path in found or not path.is_file() or _inside(path.resolve(), areas):
+            continue
+        found.append(path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for included in _INCLUDE_PATH.findall(text):
+            named = Path(os.path.expanduser(included.strip().strip('"')))
+            pending.append(named if named.is_absolute() else path.parent / named)
+    return found
+
+
+_INCLUDE_PATH = re.compile(r"(?im)^\s*path\s*=\s*(.+?)\s*$")
+
+
 _URL_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s\"']+@")
-_SECRET_KEY = re.compile(r"(?im)^(\s*[\w.-]*(?:extraheader|password|token|secret)\s*=).*$")
+_SECRET_KEY = re.compile(r"(?i)^(\s*[\w.-]*?(?:extraheader|pass|password|passwd|token|secret)\s*=)")
 
 
 def scrub_credentials(text: str) -> str:
-    """Git config text without the credentials a clone or CI may have left in it."""
-    text = _URL_USER.sub(r"\1", text)
-    return _SECRET_KEY.sub(r"\1 (hidden by Shipmate)", text)
+    """Git config text without the credentials a clone, CI or the user left in it: the user
+    part of URLs, and the values of keys such as ``http.extraheader`` or
+    ``sendemail.smtpPass`` (with the lines that continue them)."""
+    kept: list[str] = []
+    continued = False
+    for line in text.splitlines(keepends=True):
+        ends_continued = line.rstrip("\r\n").endswith("\\")
+        if continued:
+            continued = ends_continued
+            continue
+        secret = _SECRET_KEY.match(line)
+        if secret:
+            kept.append(secret.group(1) + " (hidden by Shipmate)\n")
+            continued = ends_continued
+            continue
+        kept.append(_URL_USER.sub(r"\1", line))
+    return "".join(kept)
 
 
 def scrubbed_git_config(config: Path) -> str | None:
@@ -256,9 +303,10 @@ def _private_copy(text: str) -> str:
     return path
 
 
-def _credential_masks(areas: list[Path], workspace: Path) -> list[str]:
-    """Credentials of the home that a hidden area does not already cover: the home inside the
-    workspace, or a credential folder linked to somewhere outside the home."""
+def _credential_masks(areas: list[Path], workspace: Path, visible: list[Path]) -> list[str]:
+    """Credentials that a hidden area does not already cover: inside a toolchain bound back
+    (uv keeps its credentials under ``~/.local/share/uv``), the home inside the workspace,
+    or a credential folder linked to somewhere outside the home."""
     user_home = Path(os.path.expanduser("~"))
     named = [
         value
@@ -282,7 +330,8 @@ def _credential_masks(areas: list[Path], workspace: Path) -> list[str]:
                 continue  # never a top-level folder such as /etc, whatever a variable says
             if workspace.is_relative_to(target):
                 continue
-            if _inside(target, areas) and not target.is_relative_to(workspace):
+            exposed = target.is_relative_to(workspace) or _inside(target, visible)
+            if _inside(target, areas) and not exposed:
                 continue
             if target.is_dir():
                 args += ["--tmpfs", str(target), "--remount-ro", str(target)]
@@ -293,33 +342,56 @@ def _credential_masks(areas: list[Path], workspace: Path) -> list[str]:
 
 def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = None) -> list[str]:
     """Paths (relative) in the workspace that usually hold secrets: files by name, and the
-    credential folders; none inside a folder already listed."""
+    credential folders; none inside a folder already listed.
+
+    Every folder is walked: what the workspace holds may not decide what is left out (a
+    command can rename a folder to ``node_modules`` or drop a ``pyvenv.cfg`` in it). Listings
+    are kept while a folder's mtime is unchanged, so a walk after the first stats folders
+    only.
+    """
     found: list[str] = []
     pending = [""]
     while pending:
         folder = pending.pop()
-        try:
-            entries = list(os.scandir(workspace / folder))
-        except OSError:
+        listing = _listing(os.path.join(workspace, folder) if folder else str(workspace))
+        if listing is None:
             continue
-        for entry in entries:
-            relative = f"{folder}/{entry.name}" if folder else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name.lower() in SECRET_DIRS:
-                    if not (reveal and reveal(relative)):
-                        found.append(relative)
-                elif entry.name not in _NOT_WALKED and not _environment(entry.path):
-                    pending.append(relative)
-            elif is_secret_name(entry.name) and not entry.is_symlink():
-                found += [] if reveal and reveal(relative) else [relative]
+        subfolders, secret_folders, secret_files = listing
+        for name in (*secret_folders, *secret_files):
+            relative = f"{folder}/{name}" if folder else name
+            if not (reveal and reveal(relative)):
+                found.append(relative)
+        pending += [f"{folder}/{name}" if folder else name for name in subfolders]
     return sorted(found)
 
 
-def _environment(folder: str) -> bool:
-    """A Python or conda environment, whatever its name."""
-    return os.path.exists(os.path.join(folder, "pyvenv.cfg")) or os.path.isdir(
-        os.path.join(folder, "conda-meta")
-    )
+def _listing(path: str) -> tuple[list[str], list[str], list[str]] | None:
+    """A folder's subfolders to walk, its secret folders, and its secret files."""
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    cached = _listings.get(path)
+    if cached is not None and cached[0] == mtime:
+        return cached[1], cached[2], cached[3]
+    subfolders: list[str] = []
+    secret_folders: list[str] = []
+    secret_files: list[str] = []
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return None
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name.strip().lower() in SECRET_DIRS:
+                secret_folders.append(entry.name)
+            else:
+                subfolders.append(entry.name)
+        elif not entry.is_symlink() and is_secret_name(entry.name):
+            secret_files.append(entry.name)
+    if time.time_ns() - mtime > _FRESH_NS:
+        _listings[path] = (mtime, subfolders, secret_folders, secret_files)
+    return subfolders, secret_folders, secret_files
 
 
 @functools.cache

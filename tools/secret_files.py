@@ -13,6 +13,8 @@ SECRET_NAMES = (
     ".vault-token", ".htpasswd", ".terraformrc", "credentials.tfrc.json", "environ",
 )  # fmt: skip
 ENV_EXAMPLES = frozenset({".env.example", ".env.sample", ".env.template"})
+# Public certificate bundles (certifi's and others'): TLS needs them readable.
+PUBLIC_BUNDLES = frozenset({"cacert.pem", "cacerts.pem", "ca-bundle.pem", "ca-certificates.pem"})
 # One expression for every name pattern: the sandbox judges each file of the workspace.
 _SECRET_NAME = re.compile("|".join(translate(pattern) for pattern in SECRET_NAMES))
 
@@ -26,15 +28,15 @@ def is_secret_path(path: str) -> bool:
     parts = [part.strip().lower() for part in path.split("/")]
     if SECRET_DIRS.intersection(parts):
         return True
-    if parts[-1] == "config" and ".git" in parts[:-1]:
-        return True  # a clone may keep a token there (a remote's URL, http.extraheader)
+    if ".git" in parts[:-1]:
+        return True  # git's config and what it includes may hold a token (a remote's URL)
     return is_secret_name(parts[-1])
 
 
 def is_secret_name(name: str) -> bool:
     """Whether a file name (no folder) usually holds credentials."""
     name = name.strip().lower()
-    if name in ENV_EXAMPLES:
+    if name in ENV_EXAMPLES or name in PUBLIC_BUNDLES:
         return False
     if name == ".env" or name.startswith(".env."):
         return True

@@ -32,6 +32,7 @@ from agent.policy.commands import (
     suggest_pattern,
 )
 from agent.policy.rules import Rule, RuleBook
+from agent.vcs import git
 from tools.base import Tool, ToolError
 from tools.listing import glob_matcher
 from tools.paths import canonical
@@ -43,6 +44,8 @@ READ_ONLY_REFUSAL = (
     "Refused: Shipmate is in read-only mode, so files cannot be edited and commands cannot "
     "run. Do not retry; describe the change you propose in your answer instead."
 )
+# git commands that print files' content, from the repository's objects as well.
+CONTENT_READERS = frozenset({"show", "log", "diff", "grep", "blame", "whatchanged"})
 SAFE_WRITE_TARGETS = {"/dev/null", "/dev/stdout", "/dev/stderr"}
 
 
@@ -61,6 +64,7 @@ class Permissions:
         self.rules = rules
         self.workspace = workspace
         self.sandboxed = sandboxed
+        self._tracks_secrets: bool | None = None
 
     def check(self, tool: Tool) -> Check:
         if tool.kind == "read":
@@ -205,13 +209,34 @@ class Permissions:
             return False
         if any(matches(rule.pattern, simple) for rule in self.rules.of("command", "allow")):
             return True
-        return self.mode == "auto-edit" and read_only(simple) and self._own_repository(simple)
+        return self.mode == "auto-edit" and read_only(simple) and self._git_reader_safe(simple)
 
-    def _own_repository(self, simple: SimpleCommand) -> bool:
-        """git reads the configuration of the repository it finds, which can name programs to
+    def _git_reader_safe(self, simple: SimpleCommand) -> bool:
+        """Whether a read-only git command may run unasked.
+
+        git reads the configuration of the repository it finds, which can name programs to
         run; only the workspace's own .git (read-only in the sandbox) is trusted. Without one,
-        files the model wrote (HEAD, config, objects/) would make the workspace a repository."""
-        return simple.argv[0] != "git" or (self.workspace / ".git").exists()
+        files the model wrote (HEAD, config, objects/) would make the workspace a repository.
+        And where the repository tracks a secret file, the commands that print content
+        (``git show``, ``log -p``, ``diff``) would print it from git's objects, which the
+        sandbox cannot mask.
+        """
+        if simple.argv[0] != "git":
+            return True
+        if not (self.workspace / ".git").exists():
+            return False
+        subcommand = next((arg for arg in simple.argv[1:] if not arg.startswith("-")), "")
+        return subcommand not in CONTENT_READERS or not self._tracked_secrets()
+
+    def _tracked_secrets(self) -> bool:
+        if self._tracks_secrets is None:
+            repository = git.repository(self.workspace)
+            try:
+                tracked = repository.tracked() if repository else []
+            except git.GitError:
+                tracked = None
+            self._tracks_secrets = tracked is None or any(map(is_secret_path, tracked))
+        return self._tracks_secrets
 
     def _writes_inside(self, simple: SimpleCommand) -> bool:
         for redirect in simple.redirects:

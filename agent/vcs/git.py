@@ -21,34 +21,36 @@ git runs outside the sandbox, as the user, so nothing the workspace can write ma
 
 from __future__ import annotations
 
-import functools
 import os
+import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tools.executables import MissingProgram, require, trusted_path
 
 TIMEOUT = 60.0
-HARDENING = (
-    "safe.bareRepository=explicit",
-    "core.fsmonitor=false",
-    "core.pager=cat",
-    "core.untrackedCache=false",
-    "diff.external=",
-    "diff.ignoreSubmodules=all",
-    "status.submoduleSummary=false",
-    "submodule.recurse=false",
-    "fetch.recurseSubmodules=false",
-    "protocol.allow=never",
-    "credential.helper=",
-    "core.askPass=",
-    "core.sshCommand=",
-    "log.showSignature=false",
-    "gc.auto=0",
-    "maintenance.auto=false",
+Setting = tuple[str, str]
+HARDENING: tuple[Setting, ...] = (
+    ("safe.bareRepository", "explicit"),
+    ("core.fsmonitor", "false"),
+    ("core.pager", "cat"),
+    ("core.untrackedCache", "false"),
+    ("diff.external", ""),
+    ("diff.ignoreSubmodules", "all"),
+    ("status.submoduleSummary", "false"),
+    ("submodule.recurse", "false"),
+    ("fetch.recurseSubmodules", "false"),
+    ("protocol.allow", "never"),
+    ("credential.helper", ""),
+    ("core.askPass", ""),
+    ("core.sshCommand", ""),
+    ("log.showSignature", "false"),
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
 )
-NO_HOOKS = "core.hooksPath=/dev/null"
+NO_HOOKS: Setting = ("core.hooksPath", "/dev/null")
 # Keys whose value is a program; a repository's own config may not choose them.
 _DRIVER_PROGRAMS = {
     "filter": ("clean", "smudge", "process"),
@@ -68,7 +70,11 @@ class GitError(Exception):
     """git failed or is missing; the message says what happened."""
 
 
-def git_environment() -> dict[str, str]:
+def git_environment(config: Sequence[Setting] = ()) -> dict[str, str]:
+    """The environment of a git process: ``config`` as command-line settings, passed the way
+    that takes any key as it is (``-c`` would split a driver named ``x=y`` at its ``=``), and
+    no transport at all (``GIT_ALLOW_PROTOCOL`` set and empty outranks every config file, so
+    a partial clone's lazy fetch cannot run an ``ext::`` command)."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -76,6 +82,8 @@ def git_environment() -> dict[str, str]:
     }
     env.update(
         PATH=trusted_path(),
+        GIT_ALLOW_PROTOCOL="",
+        GIT_NO_LAZY_FETCH="1",
         GIT_OPTIONAL_LOCKS="0",
         GIT_TERMINAL_PROMPT="0",
         GIT_PAGER="cat",
@@ -83,12 +91,21 @@ def git_environment() -> dict[str, str]:
         GIT_EDITOR=":",
         GIT_ASKPASS="",
         SSH_ASKPASS="",
+        GIT_CONFIG_COUNT=str(len(config)),
     )
+    for number, (key, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{number}"] = key
+        env[f"GIT_CONFIG_VALUE_{number}"] = value
     return env
 
 
 def _run(
-    argv: list[str], cwd: Path, *, input: bytes | None = None, timeout: float = TIMEOUT
+    argv: list[str],
+    cwd: Path,
+    *,
+    config: Sequence[Setting] = (),
+    input: bytes | None = None,
+    timeout: float = TIMEOUT,
 ) -> subprocess.CompletedProcess[bytes]:
     try:
         return subprocess.run(
@@ -97,7 +114,7 @@ def _run(
             input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
             capture_output=True,
-            env=git_environment(),
+            env=git_environment(config),
             timeout=timeout,
         )
     except MissingProgram as error:
@@ -139,31 +156,24 @@ class Repository:
     ) -> subprocess.CompletedProcess[bytes]:
         """``git ARGS`` in this repository (from ``cwd``, a folder of the work tree), hardened;
         ``hooks`` only for a commit."""
-        options = [*HARDENING, *self._driver_overrides()]
+        config = [*HARDENING, *self._driver_overrides()]
         if not hooks:
-            options.append(NO_HOOKS)
-        argv = [require_git()]
-        for option in options:
-            argv += ["-c", option]
-        argv += ["--no-pager", f"--git-dir={self.git_dir}", f"--work-tree={self.root}", *args]
-        return _run(argv, cwd or self.root, input=input, timeout=timeout)
+            config.append(NO_HOOKS)
+        argv = [require_git(), "--no-pager", f"--git-dir={self.git_dir}"]
+        argv += [f"--work-tree={self.root}", *args]
+        return _run(argv, cwd or self.root, config=config, input=input, timeout=timeout)
 
-    @functools.cached_property
-    def _driver_list(self) -> tuple[str, ...]:
-        """Program-running driver keys set by the repository's own config (or its includes)."""
-        argv = [require_git()]
-        for option in (*HARDENING, NO_HOOKS):
-            argv += ["-c", option]
-        argv += [f"--git-dir={self.git_dir}", "config", "--list", "--show-scope", "--includes"]
-        done = _run([*argv, "-z"], self.root)
+    def _driver_overrides(self) -> list[Setting]:
+        """Program-running driver keys set by the repository's own config (or what it
+        includes), blanked. Read again for every call: an included file may be one a command
+        can write."""
+        argv = [require_git(), f"--git-dir={self.git_dir}", "config", "--list", "--show-scope"]
+        done = _run([*argv, "--includes", "-z"], self.root, config=[*HARDENING, NO_HOOKS])
         parts = done.stdout.split(b"\0")  # scope, "name\nvalue", scope, "name\nvalue", …
         found: list[str] = []
         for scope, entry in zip(parts[0::2], parts[1::2], strict=False):
             found += _driver_keys(entry.decode(errors="replace"), scope.decode(errors="replace"))
-        return tuple(dict.fromkeys(found))
-
-    def _driver_overrides(self) -> list[str]:
-        return [f"{key}=" for key in self._driver_list]
+        return [(key, "") for key in dict.fromkeys(found)]
 
     def branch(self) -> str | None:
         """The current branch, ``HEAD`` when detached, None when git fails."""
@@ -181,6 +191,11 @@ class Repository:
         if done.returncode != 0:
             return None
         return [name for name in _split(done.stdout) if name]
+
+    def tracked(self) -> list[str] | None:
+        """The files git tracks (None if git fails)."""
+        done = self.run("ls-files", "-z", "--cached")
+        return _split(done.stdout) if done.returncode == 0 else None
 
     def dirty(self) -> set[str]:
         """Files git reports as changed or untracked (submodules ignored)."""
@@ -295,11 +310,35 @@ def _git_dir_of(folder: Path) -> Path | None:
             if not first.startswith("gitdir:"):
                 return None
             target = Path(first.removeprefix("gitdir:").strip())
-            target = target if target.is_absolute() else folder / target
-            return target.resolve() if _is_git_dir(target) else None
+            target = (target if target.is_absolute() else folder / target).resolve()
+            return target if _is_git_dir(target) and _points_back(target, folder) else None
     except OSError:
         return None
     return None
+
+
+def _points_back(git_dir: Path, folder: Path) -> bool:
+    """Whether ``git_dir`` names ``folder`` as its work tree, as git itself set it up: a
+    linked worktree's ``gitdir`` file, or a submodule's ``core.worktree``. A ``.git`` file a
+    command wrote can name any repository (a bare one in the home); that one does not."""
+    try:
+        back = (git_dir / "gitdir").read_text(encoding="utf-8", errors="replace").strip()
+        if back and (git_dir / back).resolve() == (folder / ".git").resolve():
+            return True
+    except OSError:
+        pass
+    try:
+        config = (git_dir / "config").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for found in _WORKTREE.finditer(config):
+        named = Path(found.group(1).strip().strip('"'))
+        if (git_dir / named).resolve() == folder.resolve():
+            return True
+    return False
+
+
+_WORKTREE = re.compile(r"(?im)^\s*worktree\s*=\s*(.+?)\s*$")
 
 
 def _is_git_dir(path: Path) -> bool:

@@ -233,3 +233,127 @@ def test_api_key_reaches_no_child_process(tmp_path: Path, llm: ScriptedLLM) -> N
     # Shipmate's own start-up environment is overwritten where it held the values.
     assert secret not in dumped and "sk-ant-other" not in dumped
     assert secret not in done.stdout + done.stderr
+
+
+def partial_clone(repo: Path, site: Site) -> None:
+    """A partial clone whose promisor remote is an ``ext::`` command, with a staged rename
+    whose old content is missing: rename detection in ``git status`` fetches it lazily."""
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.txt").write_text("hello\n" * 20)
+    git(repo, "add", "a.txt")
+    git(repo, "commit", "-qm", "one")
+    for key, value in (
+        ("core.repositoryformatversion", "1"),
+        ("extensions.partialClone", "origin"),
+        ("remote.origin.promisor", "true"),
+        ("remote.origin.url", f"ext::sh -c touch% {marker(site)}"),
+        ("protocol.ext.allow", "always"),
+    ):
+        git(repo, "config", key, value)
+    blob = git(repo, "rev-parse", "HEAD:a.txt").strip()
+    git(repo, "mv", "a.txt", "b.txt")
+    with (repo / "b.txt").open("a") as handle:
+        handle.write("more\n")
+    git(repo, "add", "b.txt")
+    (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+
+
+def test_attack_partial_clone_fetches_through_a_command(
+    site: Site, llm: ScriptedLLM, watch: Callable[..., Guard]
+) -> None:
+    """A repository (shipped, or built by a command in an earlier session) makes git's lazy
+    fetch run an ``ext::`` transport, which its own config allows."""
+    partial_clone(site.ws, site)
+    plain_git(site.ws, "status")
+    assert marker(site).exists(), "control: plain git fetches through the command"
+    marker(site).unlink()
+    guard = watch()
+    vcs.forget()
+    repository = vcs.repository(site.ws)
+    assert repository is not None
+    repository.dirty()
+    repository.files()
+    repository.run("diff", "--cached", "-M")
+    repository.run("log", "-p", "-M", "--stat")
+    drive_shipmate(site.ws, llm)
+    assert not marker(site).exists()
+    guard.check()
+
+
+@pytest.mark.parametrize("driver", ["x=y", "a.b", "x=y.clean"])
+def test_attack_filter_driver_name_the_override_cannot_spell(
+    driver: str, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """A clean filter whose name ``-c`` would misread (``-c filter.x=y.clean=`` sets
+    ``filter.x``), so blanking it on the command line would blank something else."""
+    ws = site.ws
+    git(ws, "init", "-q", "-b", "main")
+    (ws / "a.txt").write_text("one\n")
+    git(ws, "add", "a.txt")
+    git(ws, "commit", "-qm", "one")
+    git(ws, "config", f"filter.{driver}.clean", f"{plant_command(site)}; cat")
+    (ws / ".gitattributes").write_text(f"a.txt filter={driver}\n")
+    (ws / "a.txt").write_text("two\n")  # the same size: git must read it, through the filter
+    os.utime(ws / "a.txt", (2_000_000_000, 2_000_000_000))
+    plain_git(ws, "status")
+    assert marker(site).exists(), "control: plain git runs the filter"
+    marker(site).unlink()
+    guard = watch()
+    vcs.forget()
+    repository = vcs.repository(ws)
+    assert repository is not None and "a.txt" in repository.dirty()
+    assert not marker(site).exists()
+    guard.check()
+
+
+async def test_attack_filter_added_later_through_an_include(
+    box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """The repository's config includes a file of the work tree (teams share config this
+    way); after Shipmate's first git call, a sandboxed command adds a filter there."""
+    ws = site.ws
+    git(ws, "init", "-q", "-b", "main")
+    (ws / "a.txt").write_text("one\n")
+    (ws / "team.gitconfig").write_text("[core]\n\tautocrlf = false\n")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "one")
+    git(ws, "config", "include.path", "../team.gitconfig")
+    vcs.forget()
+    repository = vcs.repository(ws)
+    assert repository is not None
+    repository.dirty()
+    filter_config = f'[filter "t"]\n\tclean = {plant_command(site)}; cat\n'
+    result = await sh(
+        box,
+        f"printf '{filter_config}' >> team.gitconfig && printf 'a.txt filter=t\\n' > "
+        ".gitattributes && echo two > a.txt",
+    )
+    assert not result.is_error, result.output
+    guard = watch()
+    assert "a.txt" in repository.dirty()
+    assert not marker(site).exists()
+    guard.check()
+
+
+async def test_attack_git_file_names_a_repository_in_the_home(
+    box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """A command writes ``.git`` as a file naming the user's dotfiles repository in the hidden
+    home; the next session must neither treat it as the workspace's repository nor bind it
+    into the sandbox."""
+    dotfiles = site.home / ".cfg"
+    git(site.home, "init", "-q", "--bare", str(dotfiles))
+    (site.home / ".npmrc").write_text("//registry.npmjs.org/:_authToken=npm_DOTFILES_TOKEN\n")
+    subprocess.run(
+        ["git", f"--git-dir={dotfiles}", f"--work-tree={site.home}", "add", ".npmrc"],
+        check=True,
+        capture_output=True,
+    )
+    result = await sh(box, f"echo 'gitdir: {dotfiles}' > .git")
+    assert not result.is_error, result.output
+    vcs.forget()
+    assert vcs.repository(site.ws) is None
+    guard = watch()
+    result = await sh(box, "git show :.npmrc; git --no-pager log; cat ~/.cfg/config")
+    assert "npm_DOTFILES_TOKEN" not in result.output
+    guard.check()

@@ -23,6 +23,7 @@ from tools.files import ReadFile, WriteFile
 from tools.sandbox import Sandbox, SandboxSettings
 from tools.search import Grep
 from tools.secret_files import is_secret_path
+from tools.shell import RunCommand
 
 from helpers import git
 
@@ -343,3 +344,124 @@ async def test_attack_read_credentials_named_by_variables(
     result = await sh(box, f"cat {keys}/service-account.json {keys}/kubeconfig {keys}/docker/*")
     assert SECRET not in result.output
     guard.check()
+
+
+@pytest.mark.parametrize(
+    "undo",
+    [
+        "touch config/pyvenv.cfg",
+        "mkdir -p config/conda-meta",
+        "mkdir x && mv config x/node_modules",
+        "mv config .venv",
+        "mkdir -p .git && mv config .git/config-copy",
+        "mv config 'con fig'",
+    ],
+)
+async def test_attack_undo_the_masks_between_commands(
+    undo: str, box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """One command changes what the next command's masks are computed from: it makes the
+    folder look like a virtualenv or renames it to a name a walk might skip. The file itself
+    cannot be moved (it is a mount point), but its folder can."""
+    (site.ws / "config").mkdir()
+    (site.ws / "config" / ".env").write_text(f"API_KEY={SECRET}\n")
+    guard = watch()
+    ctx = sandbox_context(box)
+    first = await sh(ctx, undo)
+    assert not first.is_error, first.output
+    result = await sh(ctx, "grep -r API_KEY . 2>/dev/null; find . -name .env -exec cat {} +")
+    assert SECRET not in result.output
+    guard.check()
+
+
+async def test_attack_credentials_in_the_toolchains_bound_back(
+    box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """The toolchains a build needs come back from the hidden home, and with them whatever
+    credentials they keep: a token in ~/.gitconfig (an insteadOf URL, an extraheader, an
+    SMTP password), uv's credential store."""
+    (site.home / ".gitconfig").write_text(
+        "[user]\n\tname = Someone\n"
+        f'[url "https://x-access-token:{SECRET}@github.com/"]\n\tinsteadOf = https://github.com/\n'
+        f"[http]\n\textraheader = AUTHORIZATION: basic {SECRET}\n"
+        f"[sendemail]\n\tsmtpPass = {SECRET}\n"
+    )
+    uv = site.home / ".local" / "share" / "uv"
+    (uv / "credentials").mkdir(parents=True)
+    (uv / "credentials" / "credentials.toml").write_text(f'password = "{SECRET}"\n')
+    (uv / "python").mkdir()
+    guard = watch()
+    result = await sh(
+        box,
+        "cat ~/.gitconfig ~/.local/share/uv/credentials/credentials.toml; "
+        "git config --global --list; git config --global user.name; ls ~/.local/share/uv",
+    )
+    assert SECRET not in result.output
+    assert "Someone" in result.output and "python" in result.output  # still usable
+    guard.check()
+
+
+async def test_attack_git_config_credentials_in_other_forms(
+    box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """Credentials the scrub must also find: an SMTP password, a value continued over lines,
+    a file the config includes, the worktree config."""
+    ws = site.ws
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "config", "sendemail.smtpPass", SECRET)
+    git(ws, "config", "extensions.worktreeConfig", "true")
+    git(ws, "config", "--worktree", "http.extraHeader", f"Authorization: Bearer {SECRET}")
+    with (ws / ".git" / "config").open("a") as handle:
+        handle.write(f"[http]\n\textraheader = first part \\\n{SECRET}\n")
+        handle.write("[include]\n\tpath = ci-auth.inc\n")
+    (ws / ".git" / "ci-auth.inc").write_text(
+        f'[remote "ci"]\n\turl = https://ci:{SECRET}@example.com/r.git\n'
+    )
+    guard = watch()
+    result = await sh(
+        box,
+        "cat .git/config .git/config.worktree .git/ci-auth.inc; git config --list; git status",
+    )
+    assert SECRET not in result.output
+    assert "On branch main" in result.output  # the scrubbed config is still valid
+    perms = permissions(ws, "full-auto")
+    for path in (".git/ci-auth.inc", ".git/config.worktree", ".git/HEAD"):
+        assert perms.check(ReadFile(path=path)).verdict == "ask"
+    guard.check()
+
+
+def test_attack_committed_secret_through_git_readers(site: Site) -> None:
+    """A tracked .env is masked in the work tree, but git prints it from its objects: in
+    auto-edit, the git readers that print content ask when the repository tracks a secret."""
+    ws = site.ws
+    (ws / ".env").write_text(f"API_KEY={SECRET}\n")
+    (ws / "app.py").write_text("print(1)\n")
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "oops")
+    perms = permissions(ws, "auto-edit")
+    for line in (
+        "git show HEAD",
+        "git log -p",
+        "git --no-pager log -p -1",
+        "git diff",
+        "git diff HEAD~0",
+        "git grep sk_live HEAD",
+        "git blame .env",
+    ):
+        assert perms.check(RunCommand(command=line)).verdict == "ask", line
+    for line in ("git status", "git status --short", "ls"):
+        assert perms.check(RunCommand(command=line)).verdict == "allow", line
+
+
+def test_control_git_readers_run_where_no_secret_is_tracked(site: Site) -> None:
+    ws = site.ws
+    (ws / "app.py").write_text("print(1)\n")
+    (ws / ".env").write_text(f"API_KEY={SECRET}\n")  # untracked: masked, and not in git
+    (ws / ".gitignore").write_text(".env\n")
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "clean")
+    perms = permissions(ws, "auto-edit")
+    for line in ("git show HEAD", "git log -p -1", "git diff", "git log --oneline -5"):
+        assert perms.check(RunCommand(command=line)).verdict == "allow", line
