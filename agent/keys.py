@@ -29,6 +29,13 @@ ARGUMENTS = {
     "AWS_SESSION_TOKEN": "aws_session_token",
     "AZURE_AD_TOKEN": "azure_ad_token",
 }
+# Secrets a provider reads besides its ``*_API_KEY``; taken once a model of it is used.
+PROVIDER_SECRETS = {
+    "bedrock": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+    "sagemaker": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+    "azure": ("AZURE_AD_TOKEN",),
+    "azure_ai": ("AZURE_AD_TOKEN",),
+}
 # What a provider may report missing that is a setting, not a secret; it stays in the
 # environment, where litellm reads it.
 SETTING = re.compile(r".*_(API_BASE|API_VERSION|BASE_URL|PROJECT|LOCATION|REGION|REGION_NAME)")
@@ -74,15 +81,19 @@ def present() -> list[str]:
     return sorted(_keys)
 
 
-def credentials(missing: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-    """litellm arguments for the variables a provider reports missing from the environment,
-    and those it still lacks. Several names may stand for one argument (Gemini takes
-    GEMINI_API_KEY or GOOGLE_API_KEY): one of them is enough."""
+def credentials(missing: Iterable[str], provider: str = "") -> tuple[dict[str, str], list[str]]:
+    """litellm arguments for the variables a provider reports missing from the environment
+    (and the other secrets it reads, taken from the environment now), and those it still
+    lacks. Several names may stand for one argument (Gemini takes GEMINI_API_KEY or
+    GOOGLE_API_KEY): one of them is enough."""
     unmet: list[str] = []
     groups: dict[str, list[str]] = {}
-    for name in missing:
+    capture(PROVIDER_SECRETS.get(provider, ()))
+    extra = [name for name in PROVIDER_SECRETS.get(provider, ()) if name in _keys]
+    for name in dict.fromkeys([*missing, *extra]):
         if SETTING.fullmatch(name):
-            unmet.append(name)
+            if not os.environ.get(name):  # some providers list every name if one is missing
+                unmet.append(name)
         else:
             groups.setdefault(ARGUMENTS.get(name, "api_key"), []).append(name)
     capture(name for names in groups.values() for name in names)

@@ -118,7 +118,7 @@ class LLM:
         model = choose_model(settings)
         lib = litellm()
         try:
-            lib.get_llm_provider(model, api_base=settings.api_base)
+            provider = lib.get_llm_provider(model, api_base=settings.api_base)[1]
         except Exception:
             raise ConfigError(
                 f"Unknown model '{model}': use a litellm model string such as "
@@ -126,7 +126,8 @@ class LLM:
                 "openai/NAME with --api-base for an OpenAI-compatible server."
             ) from None
         credentials, missing = keys.credentials(
-            lib.validate_environment(model=model, api_base=settings.api_base)["missing_keys"]
+            lib.validate_environment(model=model, api_base=settings.api_base)["missing_keys"],
+            provider,
         )
         if missing:
             if not settings.api_base:

@@ -357,3 +357,38 @@ async def test_attack_git_file_names_a_repository_in_the_home(
     result = await sh(box, "git show :.npmrc; git --no-pager log; cat ~/.cfg/config")
     assert "npm_DOTFILES_TOKEN" not in result.output
     guard.check()
+
+
+@pytest.mark.parametrize(
+    ("model", "variables", "arguments"),
+    [
+        (
+            "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0",
+            {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "aws-secret-7f3a"},
+            {"aws_access_key_id", "aws_secret_access_key"},
+        ),
+        ("azure/gpt-4o", {"AZURE_AD_TOKEN": "azure-ad-7f3a", "AZURE_API_KEY": "az-7f3a"}, set()),
+        ("openai/gpt-5", {"OPENAI_API_KEY": "sk-7f3a"}, {"api_key"}),
+    ],
+)
+def test_provider_secrets_leave_the_environment(
+    model: str,
+    variables: dict[str, str],
+    arguments: set[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A provider's other secrets (Bedrock's AWS keys, Azure's AD token) leave the
+    environment too once its model is used, and go to litellm as arguments."""
+    from agent.config import Settings
+    from agent.llm import LLM
+
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AZURE_API_BASE", "https://example.openai.azure.com")
+    monkeypatch.setenv("AZURE_API_VERSION", "2024-06-01")
+    llm = LLM.from_settings(Settings(model=model))
+    assert arguments <= set(llm.credentials)
+    children = vcs.git_environment()
+    for name, value in variables.items():
+        assert name not in os.environ
+        assert value not in children.values()
