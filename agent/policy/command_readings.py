@@ -36,10 +36,13 @@ _STDIN_FILES = frozenset(("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"))
 @dataclass(frozen=True)
 class Reading:
     """One plausible command line run by a simple command; ``opaque`` says why not all of
-    what runs is visible (empty when it is)."""
+    what runs is visible (empty when it is); ``guessed`` marks a reading only suspected (an
+    unknown program's arguments taken as a command it may run), which can make a deny rule
+    ask but never deny."""
 
     words: tuple[Word, ...]
     opaque: str = ""
+    guessed: bool = False
 
 
 def opaque(command: SimpleCommand) -> str:
@@ -93,7 +96,7 @@ def deny_match(pattern: str, reading: Reading) -> Match:
         )
         and (open_ended or (len(words) == len(fixed)))
     ):
-        return "yes"
+        return "maybe" if reading.guessed else "yes"
     return "maybe" if _could_match(fixed, open_ended, words) else "no"
 
 
@@ -145,6 +148,37 @@ def _read(words: tuple[Word, ...], depth: int) -> list[Reading]:
     elif name in _RUNNERS:
         found += _runner(name, args, depth)
     found += [Reading((name, *args[start:])) for start in _starts(args, _ANY_OPTIONS) if start]
+    if name not in PLAIN and name != "git":
+        found += _guessed(args, depth)
+    return found
+
+
+# Programs known never to run their arguments as commands. Any other program might (tmux,
+# pkexec, systemd-run, gdb -ex, sqlite3 .shell, a test runner's plugin …): deny rules then
+# also try its arguments as a command, and a match asks.
+PLAIN = frozenset((
+    "ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "rg", "ag", "echo", "printf",
+    "pwd", "cd", "pushd", "popd", "mkdir", "rmdir", "touch", "cp", "mv", "ln", "rm", "chmod",
+    "chown", "stat", "du", "df", "file", "basename", "dirname", "realpath", "readlink", "sort",
+    "uniq", "cut", "tr", "diff", "cmp", "comm", "paste", "join", "tee", "true", "false",
+    "test", "[", "date", "sleep", "which", "type", "whoami", "id", "uname", "hostname",
+    "export", "set", "less", "more", "nl", "od", "xxd", "hexdump", "md5sum", "sha256sum",
+    "tar", "gzip", "gunzip", "zip", "unzip", "jq", "yq", "tree", "column", "fold", "fmt",
+))  # fmt: skip
+
+
+def _guessed(args: tuple[Word, ...], depth: int) -> list[Reading]:
+    """An unknown program's arguments read as commands it may run: every argument as a
+    command name, and every argument holding a command line parsed as one."""
+    found: list[Reading] = []
+    for index, word in enumerate(args):
+        if word is None or word.startswith("-"):
+            continue
+        found.append(Reading(args[index:], guessed=True))
+        if depth < _MAX_DEPTH and any(char.isspace() for char in word):
+            for command in parse(word) or []:
+                for reading in readings(command, depth + 1):
+                    found.append(Reading(reading.words, reading.opaque, guessed=True))
     return found
 
 
@@ -213,6 +247,7 @@ def _assignment_reason(word: str) -> str:
 
 SHELLS = frozenset((
     "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "fish", "rbash", "posh", "hush",
+    "csh", "tcsh",
 ))  # fmt: skip
 _SHELL_VALUES = frozenset(("--rcfile", "--init-file"))
 
@@ -291,7 +326,8 @@ _NODE = _Interpreter(
 _PWSH = _Interpreter(code="cCeE", long_code=("-Command", "-command", "-EncodedCommand"))
 _INTERPRETERS = {
     "python": _PYTHON, "python3": _PYTHON, "pypy": _PYTHON, "pypy3": _PYTHON,
-    "node": _NODE, "nodejs": _NODE,
+    "node": _NODE, "nodejs": _NODE, "ts-node": _NODE, "tsx": _NODE,
+    "ipython": _PYTHON, "ipython3": _PYTHON, "expect": _Interpreter(code="c"),
     "bun": _Interpreter(code="ep", long_code=("--eval", "--print"), reads_input=False),
     "perl": _Interpreter(code="eEmM", values="0CdDFiIlx"),
     "ruby": _Interpreter(code="e", values="0CEFIKlrTWx", long_values=("--encoding",)),

@@ -682,3 +682,57 @@ def test_control_ordinary_commands_are_still_allowed(
     (ws / "src").mkdir(exist_ok=True)
     (ws / ".git").mkdir(exist_ok=True)  # git readers trust only the workspace's own repository
     assert verdict(permissions(ws, mode, *rules), line) == "allow"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "pkexec git push origin main",
+        "sg users -c 'git push origin'",
+        "tcsh -c 'git push'",
+        "csh -c 'rm -rf build'",
+        "chronic git push",
+        "ssh-agent git push",
+        "eatmydata rm -rf build",
+        "fakeroot rm -rf build",
+        "setarch x86_64 git push",
+        "dbus-run-session git push",
+        "bwrap --bind / / git push",
+        "tmux new-session -d 'git push'",
+        "systemd-run --user git push",
+        "valgrind -q rm -rf build",
+        "ipython -c 'import os'",
+        "ts-node -e 'x'",
+        "expect -c 'spawn git push'",
+        "sqlite3 :memory: '.shell git push'",
+        "gdb -batch -ex 'shell git push'",
+        "some-new-wrapper --flag value git push",
+    ],
+)
+def test_attack_denied_command_behind_a_program_not_in_the_tables(
+    line: str, ws: Path, watch: Callable[..., Guard]
+) -> None:
+    """Wrappers, shells and interpreters no table lists: any program not known to be plain
+    may run its arguments, so a deny rule tries them as a command, and asks on a match."""
+    guard = watch()
+    assert verdict(deny_rules(ws), line) in ("ask", "deny")
+    guard.check()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "pytest -q tests/",
+        "npm test",
+        "make build",
+        "python script.py --verbose",
+        "git commit -m 'explain git push'",
+        "echo git push",
+        "grep -r 'rm -rf' docs",
+        "cargo test -- --nocapture",
+    ],
+)
+def test_control_plain_commands_pass_deny_rules(line: str, ws: Path) -> None:
+    """Not an attack: a deny rule's words inside a plain program's arguments, or a message,
+    do not make an ordinary command ask."""
+    assert verdict(deny_rules(ws), line) == "allow"
