@@ -18,9 +18,6 @@ from agent import keys
 
 ApprovalMode = Literal["read-only", "ask", "auto-edit", "full-auto"]
 PROJECT_FILE = ".shipmate.toml"
-# Settings that widen what commands may do, or send the user's API key and code to another
-# server (api_base); only the user may set them, never a repository.
-PROJECT_FORBIDDEN = ("allow_network", "dangerously_no_sandbox", "pass_env", "api_base", "sandbox")
 # Limits a project file may lower, but never raise above the user's own (or default) value.
 TIGHTEN_ONLY = (
     "max_turns",
@@ -30,7 +27,13 @@ TIGHTEN_ONLY = (
     "max_retries",
     "command_memory_mb",
     "command_max_processes",
+    "map_tokens",
 )
+# What a repository's own file may set at all; everything else (permissions, the model and
+# the server that get your code and key, the sandbox) is the user's alone.
+PROJECT_ALLOWED = ("approval", *TIGHTEN_ONLY)
+# The largest repo map chosen by model size, when map_tokens is not set.
+MAP_TOKENS_CEILING = 4096
 APPROVAL_ORDER: tuple[ApprovalMode, ...] = ("read-only", "ask", "auto-edit", "full-auto")
 
 # Picked, in this order, when no model is configured and the provider's key is present.
@@ -140,6 +143,8 @@ def _tightened(
         if name not in project:
             continue
         limit = getattr(own, name)
+        if limit is None and name == "map_tokens":
+            limit = MAP_TOKENS_CEILING
         if limit is not None and project[name] > limit:
             dropped.append(f"{name} = {project[name]!r} (yours: {limit!r})")
             del kept[name]
@@ -157,14 +162,16 @@ def _tightened(
 
 
 def _project_settings(values: dict[str, Any], path: Path) -> dict[str, Any]:
-    """A repository's own file must not grant itself permissions: someone else wrote it."""
-    granted = [name for name in PROJECT_FORBIDDEN if name in values]
+    """A repository's own file must not grant itself permissions, nor choose where your code
+    and key go: someone else wrote it."""
+    granted = [name for name in values if name not in PROJECT_ALLOWED]
     if values.get("approval") not in (None, "read-only", "ask"):
         granted.append(f"approval = {values['approval']!r}")
     if granted:
         raise ConfigError(
             f"{path} may not set {', '.join(granted)}: a repository cannot grant itself "
-            "permissions. Set it in your user config or with a flag instead."
+            "permissions or choose the model; it may only tighten your limits and approval. "
+            "Set it in your user config or with a flag instead."
         )
     return values
 

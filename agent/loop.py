@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import prompts
-from agent.config import Settings, data_dir
+from agent.config import MAP_TOKENS_CEILING, Settings, data_dir
 from agent.context import fill, system_prompt
 from agent.events import (
     ApprovalRequested,
@@ -168,7 +168,7 @@ class Agent:
         """The request, after a repo map ranked for it (sized to the model's context)."""
         tokens = self.settings.map_tokens
         if tokens is None:
-            tokens = min(4096, max(1024, self.llm.context_window() // 50))
+            tokens = min(MAP_TOKENS_CEILING, max(1024, self.llm.context_window() // 50))
         if not tokens or self.ctx.index is None:
             return prompt
         repo_map = await asyncio.to_thread(self.ctx.index.repo_map, prompt, (), tokens)

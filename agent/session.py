@@ -153,22 +153,36 @@ class SessionStore:
 
 
 def _stored(record: Any) -> str:
-    """``record`` as JSON, its long strings sharing ``MAX_STORED_CHARS`` characters.
+    """``record`` as JSON, within about ``MAX_STORED_CHARS`` characters of text.
 
-    Long strings are given room in order; one past the room left keeps its start and a
-    marker of what was cut. Short strings stay whole, so the JSON reads back as the record.
+    Every string is charged against the room, in order. A long string past the room keeps
+    its start and a marker of what was cut; short strings (ids, names, types) stay whole,
+    and once the room is spent a list keeps its first item only, so a record of many short
+    strings is bounded too, and the JSON still reads back as what it was.
     """
     room = MAX_STORED_CHARS
 
     def cut(value: Any) -> Any:
         nonlocal room
         if isinstance(value, dict):
-            return {key: cut(item) for key, item in value.items()}
+            kept: dict[Any, Any] = {}
+            for key, item in value.items():
+                room -= len(key) if isinstance(key, str) else 0
+                kept[key] = cut(item)
+            return kept
         if isinstance(value, list | tuple):
-            return [cut(item) for item in value]
-        if not isinstance(value, str) or len(value) <= SHORT_TEXT:
+            items: list[Any] = []
+            for item in value:
+                if room <= 0 and items:
+                    break
+                items.append(cut(item))
+            return items
+        if not isinstance(value, str):
             return value
-        keep = min(len(value), room)
+        if len(value) <= SHORT_TEXT:
+            room -= len(value)
+            return value
+        keep = max(0, min(len(value), room))
         room -= keep
         if keep == len(value):
             return value

@@ -16,10 +16,10 @@ def test_long_text_is_cut_with_a_marker_and_ids_stay_whole(tmp_path: Path) -> No
     store.add_message("s", 0, {"role": "tool", "tool_call_id": "call_1", "content": "b" * 500_000})
     (event,) = store.events("s")
     assert event["type"] == "assistant_message"
-    assert (
-        event["text"]
-        == "a" * MAX_STORED_CHARS + f"… [{1_000_000 - MAX_STORED_CHARS:,} characters cut]"
-    )
+    # Every string counts against the room (the type, the keys), the long one gets the rest.
+    kept, _, cut = event["text"].partition("… [")
+    assert kept == "a" * len(kept) and MAX_STORED_CHARS - 100 < len(kept) <= MAX_STORED_CHARS
+    assert cut == f"{1_000_000 - len(kept):,} characters cut]"
     assert event["tool_calls"] == [call.model_dump()]
     (message,) = store.messages("s")
     assert message["tool_call_id"] == "call_1" and message["role"] == "tool"
@@ -39,7 +39,9 @@ def test_long_fields_share_one_budget(tmp_path: Path) -> None:
     store.add_event("s", finished)
     (event,) = store.events("s")
     assert event["output"] == "o" * 150_000
-    assert event["diff"] == "d" * 50_000 + "… [100,000 characters cut]"
+    kept, _, cut = event["diff"].partition("… [")
+    assert kept == "d" * len(kept) and 49_900 < len(kept) <= 50_000
+    assert cut == f"{150_000 - len(kept):,} characters cut]"
     assert (event["call_id"], event["summary"]) == ("c", "edited")
 
 

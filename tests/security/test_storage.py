@@ -312,3 +312,16 @@ def test_crash_log_is_private_bounded_and_inert(isolated_home: Path) -> None:
     text = path.read_text()
     assert "RuntimeError: the model said \\x1b]52;c;ZXZpbA==\\x07" in text
     assert text == visible(text)
+
+
+def test_attack_a_record_of_many_short_strings() -> None:
+    """A plan of 3,900 steps of 1,000 characters: no string is long, but together they are
+    4 MB. The stored record stays bounded, and still reads back as a plan."""
+    from agent.events import PlanItem, PlanUpdated
+    from agent.session import MAX_STORED_CHARS, _stored
+
+    event = PlanUpdated(items=[PlanItem(step=f"{n:04} " + "x" * 995) for n in range(3900)])
+    stored = _stored(event.model_dump(mode="json"))
+    assert len(stored) < MAX_STORED_CHARS + 10_000
+    back = PlanUpdated.model_validate(json.loads(stored))
+    assert back.items[0].step.startswith("0000 ") and len(back.items) < 3900
