@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     from agent.terminal import guard_stdio
 
     keys.capture()  # before anything starts a process that could inherit them
+    # A Python Shipmate starts (an index worker) must not import modules from the workspace.
+    os.environ["PYTHONSAFEPATH"] = "1"
     # Everything printed from here on (model text, paths, source lines, argparse's own
     # errors) reaches the terminal with its control characters shown, never acted on.
     guard_stdio()

@@ -100,8 +100,11 @@ def index_files(
             if progress:
                 progress(done, total)
         return
-    # Workers are forked when nothing else runs threads here (fast); spawned otherwise.
+    # Workers are forked when nothing else runs threads here (fast); spawned otherwise. A
+    # spawned worker is a new Python started in the workspace: without safe_path it would put
+    # the workspace first on sys.path and import a planted multiprocessing.py as the user.
     method = "fork" if threading.active_count() == 1 else "spawn"
+    os.environ["PYTHONSAFEPATH"] = "1"
     context = multiprocessing.get_context(method)
     batches = [paths[i : i + BATCH] for i in range(0, total, BATCH)]
     done = 0

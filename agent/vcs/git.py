@@ -80,6 +80,7 @@ def git_environment(config: Sequence[Setting] = ()) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith("GIT_") or name in _KEPT_GIT_VARIABLES
     }
+    env.pop("PYTHONSAFEPATH", None)  # Shipmate's own; the user's hooks run as they expect
     env.update(
         PATH=trusted_path(),
         GIT_ALLOW_PROTOCOL="",

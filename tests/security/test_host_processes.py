@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -392,3 +393,32 @@ def test_provider_secrets_leave_the_environment(
     for name, value in variables.items():
         assert name not in os.environ
         assert value not in children.values()
+
+
+@pytest.mark.parametrize("module", ["multiprocessing", "tree_sitter_python", "marshal"])
+def test_attack_module_planted_for_the_index_workers(
+    module: str, site: Site, llm: ScriptedLLM, watch: Callable[..., Guard]
+) -> None:
+    """The repository ships a module named like one the index's worker processes import.
+    During a run the index is built from a thread, so workers are spawned: new Pythons
+    started in the workspace, which would put it first on sys.path."""
+    ws = site.ws
+    (ws / f"{module}.py").write_text(
+        f"import os\nopen({str(marker(site))!r}, 'w').write(repr(os.getuid()))\n"
+    )
+    for number in range(80):  # enough files for the process pool
+        (ws / f"m{number}.py").write_text(f"def f{number}():\n    return {number}\n")
+    guard = watch()
+    llm.add(Reply(text="hi"))
+    # The installed command, as users start it (``python -m`` would itself put the workspace
+    # on sys.path).
+    shipmate = Path(sys.executable).parent / "shipmate"
+    done = subprocess.run(
+        [str(shipmate), "run", "--model", "scripted", "--api-base", llm.url,
+         "--approval", "read-only", "hi"],
+        cwd=ws, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "indexed 8" in done.stderr  # the pool did run
+    assert not marker(site).exists()
+    guard.check()
