@@ -137,6 +137,7 @@ def _tightened(
     """The project's values, each limit no looser than the user's (or the default), and an
     approval mode no wider; a value that would loosen is dropped and named in a notice."""
     own = Settings.model_validate(user)
+    theirs = Settings.model_validate(project)  # values as numbers, whatever TOML type they had
     kept = dict(project)
     dropped: list[str] = []
     for name in TIGHTEN_ONLY:
@@ -145,7 +146,8 @@ def _tightened(
         limit = getattr(own, name)
         if limit is None and name == "map_tokens":
             limit = MAP_TOKENS_CEILING
-        if limit is not None and project[name] > limit:
+        value = getattr(theirs, name)
+        if limit is not None and (value is None or value > limit):
             dropped.append(f"{name} = {project[name]!r} (yours: {limit!r})")
             del kept[name]
     approval = project.get("approval")

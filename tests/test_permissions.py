@@ -87,8 +87,9 @@ def test_asking_suggests_the_rule_allow_always_would_save(ws: Path) -> None:
     check = policy(ws).check(RunCommand(command="npm run test -- --watch=false"))
     assert check.verdict == "ask"
     assert check.suggestion == Rule(action="allow", tool="command", pattern="npm run *")
+    # Anchored at the workspace root: "allow always" covers this file, not every app.py.
     assert policy(ws).check(EDIT).suggestion == Rule(
-        action="allow", tool="edit", pattern="src/app.py"
+        action="allow", tool="edit", pattern="/src/app.py"
     )
 
 

@@ -91,12 +91,19 @@ def _ignored(relative: str, active: list[tuple[str, pathspec.PathSpec]]) -> bool
 def glob_matcher(pattern: str) -> re.Pattern[str]:
     """Compile a glob: ``*`` stays within a folder, ``**`` crosses folders, ``{a,b}`` picks.
 
-    A pattern without a slash matches a file's name at any depth, as in .gitignore.
+    A pattern without a slash matches a file's name at any depth, as in .gitignore; a leading
+    slash anchors it at the root.
     """
     pattern = pattern.strip().removeprefix("./")
     anywhere = "/" not in pattern
+    pattern = pattern.removeprefix("/")
     regex = _glob_to_regex(pattern)
     return re.compile(("(?:.*/)?" if anywhere else "") + regex + r"\Z")
+
+
+def exact_glob(relative: str) -> str:
+    """A pattern matching only this path (relative to the root), whatever characters it has."""
+    return "/" + re.sub(r"([*?\[{])", r"[\1]", relative)
 
 
 def _glob_to_regex(pattern: str) -> str:
@@ -121,7 +128,7 @@ def _glob_to_regex(pattern: str) -> str:
             if end == -1:
                 out.append(re.escape(c))
             else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                body = pattern[i + 1 : end].replace("\\", "\\\\").replace("[", "\\[")
                 if body.startswith("!"):
                     body = "^" + body[1:]
                 out.append(f"[{body}]")

@@ -62,10 +62,11 @@ CREDENTIAL_VARIABLES = (
     "HF_TOKEN_PATH",
 )  # fmt: skip
 XDG_VARIABLES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
-# A folder's listing is reused while its mtime stays the same, unless it changed so recently
-# that another change within the file system's clock tick could hide behind the same mtime.
+# A folder's listing is reused while its inode and change time stay the same (a command can
+# set a folder's mtime back, but not its ctime), unless it changed so recently that another
+# change within the file system's clock tick could hide behind the same time.
 _FRESH_NS = 2_000_000_000
-_listings: dict[str, tuple[int, list[str], list[str], list[str]]] = {}
+_listings: dict[str, tuple[tuple[int, ...], list[str], list[str], list[str]]] = {}
 
 
 def home() -> Path | None:
@@ -161,7 +162,10 @@ def _fixed_view(
             before += ["--tmpfs", str(area)]
     # The private /tmp hides toolchains kept there too (CI keeps its virtualenv in /tmp).
     visible: list[Path] = []
-    for source, target, link in _bind_backs(toolchains(home_allow), [*areas, PRIVATE_TMP]):
+    # A toolchain inside the workspace (an activated .venv) is visible anyway; following it
+    # would follow whatever link a command put there (.venv -> ~/.config).
+    candidates = [path for path in toolchains(home_allow) if not _through(path, workspace)]
+    for source, target, link in _bind_backs(candidates, [*areas, PRIVATE_TMP]):
         if link is not None:
             before += ["--symlink", link, str(target)]
             continue
@@ -176,6 +180,15 @@ def _fixed_view(
         after += ["--ro-bind", own, own]
     after += _credential_masks(areas, workspace, visible)
     return tuple(before), tuple(after), tuple(areas)
+
+
+def _through(path: Path, workspace: Path) -> bool:
+    """Whether ``path`` is reached through the workspace (written there, or by a link there)."""
+    lexical = Path(os.path.normpath(path))
+    located = _with_real_parent(lexical)
+    return lexical.is_relative_to(workspace) or (
+        located is not None and located.is_relative_to(workspace)
+    )
 
 
 def _is_git_config(path: Path) -> bool:
@@ -215,35 +228,47 @@ def _with_real_parent(path: Path) -> Path | None:
 
 def _repository_arguments(workspace: Path) -> list[str]:
     """The workspace's git folders, read-only, even where they lie in a hidden area (a linked
-    worktree of a repository in the home); its config with the credentials a clone may keep
-    there (a token in a remote's URL, CI's ``http.extraheader``) replaced."""
+    worktree of a repository in the home); every config file in them (submodules' and
+    worktrees' too) and what they include, with the credentials a clone may keep there (a
+    token in a remote's URL, CI's ``http.extraheader``) replaced."""
     repository = git.repository(workspace)
     if repository is None:
         return []
     args: list[str] = []
-    for folder in dict.fromkeys((repository.git_dir, repository.common_dir)):
+    folders = list(dict.fromkeys((repository.git_dir, repository.common_dir)))
+    for folder in folders:
         if not folder.is_relative_to(workspace) and folder.is_dir():
             args += ["--ro-bind", str(folder), str(folder)]
-    for config in _git_config_files(repository.git_dir, repository.common_dir):
+    for config in _git_config_files(folders, [workspace, *folders]):
         scrubbed = scrubbed_git_config(config)
         if scrubbed is not None:
             args += ["--ro-bind", scrubbed, str(config)]
     return args
 
 
-def _git_config_files(*git_dirs: Path) -> list[Path]:
-    """A repository's config files and what they include, where a command could see them."""
-    found: list[Path] = []
-    pending = [
-        folder / name
-        for folder in dict.fromkeys(git_dirs)
-        for name in ("config", "config.worktree")
-    ]
+def _git_config_files(git_dirs: list[Path], visible: list[Path]) -> list[Path]:
+    """Config files of the git folders (``modules/**/config`` and ``worktrees/*`` included)
+    and the files they include, where a command can see them: in a visible place, or
+    anywhere outside the hidden areas."""
+    pending: list[Path] = []
+    for folder in git_dirs:
+        pending += [folder / "config", folder / "config.worktree"]
+        for nested in ("modules", "worktrees"):
+            if (folder / nested).is_dir():
+                pending += [
+                    path
+                    for path in (folder / nested).rglob("config*")
+                    if path.name in ("config", "config.worktree")
+                ]
     areas = hidden_areas()
-    while pending and len(found) < 20:
+    found: list[Path] = []
+    while pending and len(found) < 200:
         path = pending.pop(0)
-        if path in found or not path.is_file() or _inside(path.resolve(), areas):
+        if path in found or not path.is_file():
             continue
+        real = path.resolve()
+        if _inside(real, areas) and not _inside(real, visible):
+            continue  # hidden already
         found.append(path)
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -345,9 +370,9 @@ def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = No
     credential folders; none inside a folder already listed.
 
     Every folder is walked: what the workspace holds may not decide what is left out (a
-    command can rename a folder to ``node_modules`` or drop a ``pyvenv.cfg`` in it). Listings
-    are kept while a folder's mtime is unchanged, so a walk after the first stats folders
-    only.
+    command can rename a folder to ``node_modules`` or drop a ``pyvenv.cfg`` in it), and a
+    folder that cannot be listed is masked whole. Listings are kept while a folder is
+    unchanged, so a walk after the first stats folders only.
     """
     found: list[str] = []
     pending = [""]
@@ -355,6 +380,8 @@ def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = No
         folder = pending.pop()
         listing = _listing(os.path.join(workspace, folder) if folder else str(workspace))
         if listing is None:
+            if folder and os.path.isdir(os.path.join(workspace, folder)):
+                found.append(folder)  # it may hold anything, and a command can open it later
             continue
         subfolders, secret_folders, secret_files = listing
         for name in (*secret_folders, *secret_files):
@@ -368,11 +395,12 @@ def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = No
 def _listing(path: str) -> tuple[list[str], list[str], list[str]] | None:
     """A folder's subfolders to walk, its secret folders, and its secret files."""
     try:
-        mtime = os.stat(path).st_mtime_ns
+        info = os.stat(path)
     except OSError:
         return None
+    key = (info.st_dev, info.st_ino, info.st_ctime_ns, info.st_mtime_ns)
     cached = _listings.get(path)
-    if cached is not None and cached[0] == mtime:
+    if cached is not None and cached[0] == key:
         return cached[1], cached[2], cached[3]
     subfolders: list[str] = []
     secret_folders: list[str] = []
@@ -389,8 +417,8 @@ def _listing(path: str) -> tuple[list[str], list[str], list[str]] | None:
                 subfolders.append(entry.name)
         elif not entry.is_symlink() and is_secret_name(entry.name):
             secret_files.append(entry.name)
-    if time.time_ns() - mtime > _FRESH_NS:
-        _listings[path] = (mtime, subfolders, secret_folders, secret_files)
+    if time.time_ns() - max(info.st_ctime_ns, info.st_mtime_ns) > _FRESH_NS:
+        _listings[path] = (key, subfolders, secret_folders, secret_files)
     return subfolders, secret_folders, secret_files
 
 

@@ -30,7 +30,10 @@ class RunCommand(Tool):
 
     command: str = Field(description="The command line, run with bash -c.")
     timeout: float | None = Field(
-        None, gt=0, le=3600, description="Seconds before it is killed (default from settings)."
+        None,
+        gt=0,
+        le=3600,
+        description="Seconds before it is killed; at most, and by default, the user's limit.",
     )
     outside_sandbox: bool = Field(
         False, description="Run without the sandbox; needs the user's approval every time."
@@ -48,7 +51,8 @@ class RunCommand(Tool):
     async def run(self, ctx: ToolContext) -> ToolResult:
         if not self.command.strip():
             raise ToolError("The command is empty.")
-        timeout = self.timeout or ctx.command_timeout
+        # The model may shorten the user's command_timeout, never lengthen it.
+        timeout = min(self.timeout or ctx.command_timeout, ctx.command_timeout)
         outcome = await self._execute(ctx, timeout)
         parts = [outcome.output.rstrip("\n") or "(no output)"]
         if outcome.truncated:

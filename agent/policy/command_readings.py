@@ -790,6 +790,7 @@ _GIT_PROGRAM_OPTIONS = {
     "mergetool": ("-t", "--tool"),
 }
 _GIT_PUSHING = frozenset(("send-pack", "http-push"))
+_GIT_PUSHING_SUBCOMMANDS = {"subtree": "push", "svn": "dcommit", "p4": "submit"}
 # git commands whose arguments are shell code.
 _GIT_CODE_COMMANDS = frozenset(("filter-branch",))
 
@@ -817,6 +818,9 @@ def _git(args: tuple[Word, ...], depth: int) -> list[Reading]:
     subcommand, rest = args[index], args[index + 1 :]
     found.append(Reading(("git", *args[index:])))
     if subcommand in _GIT_PUSHING:  # plumbing that pushes, for rules on git push
+        found.append(Reading(("git", "push", *rest)))
+    if subcommand in _GIT_PUSHING_SUBCOMMANDS and _GIT_PUSHING_SUBCOMMANDS[subcommand] in rest:
+        # git subtree push, git svn dcommit, git p4 submit: pushes by another name
         found.append(Reading(("git", "push", *rest)))
     if subcommand is None:
         return [*found, Reading(words, "runs a git command only known at run time")]

@@ -34,7 +34,7 @@ from agent.policy.commands import (
 from agent.policy.rules import Rule, RuleBook
 from agent.vcs import git
 from tools.base import Tool, ToolError
-from tools.listing import glob_matcher
+from tools.listing import exact_glob, glob_matcher
 from tools.paths import canonical
 from tools.secret_files import is_secret_path
 
@@ -130,7 +130,7 @@ class Permissions:
         return Check(
             verdict="ask",
             reason=f"{verb}{shown}, which usually holds secrets (keys, passwords, tokens){why}",
-            suggestion=Rule(action="allow", tool="read", pattern=real),
+            suggestion=Rule(action="allow", tool="read", pattern=exact_glob(real)),
         )
 
     def _edit(self, path: str) -> Check:
@@ -143,7 +143,7 @@ class Permissions:
         return Check(
             verdict="ask",
             reason=f"edits {path}",
-            suggestion=Rule(action="allow", tool="edit", pattern=self._relative(path)),
+            suggestion=Rule(action="allow", tool="edit", pattern=exact_glob(self._relative(path))),
         )
 
     def _command(self, command: str, outside: bool, why: str | None) -> Check:

@@ -343,11 +343,17 @@ _WORKTREE = re.compile(r"(?im)^\s*worktree\s*=\s*(.+?)\s*$")
 
 
 def _is_git_dir(path: Path) -> bool:
-    """As git checks it: a HEAD, and objects and refs (in the common folder of a worktree)."""
+    """As git checks it: a HEAD, and objects and refs (in the common folder of a worktree).
+
+    The common folder must be the folder itself or hold it (``<repo>/worktrees/<name>``): a
+    ``commondir`` file a command wrote could otherwise name any repository on the machine.
+    """
     try:
         if not (path / "HEAD").is_file():
             return False
         common = _common_dir(path)
+        if not path.resolve().is_relative_to(common):
+            return False
         return (common / "objects").is_dir() and (common / "refs").is_dir()
     except OSError:
         return False

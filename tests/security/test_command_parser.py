@@ -736,3 +736,12 @@ def test_control_plain_commands_pass_deny_rules(line: str, ws: Path) -> None:
     """Not an attack: a deny rule's words inside a plain program's arguments, or a message,
     do not make an ordinary command ask."""
     assert verdict(deny_rules(ws), line) == "allow"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["git subtree push --prefix=sub ../remote.git main", "cd app && git subtree push -P s o m"],
+)
+def test_attack_push_by_another_name(line: str, ws: Path) -> None:
+    """``git subtree push`` pushes; under ``deny git push *`` it is refused too."""
+    assert verdict(deny_rules(ws), line) == "deny"

@@ -157,3 +157,26 @@ def test_attack_file_name_not_utf8_through_the_cli(odd_repo: Path, llm: Scripted
     assert SHOWN in outputs[0] and "soup of the day" in outputs[1]
     sent = [m["content"] for m in llm.requests[1]["messages"] if m["role"] == "tool"]
     assert SHOWN in sent[0]
+
+
+def test_attack_project_limit_written_as_a_string(site: Site) -> None:
+    """``max_turns = "100000"``: a string where a number belongs still counts as 100000."""
+    write_user_config("max_turns = 3\n")
+    (site.ws / ".shipmate.toml").write_text('max_turns = "100000"\ncommand_timeout = "9e9"\n')
+    settings = load_settings(site.ws)
+    assert settings.max_turns == 3 and settings.command_timeout == 300
+
+
+async def test_attack_model_lengthens_the_command_timeout(tmp_path: Path) -> None:
+    """A prompt-injected model asks for a long timeout; the user's limit still holds."""
+    import time
+
+    from tools.shell import RunCommand
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    ctx = ToolContext(ws, log_dir=tmp_path / "logs", command_timeout=1)
+    started = time.monotonic()
+    result = await RunCommand(command="sleep 30", timeout=3600).run(ctx)
+    assert "timed out after 1 s" in result.output
+    assert time.monotonic() - started < 10

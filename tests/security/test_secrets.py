@@ -465,3 +465,137 @@ def test_control_git_readers_run_where_no_secret_is_tracked(site: Site) -> None:
     perms = permissions(ws, "auto-edit")
     for line in ("git show HEAD", "git log -p -1", "git diff", "git log --oneline -5"):
         assert perms.check(RunCommand(command=line)).verdict == "allow", line
+
+
+async def test_attack_token_in_git_config_when_the_workspace_is_in_the_home(
+    bubblewrap: object, site: Site, tmp_path: Path, watch: Callable[..., Guard]
+) -> None:
+    """The usual layout (and CI's: HOME=/home/runner, the checkout under it): the workspace
+    lies inside the hidden home; its git config must be scrubbed all the same, and its
+    submodules' configs too (actions/checkout writes the extraheader into each)."""
+    ws = site.home / "work" / "repo"
+    ws.mkdir(parents=True)
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "remote", "add", "origin", f"https://x-access-token:{SECRET}@github.com/o/r.git")
+    git(ws, "config", "http.https://github.com/.extraheader", f"AUTHORIZATION: basic {SECRET}")
+    module = ws / ".git" / "modules" / "lib"
+    module.mkdir(parents=True)
+    (module / "config").write_text(
+        f'[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic {SECRET}\n'
+    )
+    sandbox = Sandbox(SandboxSettings(ws.resolve()), bubblewrap)  # type: ignore[arg-type]
+    ctx = ToolContext(ws, log_dir=tmp_path / "logs", command_timeout=20, sandbox=sandbox)
+    guard = watch()
+    result = await sh(ctx, "cat .git/config .git/modules/lib/config; git remote -v; git status")
+    assert SECRET not in result.output
+    assert "github.com/o/r.git" in result.output and "On branch main" in result.output
+    guard.check()
+
+
+async def test_attack_repository_named_through_commondir(
+    box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """A command in a non-git workspace fakes a linked worktree whose ``gitdir`` points back,
+    but whose ``commondir`` names a repository in the hidden home (say, the dotfiles)."""
+    dotfiles = site.home / ".dotfiles.git"
+    git(site.home, "init", "-q", "--bare", str(dotfiles))
+    result = await sh(
+        box,
+        "mkdir -p sub/wt && echo ref: refs/heads/main > sub/wt/HEAD && "
+        f"echo \"$PWD/.git\" > sub/wt/gitdir && echo '{dotfiles}' > sub/wt/commondir && "
+        "echo 'gitdir: sub/wt' > .git",
+    )
+    assert not result.is_error, result.output
+    from agent.vcs import git as vcs
+
+    vcs.forget()
+    assert vcs.repository(site.ws) is None
+    guard = watch()
+    listing = await sh(box, f"ls {dotfiles} 2>&1; git log 2>&1")
+    assert "HEAD" not in listing.output.split()  # the dotfiles repository stays hidden
+    guard.check()
+
+
+async def test_attack_workspace_virtualenv_turned_into_a_link(
+    box: ToolContext, site: Site, monkeypatch: pytest.MonkeyPatch, watch: Callable[..., Guard]
+) -> None:
+    """The user activated the workspace's .venv; a command replaces it with a link to a
+    folder of the hidden home, for the next command's toolchain binds to follow."""
+    (site.home / ".config" / "copilot").mkdir(parents=True)
+    (site.home / ".config" / "copilot" / "hosts.json").write_text(f'{{"token": "{SECRET}"}}\n')
+    venv = site.ws / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    monkeypatch.setenv("VIRTUAL_ENV", str(venv))
+    monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    result = await sh(box, f"rm -rf .venv && ln -s {site.home / '.config'} .venv")
+    assert not result.is_error, result.output
+    from tools import sandbox_view
+
+    sandbox_view._fixed_view.cache_clear()  # the next session computes the view afresh
+    guard = watch()
+    result = await sh(box, f"cat .venv/copilot/hosts.json {site.home}/.config/copilot/hosts.json")
+    assert SECRET not in result.output
+    guard.check()
+
+
+async def test_attack_hide_a_moved_folder_behind_an_old_mtime(
+    box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """Listings are reused while a folder is unchanged: set the mtime back after moving a
+    secret's folder in, so the walk trusts a stale listing."""
+    (site.ws / "config").mkdir()
+    (site.ws / "config" / ".env").write_text(f"API_KEY={SECRET}\n")
+    ctx = sandbox_context(box)
+    guard = watch()
+    for command in (
+        "mkdir d && touch -m -d '2020-01-01' d",
+        "mv config d/ && touch -m -d '2020-01-01' d",
+    ):
+        assert not (await sh(ctx, command)).is_error
+    result = await sh(ctx, "cat d/config/.env")
+    assert SECRET not in result.output
+    guard.check()
+
+
+def test_a_folder_the_walk_cannot_list_is_masked_whole(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command makes a folder unreadable (chmod 000) so the walk cannot see the secret in
+    it, then readable again. Root can always list it, so the refusal is simulated."""
+    from tools import sandbox_view
+
+    (site.ws / "config").mkdir()
+    (site.ws / "config" / ".env").write_text(f"API_KEY={SECRET}\n")
+    real_scandir = os.scandir
+
+    def refuse(path: str) -> object:
+        if str(path).endswith("/config"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(sandbox_view.os, "scandir", refuse)
+    assert sandbox_view.workspace_secrets(site.ws) == ["config"]
+
+
+def test_attack_allow_always_on_a_name_that_is_a_glob(site: Site) -> None:
+    """The repository ships a folder literally named ``**`` with a dummy .env; "allow always"
+    saves the rule for that one file, not ``**/.env`` for every .env at any depth."""
+    ws = site.ws
+    (ws / "**").mkdir()
+    (ws / "**" / ".env").write_text("DUMMY=1\n")
+    (ws / ".env").write_text(f"API_KEY={SECRET}\n")
+    (ws / "deploy").mkdir()
+    (ws / "deploy" / ".env").write_text(f"API_KEY={SECRET}\n")
+    perms = permissions(ws, "auto-edit")
+    check = perms.check(ReadFile(path="**/.env"))
+    assert check.verdict == "ask" and check.suggestion is not None
+    perms.remember(check.suggestion)
+    assert perms.check(ReadFile(path="**/.env")).verdict == "allow"
+    for path in (".env", "deploy/.env"):
+        assert perms.check(ReadFile(path=path)).verdict == "ask", path
+    assert not perms.reveals(".env") and not perms.reveals("deploy/.env")
+    check = perms.check(ReadFile(path=".env"))
+    assert check.suggestion is not None
+    perms.remember(check.suggestion)
+    assert perms.check(ReadFile(path="deploy/.env")).verdict == "ask"
