@@ -160,12 +160,8 @@ def _fixed_view(
     for area in areas:
         if area not in later_hidden:
             before += ["--tmpfs", str(area)]
-    # The private /tmp hides toolchains kept there too (CI keeps its virtualenv in /tmp).
     visible: list[Path] = []
-    # A toolchain inside the workspace (an activated .venv) is visible anyway; following it
-    # would follow whatever link a command put there (.venv -> ~/.config).
-    candidates = [path for path in toolchains(home_allow) if not _through(path, workspace)]
-    for source, target, link in _bind_backs(candidates, [*areas, PRIVATE_TMP]):
+    for source, target, link in _toolchain_binds(workspace, home_allow, areas):
         if link is not None:
             before += ["--symlink", link, str(target)]
             continue
@@ -180,6 +176,16 @@ def _fixed_view(
         after += ["--ro-bind", own, own]
     after += _credential_masks(areas, workspace, visible)
     return tuple(before), tuple(after), tuple(areas)
+
+
+def _toolchain_binds(
+    workspace: Path, home_allow: tuple[str, ...], areas: list[Path]
+) -> Iterator[tuple[Path, Path, str | None]]:
+    """The toolchains to bind back into the hidden areas and the private /tmp (CI keeps its
+    virtualenv in /tmp). One inside the workspace (an activated .venv) is visible anyway;
+    following it would follow whatever link a command put there (.venv -> ~/.config)."""
+    candidates = [path for path in toolchains(home_allow) if not _through(path, workspace)]
+    return _bind_backs(candidates, [*areas, PRIVATE_TMP])
 
 
 def _through(path: Path, workspace: Path) -> bool:
@@ -441,9 +447,8 @@ def describe(workspace: Path, home_allow: tuple[str, ...] = ()) -> list[str]:
     """What a command sees, in lines for ``shipmate doctor``."""
     areas = hidden_areas()
     lines = ["hidden (empty, read-only): " + ", ".join(_shown(area) for area in areas)]
-    bound = sorted(
-        target for _, target, _ in _bind_backs(toolchains(home_allow), [*areas, PRIVATE_TMP])
-    )
+    bound = sorted(target for _, target, _ in _toolchain_binds(workspace, home_allow, areas))
+
     outermost = [
         path
         for path in bound
@@ -451,6 +456,9 @@ def describe(workspace: Path, home_allow: tuple[str, ...] = ()) -> list[str]:
     ]
     visible = [_shown(path) for path in outermost]
     lines.append("seen read-only in them: " + (", ".join(visible) if visible else "nothing"))
+    if shipmate_inside(workspace):
+        own = own_installation().relative_to(workspace).as_posix()
+        lines.append(f"read-only in the workspace: {own} (Shipmate's own Python)")
     secrets = workspace_secrets(workspace)
     if secrets:
         shown = ", ".join(secrets[:5]) + (
