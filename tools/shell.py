@@ -73,8 +73,9 @@ class RunCommand(Tool):
                 "can; if the task truly needs more, run the command again with "
                 "outside_sandbox=true and a justification, which the user must approve.]"
             )
-        masked = workspace_secrets(ctx.workspace, ctx.reveal) if sandboxed else []
-        if masked and outcome.exit_code != 0:
+        failed = outcome.exit_code != 0
+        masked = workspace_secrets(ctx.workspace, ctx.reveal) if sandboxed and failed else []
+        if masked:
             shown = ", ".join(masked[:5]) + (f" and {len(masked) - 5} more" * (len(masked) > 5))
             parts.append(
                 f"[Files that usually hold secrets are empty to commands: {shown}. If the "
