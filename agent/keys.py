@@ -14,9 +14,12 @@ import os
 import re
 from collections.abc import Iterable, MutableMapping
 
-# Names that hold a model provider's key; a provider's other secrets (AWS keys for Bedrock) are
-# taken too once a model of that provider is used.
-KEY_NAME = re.compile(r"(?:[A-Z0-9_]*_)?(API_?KEY|API_TOKEN|AUTH_TOKEN)")
+# Names that hold a key, a token or a password: every one leaves the environment, since a
+# provider may read its key under any such name (FIREWORKS_AI_TOKEN, AWS_BEARER_TOKEN_BEDROCK,
+# HF_TOKEN). A name ending in _FILE, _PATH or _DIR names a file, not a secret, and stays.
+# A provider's other secrets (AWS keys for Bedrock) are taken once a model of it is used.
+_SECRET_PARTS = frozenset(("TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY"))
+_NOT_A_SECRET = frozenset(("FILE", "PATH", "DIR", "URL", "HOST", "PORT", "USER", "NAME"))
 # Keys Shipmate chooses a model by; never given to a command, whatever pass_env says.
 DEFAULT_MODEL_KEYS = (
     "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
@@ -31,7 +34,12 @@ ARGUMENTS = {
 }
 # Secrets a provider reads besides its ``*_API_KEY``; taken once a model of it is used.
 PROVIDER_SECRETS = {
-    "bedrock": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+    "bedrock": (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_BEARER_TOKEN_BEDROCK",
+    ),
     "sagemaker": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
     "azure": ("AZURE_AD_TOKEN",),
     "azure_ai": ("AZURE_AD_TOKEN",),
@@ -49,12 +57,26 @@ def capture(names: Iterable[str] = (), environ: MutableMapping[str, str] | None 
     environ = os.environ if environ is None else environ
     wanted = set(names)
     for name in list(environ):
-        if name in wanted or KEY_NAME.fullmatch(name.upper()):
+        if name in wanted or is_key_name(name):
             if environ is os.environ:
                 _wipe_from_process_memory(name)
             value = environ.pop(name)
             if value:
                 _keys[name] = value
+
+
+def is_key_name(name: str) -> bool:
+    """Whether a variable's name says it holds a key, a token or a password."""
+    upper = name.upper()
+    parts = upper.split("_")
+    if parts[-1] in _NOT_A_SECRET:
+        return False
+    return (
+        bool(_SECRET_PARTS.intersection(parts))
+        or upper.endswith("_KEY")
+        or "API_KEY" in upper
+        or "ACCESS_KEY" in upper
+    )
 
 
 def _wipe_from_process_memory(name: str) -> None:
@@ -101,11 +123,25 @@ def credentials(missing: Iterable[str], provider: str = "") -> tuple[dict[str, s
     for argument, names in groups.items():
         _model_keys.update(names)
         value = next((_keys[name] for name in names if name in _keys), None)
+        if value is None and argument == "api_key":
+            value = _same_provider(names)
         if value is None:
             unmet += names
         else:
             arguments[argument] = value
     return arguments, unmet
+
+
+def _same_provider(names: list[str]) -> str | None:
+    """A key held under another name of the same provider (FIREWORKS_AI_TOKEN where litellm
+    asks for FIREWORKS_AI_API_KEY): litellm would have read it from the environment."""
+    for name in names:
+        prefix = name.upper().removesuffix("_API_KEY").removesuffix("_KEY") + "_"
+        for held in sorted(_keys):
+            if held.upper().startswith(prefix) and held.upper().endswith(("_TOKEN", "_KEY")):
+                _model_keys.add(held)
+                return _keys[held]
+    return None
 
 
 def for_command(name: str) -> str | None:

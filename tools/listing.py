@@ -33,10 +33,27 @@ def _git_files(root: Path) -> list[str] | None:
         return None
     if names is None:
         return None
-    # Symlinks are skipped, as in the walk below and in ripgrep: one may lead out of the root.
+    # Symlinks are skipped, as in the walk below and in ripgrep: one may lead out of the root,
+    # and so may a folder a command swapped for a link after git listed what is in it.
+    linked = _linked_folders(root, names)
     return [
-        name for name in set(names) if (root / name).is_file() and not (root / name).is_symlink()
+        name
+        for name in set(names)
+        if (root / name).is_file()
+        and not (root / name).is_symlink()
+        and not any(parent in linked for parent in _parents(name))
     ]
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split("/")[:-1]
+    return ["/".join(parts[: index + 1]) for index in range(len(parts))]
+
+
+def _linked_folders(root: Path, names: list[str]) -> set[str]:
+    """The folders on the way to ``names`` that are symbolic links (each checked once)."""
+    folders = {parent for name in names for parent in _parents(name)}
+    return {folder for folder in folders if (root / folder).is_symlink()}
 
 
 def dirty_files(root: Path) -> set[str]:

@@ -16,11 +16,11 @@ import os
 import re
 import secrets
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tools.base import ToolContext, ToolError
 from tools.executables import own_installation, shipmate_inside
-from tools.names import on_disk
+from tools.names import on_disk, real_name
 from tools.textio import TextFile, as_text
 
 _CONTROL = re.compile("[\x01-\x1f\x7f-\x9f\u2028\u2029]")
@@ -162,6 +162,40 @@ def _open_folder(ctx: ToolContext, folder: Path, shown: str) -> int:
     except BaseException:
         os.close(fd)
         raise
+    return fd
+
+
+def open_inside(root: Path, relative: str) -> int:
+    """A read-only descriptor of the regular file ``relative`` under ``root``, reached without
+    following any link: every folder on the way is opened from ``root`` with O_NOFOLLOW, so
+    a folder a command swapped for a link to the home cannot lead a read out. Raises OSError
+    (ELOOP, ENOTDIR, ENOENT …) otherwise. A name shown with ``\\xNN`` escapes is mapped
+    back, unless a file is really so named."""
+    try:
+        return _open_parts(root, PurePosixPath(relative).parts)
+    except FileNotFoundError:
+        if "\\x" not in relative:
+            raise
+        return _open_parts(root, PurePosixPath(real_name(relative)).parts)
+
+
+def _open_parts(root: Path, parts: tuple[str, ...]) -> int:
+    if not parts or any(part in ("..", "/") for part in parts):
+        raise OSError(errno.EINVAL, "not a path inside the root", "/".join(parts))
+    folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            child = os.open(part, flags, dir_fd=folder)
+            os.close(folder)
+            folder = child
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(parts[-1], flags, dir_fd=folder)
+    finally:
+        os.close(folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", "/".join(parts))
     return fd
 
 

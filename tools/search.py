@@ -15,7 +15,7 @@ from tools import executables
 from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
 from tools.listing import glob_matcher, workspace_files
 from tools.names import safe_text
-from tools.paths import resolve
+from tools.paths import open_inside, resolve
 from tools.secret_files import is_secret_path
 from tools.textio import decode, is_binary
 
@@ -154,7 +154,8 @@ class Grep(Tool):
         found: list[tuple[str, str]] = []
         for relative in paths:
             try:
-                data = (ctx.workspace / relative).read_bytes()
+                with os.fdopen(open_inside(ctx.workspace, relative), "rb") as handle:
+                    data = handle.read()
             except OSError:
                 continue
             if is_binary(data):

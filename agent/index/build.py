@@ -13,7 +13,6 @@ import marshal
 import multiprocessing
 import os
 import sqlite3
-import stat
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -22,7 +21,7 @@ from pathlib import Path
 from agent.index.files import MAX_FILE_BYTES, unreadable_reason
 from agent.index.languages import detect
 from agent.index.tags import extract
-from tools.names import on_disk
+from tools.paths import open_inside
 
 # (path, size, mtime_ns, hash, language or "!reason", tags as marshal bytes or None)
 Indexed = tuple[str, int, int, str, str | None, bytes | None]
@@ -36,15 +35,14 @@ def digest(data: bytes) -> str:
 
 def index_file(root: str, path: str, is_known: Callable[[str], bool]) -> Indexed | None:
     """One file's row and, unless the store already has its content, its tags."""
-    full = on_disk(Path(root), path)
     try:
-        info = os.lstat(full)
-        if not stat.S_ISREG(info.st_mode):  # a link (it may lead out), a FIFO, a folder
-            return None
-        if info.st_size > MAX_FILE_BYTES:
-            return path, info.st_size, info.st_mtime_ns, f"large:{info.st_size}", "!large", None
-        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        # No link is followed on the way, the file's own or a folder's: one may lead out.
+        fd = open_inside(Path(root), path)
         with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if info.st_size > MAX_FILE_BYTES:
+                size, mtime = info.st_size, info.st_mtime_ns
+                return path, size, mtime, f"large:{size}", "!large", None
             data = handle.read()
     except OSError:
         return None

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.index.files import admissible, candidate_files
+from agent.index.files import MAX_FILE_BYTES, admissible, candidate_files
 from agent.index.model import Model
 from agent.index.rank import Ranker
 from agent.index.repomap import render
 from agent.index.store import FileRow, Store
 from agent.index.tags import Definition, FileTags
 from tools.names import on_disk
+from tools.paths import open_inside
 
 if TYPE_CHECKING:
     from agent.index.build import Indexed
@@ -311,7 +312,8 @@ class CodeIndex:
         found: list[SymbolUse] = []
         for path in users:
             try:
-                text = on_disk(self.root, path).read_text(encoding="utf-8", errors="replace")
+                with os.fdopen(open_inside(self.root, path), "rb") as handle:
+                    text = handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
             except OSError:
                 continue
             for number, line in enumerate(text.splitlines(), 1):

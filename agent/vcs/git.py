@@ -233,9 +233,11 @@ def _driver_keys(entry: str, scope: str) -> list[str]:
         return []
     name = entry.split("\n", 1)[0]
     section, _, rest = name.partition(".")
-    driver, _, key = rest.rpartition(".")
+    if "." not in rest:
+        return []  # no driver named: ``filter.clean`` is not a driver's key
+    driver, _, key = rest.rpartition(".")  # the driver's name may be empty: ``[filter ""]``
     programs = _DRIVER_PROGRAMS.get(section.lower())
-    if not driver or programs is None or key.lower() not in programs:
+    if programs is None or key.lower() not in programs:
         return []
     keys = [f"{section}.{driver}.{program}" for program in programs]
     if section.lower() == "filter":

@@ -281,18 +281,19 @@ def test_attack_partial_clone_fetches_through_a_command(
     guard.check()
 
 
-@pytest.mark.parametrize("driver", ["x=y", "a.b", "x=y.clean"])
+@pytest.mark.parametrize("driver", ["x=y", "a.b", "x=y.clean", ""])
 def test_attack_filter_driver_name_the_override_cannot_spell(
     driver: str, site: Site, watch: Callable[..., Guard]
 ) -> None:
     """A clean filter whose name ``-c`` would misread (``-c filter.x=y.clean=`` sets
-    ``filter.x``), so blanking it on the command line would blank something else."""
+    ``filter.x``), or whose name is empty (``[filter ""]``, chosen by ``filter=``)."""
     ws = site.ws
     git(ws, "init", "-q", "-b", "main")
     (ws / "a.txt").write_text("one\n")
     git(ws, "add", "a.txt")
     git(ws, "commit", "-qm", "one")
-    git(ws, "config", f"filter.{driver}.clean", f"{plant_command(site)}; cat")
+    with (ws / ".git" / "config").open("a") as handle:  # [filter ""] for the empty name
+        handle.write(f'[filter "{driver}"]\n\tclean = "{plant_command(site)}; cat"\n')
     (ws / ".gitattributes").write_text(f"a.txt filter={driver}\n")
     (ws / "a.txt").write_text("two\n")  # the same size: git must read it, through the filter
     os.utime(ws / "a.txt", (2_000_000_000, 2_000_000_000))
@@ -370,6 +371,9 @@ async def test_attack_git_file_names_a_repository_in_the_home(
         ),
         ("azure/gpt-4o", {"AZURE_AD_TOKEN": "azure-ad-7f3a", "AZURE_API_KEY": "az-7f3a"}, set()),
         ("openai/gpt-5", {"OPENAI_API_KEY": "sk-7f3a"}, {"api_key"}),
+        # litellm reads this provider's key under another name too
+        ("fireworks_ai/accounts/x/models/y", {"FIREWORKS_AI_TOKEN": "fw-7f3a"}, {"api_key"}),
+        ("openai/gpt-5", {"OPENAI_API_KEY": "sk-7f3a", "HF_TOKEN": "hf-7f3a"}, {"api_key"}),
     ],
 )
 def test_provider_secrets_leave_the_environment(

@@ -599,3 +599,45 @@ def test_attack_allow_always_on_a_name_that_is_a_glob(site: Site) -> None:
     assert check.suggestion is not None
     perms.remember(check.suggestion)
     assert perms.check(ReadFile(path="deploy/.env")).verdict == "ask"
+
+
+async def test_attack_index_reads_through_a_folder_swapped_for_a_link(
+    box: ToolContext, site: Site, tmp_path: Path, watch: Callable[..., Guard]
+) -> None:
+    """The repository tracks tools/deploy.sh; a command replaces the folder ``tools`` with a
+    link to a folder of the hidden home, whose deploy.sh holds a token. The index, its tools
+    and grep must not read through the link."""
+    from agent.index.index import CodeIndex
+    from agent.index.store import Store
+    from tools.code import FileOutline, FindSymbol, RepoMap
+
+    ws = site.ws
+    (ws / "tools").mkdir()
+    (ws / "tools" / "deploy.sh").write_text("deploy() {\n  echo deploying\n}\n")
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "tools")
+    scripts = site.home / "scripts"
+    scripts.mkdir()
+    (scripts / "deploy.sh").write_text(
+        f"deploy() {{\n  curl -H 'Authorization: Bearer {SECRET}' https://x\n}}\n"
+    )
+    result = await sh(box, f"rm -rf tools && ln -s {scripts} tools")
+    assert not result.is_error, result.output
+    guard = watch()
+    ctx = ToolContext(ws)
+    ctx.index = CodeIndex(ws, Store(tmp_path / "index.sqlite"))
+    ctx.index.refresh()
+    outputs = [
+        (await FindSymbol(symbol="deploy").run(ctx)).output,
+        (await FindSymbol(symbol="curl").run(ctx)).output,
+        (await RepoMap(query="deploy curl Authorization").run(ctx)).output,
+        (await Grep(pattern="Bearer").run(ctx)).output,
+    ]
+    for call in (FileOutline(path="tools/deploy.sh"), ReadFile(path="tools/deploy.sh")):
+        try:
+            outputs.append((await call.run(ctx)).output)
+        except ToolError as error:
+            outputs.append(str(error))
+    assert not any(SECRET in output for output in outputs), outputs
+    guard.check()
