@@ -21,6 +21,7 @@ from agent.config import (
 )
 from agent.index.languages import LANGUAGES
 from agent.vcs import git
+from tools.executables import imports_from
 
 
 def report(settings: Settings, workspace: Path) -> int:
@@ -86,6 +87,15 @@ def report(settings: Settings, workspace: Path) -> int:
 
         home_allow = tuple(settings.sandbox.home_allow)
         rows += [("", line) for line in describe(workspace, home_allow)]
+    if folders := imports_from(workspace):
+        shown = ", ".join(str(folder) for folder in folders)
+        rows.append(
+            (
+                "python",
+                f"Shipmate imports code from the workspace ({shown}): a command could change "
+                "what it runs next time; install Shipmate in an environment of its own",
+            )
+        )
     rows.append(("sessions", str(data_dir() / "sessions.db")))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

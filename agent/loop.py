@@ -49,6 +49,7 @@ from agent.policy.rules import RuleBook
 from agent.policy.sandboxing import describe_sandbox
 from agent.session import SessionStore
 from tools.base import Tool, ToolContext, ToolError, ToolResult
+from tools.executables import imports_from
 from tools.listing import dirty_files
 from tools.names import safe_text
 from tools.registry import REGISTRY
@@ -179,6 +180,13 @@ class Agent:
     def _notices(self) -> list[str]:
         notices = [self.store.problem] if self.store.problem else []
         notices += self.settings.notices
+        if folders := imports_from(self.ctx.workspace):
+            shown = ", ".join(self.ctx.relative(folder) for folder in folders)
+            notices.append(
+                f"Shipmate's Python imports code from this workspace ({shown}), so a command "
+                "could change what Shipmate runs next time; install Shipmate in an environment "
+                "of its own (python -m venv ~/.shipmate && ~/.shipmate/bin/pip install …)."
+            )
         if self.settings.dangerously_no_sandbox:
             notices.append("The sandbox is off (--dangerously-no-sandbox): commands run as you.")
         elif not self.sandbox.active:

@@ -42,6 +42,24 @@ def shipmate_inside(workspace: Path) -> bool:
     return own != workspace and own.is_relative_to(workspace)
 
 
+def imports_from(workspace: Path) -> list[Path]:
+    """Folders of the workspace that Shipmate's own Python imports from (the project installed
+    in Shipmate's environment in editable mode puts its ``src`` there): a command can plant a
+    ``sitecustomize.py`` in one, which every Python of Shipmate's would run."""
+    workspace = workspace.resolve()
+    found: list[Path] = []
+    for entry in sys.path:
+        if not entry:
+            continue
+        try:
+            folder = Path(entry).resolve()
+        except (OSError, RuntimeError):
+            continue
+        if folder.is_relative_to(workspace) and writable_by_commands(folder):
+            found.append(folder)
+    return list(dict.fromkeys(found))
+
+
 def writable_by_commands(path: Path) -> bool:
     """Whether a sandboxed command could have written ``path``: it lies inside a workspace,
     and not in Shipmate's own installation there."""

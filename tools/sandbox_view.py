@@ -32,8 +32,8 @@ from tools.secret_files import SECRET_DIRS, is_secret_name
 # Toolchains under the home folder that builds need, seen read-only (paths relative to ~).
 TOOLCHAINS = (
     ".pyenv", ".rbenv", ".nvm", ".volta", ".asdf", ".sdkman", ".rustup", ".cargo/bin",
-    ".cargo/registry", ".cargo/git", "go", ".local/bin", ".local/lib", ".local/share/uv",
-    ".local/share/mise", ".local/share/pnpm", ".bun", ".deno", ".gradle/caches",
+    ".cargo/registry", ".cargo/git", "go/bin", "go/pkg", ".local/bin", ".local/lib",
+    ".local/share/uv", ".local/share/mise", ".local/share/pnpm", ".bun", ".deno", ".gradle/caches",
     ".gradle/wrapper", ".m2/repository", ".npm/_cacache", ".yarn/berry/cache", "miniconda3",
     "anaconda3", "miniforge3", "mambaforge", ".conda/envs", ".ghcup", ".elan", ".dotnet",
     ".nuget/packages", ".gitconfig", ".config/git/config", ".config/git/ignore",
@@ -66,7 +66,7 @@ XDG_VARIABLES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACH
 # set a folder's mtime back, but not its ctime), unless it changed so recently that another
 # change within the file system's clock tick could hide behind the same time.
 _FRESH_NS = 2_000_000_000
-_listings: dict[str, tuple[tuple[int, ...], list[str], list[str], list[str]]] = {}
+_listings: dict[str, tuple[tuple[int, ...], tuple[list[str], list[str], list[str], list[str]]]] = {}
 
 
 def home() -> Path | None:
@@ -137,7 +137,12 @@ def view_arguments(
     environment = tuple(os.environ.get(name, "") for name in names)
     before, after, areas = _fixed_view(workspace, home_allow, environment)
     after = list(after) + _repository_arguments(workspace)
-    for relative in workspace_secrets(workspace, reveal):
+    secrets, configs = walk_workspace(workspace, reveal)
+    for relative in configs:  # a repository nested in the workspace (a second checkout)
+        scrubbed = scrubbed_git_config(workspace / relative)
+        if scrubbed is not None:
+            after += ["--ro-bind", scrubbed, str(workspace / relative)]
+    for relative in secrets:
         target = workspace / relative
         if target.is_dir():
             after += ["--tmpfs", str(target), "--remount-ro", str(target)]
@@ -290,7 +295,10 @@ _INCLUDE_PATH = re.compile(r"(?im)^\s*path\s*=\s*(.+?)\s*$")
 
 
 _URL_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s\"']+@")
-_SECRET_KEY = re.compile(r"(?i)^(\s*[\w.-]*?(?:extraheader|pass|password|passwd|token|secret)\s*=)")
+# A key whose value is a credential; git also takes ``[section] key = value`` on one line.
+_SECRET_KEY = re.compile(
+    r"(?i)^(\s*(?:\[[^\]]*\]\s*)?[\w.-]*?(?:extraheader|pass|password|passwd|token|secret)\s*=)"
+)
 
 
 def scrub_credentials(text: str) -> str:
@@ -325,7 +333,7 @@ def scrubbed_git_config(config: Path) -> str | None:
     return _private_copy(clean)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=256)
 def _private_copy(text: str) -> str:
     fd, path = tempfile.mkstemp(prefix="shipmate-gitconfig-")
     with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
@@ -373,7 +381,15 @@ def _credential_masks(areas: list[Path], workspace: Path, visible: list[Path]) -
 
 def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = None) -> list[str]:
     """Paths (relative) in the workspace that usually hold secrets: files by name, and the
-    credential folders; none inside a folder already listed.
+    credential folders; none inside a folder already listed."""
+    return walk_workspace(workspace, reveal)[0]
+
+
+def walk_workspace(
+    workspace: Path, reveal: Callable[[str], bool] | None = None
+) -> tuple[list[str], list[str]]:
+    """The workspace's secret files (relative paths, as ``workspace_secrets``) and its git
+    config files, in any repository nested in it (relative paths too).
 
     Every folder is walked: what the workspace holds may not decide what is left out (a
     command can rename a folder to ``node_modules`` or drop a ``pyvenv.cfg`` in it), and a
@@ -381,6 +397,7 @@ def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = No
     unchanged, so a walk after the first stats folders only.
     """
     found: list[str] = []
+    configs: list[str] = []
     pending = [""]
     while pending:
         folder = pending.pop()
@@ -389,17 +406,22 @@ def workspace_secrets(workspace: Path, reveal: Callable[[str], bool] | None = No
             if folder and os.path.isdir(os.path.join(workspace, folder)):
                 found.append(folder)  # it may hold anything, and a command can open it later
             continue
-        subfolders, secret_folders, secret_files = listing
+        subfolders, secret_folders, secret_files, git_configs = listing
         for name in (*secret_folders, *secret_files):
             relative = f"{folder}/{name}" if folder else name
             if not (reveal and reveal(relative)):
                 found.append(relative)
+        configs += [f"{folder}/{name}" for name in git_configs]
         pending += [f"{folder}/{name}" if folder else name for name in subfolders]
-    return sorted(found)
+    return sorted(found), sorted(configs)
 
 
-def _listing(path: str) -> tuple[list[str], list[str], list[str]] | None:
-    """A folder's subfolders to walk, its secret folders, and its secret files."""
+_Listing = tuple[list[str], list[str], list[str], list[str]]
+
+
+def _listing(path: str) -> _Listing | None:
+    """A folder's subfolders to walk, its secret folders, its secret files, and its git config
+    files (``config``, ``config.worktree`` inside a ``.git`` folder)."""
     try:
         info = os.stat(path)
     except OSError:
@@ -407,10 +429,10 @@ def _listing(path: str) -> tuple[list[str], list[str], list[str]] | None:
     key = (info.st_dev, info.st_ino, info.st_ctime_ns, info.st_mtime_ns)
     cached = _listings.get(path)
     if cached is not None and cached[0] == key:
-        return cached[1], cached[2], cached[3]
-    subfolders: list[str] = []
-    secret_folders: list[str] = []
-    secret_files: list[str] = []
+        return cached[1]
+    listing: _Listing = ([], [], [], [])
+    subfolders, secret_folders, secret_files, git_configs = listing
+    in_git = ".git" in Path(path).parts
     try:
         entries = list(os.scandir(path))
     except OSError:
@@ -421,11 +443,15 @@ def _listing(path: str) -> tuple[list[str], list[str], list[str]] | None:
                 secret_folders.append(entry.name)
             else:
                 subfolders.append(entry.name)
-        elif not entry.is_symlink() and is_secret_name(entry.name):
+        elif entry.is_symlink():
+            continue
+        elif is_secret_name(entry.name):
             secret_files.append(entry.name)
+        elif in_git and entry.name in ("config", "config.worktree"):
+            git_configs.append(entry.name)
     if time.time_ns() - max(info.st_ctime_ns, info.st_mtime_ns) > _FRESH_NS:
-        _listings[path] = (key, subfolders, secret_folders, secret_files)
-    return subfolders, secret_folders, secret_files
+        _listings[path] = (key, listing)
+    return listing
 
 
 @functools.cache

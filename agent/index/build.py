@@ -21,6 +21,7 @@ from pathlib import Path
 from agent.index.files import MAX_FILE_BYTES, unreadable_reason
 from agent.index.languages import detect
 from agent.index.tags import extract
+from tools.executables import imports_from
 from tools.paths import open_inside
 
 # (path, size, mtime_ns, hash, language or "!reason", tags as marshal bytes or None)
@@ -90,7 +91,8 @@ def index_files(
     """Index ``paths``; many files go to a process pool, a few are done right here."""
     total = len(paths)
     workers = os.cpu_count() or 1
-    if total < PARALLEL_FROM or workers < 2:
+    # A new Python would import from a workspace folder on Shipmate's sys.path: none is started.
+    if total < PARALLEL_FROM or workers < 2 or imports_from(Path(root)):
         for done, path in enumerate(paths, 1):
             row = index_file(str(root), path, is_known)
             if row is not None:

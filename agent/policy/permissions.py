@@ -225,17 +225,26 @@ class Permissions:
             return True
         if not (self.workspace / ".git").exists():
             return False
-        subcommand = next((arg for arg in simple.argv[1:] if not arg.startswith("-")), "")
-        return subcommand not in CONTENT_READERS or not self._tracked_secrets()
+        args = simple.argv[1:]
+        subcommand = next((arg for arg in args if not arg.startswith("-")), "")
+        verbose = subcommand == "status" and any(
+            arg == "--verbose" or (arg.startswith("-") and not arg.startswith("--") and "v" in arg)
+            for arg in args
+        )
+        prints = subcommand in CONTENT_READERS or verbose  # status -v prints the diff
+        return not prints or not self._tracked_secrets()
 
     def _tracked_secrets(self) -> bool:
+        """Whether git holds a secret file: tracked now, or anywhere in its history (one
+        committed once and removed since is still printed by ``git log -p``). Unsure (git
+        failed, or the history is too long to read in time) counts as yes."""
         if self._tracks_secrets is None:
             repository = git.repository(self.workspace)
             try:
-                tracked = repository.tracked() if repository else []
+                held = repository.ever_tracked() if repository else []
             except git.GitError:
-                tracked = None
-            self._tracks_secrets = tracked is None or any(map(is_secret_path, tracked))
+                held = None
+            self._tracks_secrets = held is None or any(map(is_secret_path, held))
         return self._tracks_secrets
 
     def _writes_inside(self, simple: SimpleCommand) -> bool:

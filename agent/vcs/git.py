@@ -193,10 +193,19 @@ class Repository:
             return None
         return [name for name in _split(done.stdout) if name]
 
-    def tracked(self) -> list[str] | None:
-        """The files git tracks (None if git fails)."""
-        done = self.run("ls-files", "-z", "--cached")
-        return _split(done.stdout) if done.returncode == 0 else None
+    def ever_tracked(self, timeout: float = 10.0) -> list[str] | None:
+        """Every path git tracks now or any commit ever held (None if git fails or takes
+        longer than ``timeout``)."""
+        now = self.run("ls-files", "-z", "--cached")
+        if now.returncode != 0:
+            return None
+        try:
+            history = self.run("log", "--all", "--name-only", "--format=", "-z", timeout=timeout)
+        except GitError:
+            return None
+        if history.returncode != 0 and b"does not have any commits" not in history.stderr:
+            return None
+        return _split(now.stdout) + _split(history.stdout)
 
     def dirty(self) -> set[str]:
         """Files git reports as changed or untracked (submodules ignored)."""

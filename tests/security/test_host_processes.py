@@ -13,6 +13,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -426,3 +427,34 @@ def test_attack_module_planted_for_the_index_workers(
     assert "indexed 8" in done.stderr  # the pool did run
     assert not marker(site).exists()
     guard.check()
+
+
+def test_attack_sitecustomize_in_a_folder_shipmate_imports_from(
+    site: Site, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The project is installed in Shipmate's own environment in editable mode, so its
+    ``src`` is on Shipmate's sys.path; a ``sitecustomize.py`` written there would run in every
+    Python Shipmate starts. The index then starts none, and the session says why."""
+    from agent.index.index import CodeIndex
+    from agent.index.store import Store
+
+    ws = site.ws
+    src = ws / "src"
+    src.mkdir()
+    (src / "sitecustomize.py").write_text(f"open({str(marker(site))!r}, 'w').write('ran')\n")
+    for number in range(80):
+        (src / f"m{number}.py").write_text(f"def f{number}():\n    return {number}\n")
+    monkeypatch.syspath_prepend(str(src))
+    monkeypatch.setenv("PYTHONPATH", str(src))  # so a new Python would find it at start-up
+    executables.protect(ws)
+    assert executables.imports_from(ws) == [src.resolve()]
+    # As during a run, another thread is alive, so the pool would spawn new Pythons.
+    waiting = threading.Event()
+    thread = threading.Thread(target=waiting.wait, daemon=True)
+    thread.start()
+    try:
+        index = CodeIndex(ws, Store(tmp_path / "index.sqlite"))
+        assert index.refresh().files == 81
+    finally:
+        waiting.set()
+    assert not marker(site).exists()

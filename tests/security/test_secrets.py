@@ -448,10 +448,29 @@ def test_attack_committed_secret_through_git_readers(site: Site) -> None:
         "git diff HEAD~0",
         "git grep sk_live HEAD",
         "git blame .env",
+        "git status -vv",
+        "git status --verbose",
     ):
         assert perms.check(RunCommand(command=line)).verdict == "ask", line
     for line in ("git status", "git status --short", "ls"):
         assert perms.check(RunCommand(command=line)).verdict == "allow", line
+
+
+def test_attack_secret_committed_once_and_removed_since(site: Site) -> None:
+    """.env was committed, then untracked (``git rm --cached``): the work tree and the index
+    no longer hold it, but history does, and ``git log -p`` prints it."""
+    ws = site.ws
+    (ws / ".env").write_text(f"API_KEY={SECRET}\n")
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "oops")
+    git(ws, "rm", "-q", "--cached", ".env")
+    (ws / ".gitignore").write_text(".env\n")
+    git(ws, "add", ".gitignore")
+    git(ws, "commit", "-qm", "untrack .env")
+    perms = permissions(ws, "auto-edit")
+    for line in ("git log -p", "git log -p --all", "git show HEAD~1"):
+        assert perms.check(RunCommand(command=line)).verdict == "ask", line
 
 
 def test_control_git_readers_run_where_no_secret_is_tracked(site: Site) -> None:
@@ -640,4 +659,40 @@ async def test_attack_index_reads_through_a_folder_swapped_for_a_link(
         except ToolError as error:
             outputs.append(str(error))
     assert not any(SECRET in output for output in outputs), outputs
+    guard.check()
+
+
+async def test_attack_token_in_a_nested_clone(
+    box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """A second checkout inside the workspace (actions/checkout with ``path: other``) keeps
+    its own extraheader, in git's one-line form too."""
+    other = site.ws / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    git(other, "config", "http.https://github.com/.extraheader", f"AUTHORIZATION: basic {SECRET}")
+    with (other / ".git" / "config").open("a") as handle:
+        handle.write(f"[sendemail] smtpPass = {SECRET}\n")
+    guard = watch()
+    result = await sh(box, "cat other/.git/config; git -C other config --list; git -C other status")
+    assert SECRET not in result.output
+    assert "On branch main" in result.output
+    guard.check()
+
+
+async def test_attack_project_under_the_go_path(
+    box: ToolContext, site: Site, watch: Callable[..., Guard]
+) -> None:
+    """~/go comes back for builds, but GOPATH-style projects (with their .env files) live in
+    ~/go/src: only the module cache and the binaries come back."""
+    project = site.home / "go" / "src" / "github.com" / "me" / "api"
+    project.mkdir(parents=True)
+    (project / ".env").write_text(f"API_KEY={SECRET}\n")
+    (project / "main.go").write_text("package main\n")
+    (site.home / "go" / "pkg" / "mod").mkdir(parents=True)
+    (site.home / "go" / "bin").mkdir()
+    guard = watch()
+    result = await sh(box, "cat ~/go/src/github.com/me/api/.env; ls ~/go")
+    assert SECRET not in result.output
+    assert "pkg" in result.output and "src" not in result.output.split()
     guard.check()
