@@ -49,7 +49,7 @@ def imports_from(workspace: Path) -> list[Path]:
     workspace = workspace.resolve()
     found: list[Path] = []
     for entry in sys.path:
-        if not entry:
+        if not entry or _hook_entry(entry):
             continue
         try:
             folder = Path(entry).resolve()
@@ -58,6 +58,23 @@ def imports_from(workspace: Path) -> list[Path]:
         if folder.is_relative_to(workspace) and writable_by_commands(folder):
             found.append(folder)
     return list(dict.fromkeys(found))
+
+
+def _hook_entry(entry: str) -> bool:
+    """A ``sys.path`` entry served by an import hook, not a folder (an editable install's
+    ``__editable__…__path_hook__``): its name says nothing about the workspace."""
+    from importlib.machinery import FileFinder
+    from zipimport import zipimporter
+
+    finder = sys.path_importer_cache.get(entry)
+    if finder is None:  # not imported from yet, or the cache was cleared: ask as import would
+        for hook in sys.path_hooks:
+            try:
+                finder = hook(entry)
+            except ImportError:
+                continue
+            break
+    return finder is not None and not isinstance(finder, FileFinder | zipimporter)
 
 
 def writable_by_commands(path: Path) -> bool:

@@ -429,6 +429,33 @@ def test_attack_module_planted_for_the_index_workers(
     guard.check()
 
 
+def test_an_import_hook_entry_is_not_a_workspace_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An editable install puts ``__editable__…__path_hook__`` on sys.path: a name an import
+    hook serves, not a folder, so it must not read as "imports from the workspace" (which
+    would turn the worker pool off for every editable install). A real relative folder
+    still counts."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    monkeypatch.chdir(ws)
+    hook = "__editable__.demo-1.0.finder.__path_hook__"
+
+    class Finder:
+        @classmethod
+        def serve(cls, entry: str) -> type[Finder]:
+            if entry != hook:
+                raise ImportError(entry)
+            return cls
+
+    monkeypatch.setattr(sys, "path_hooks", [Finder.serve, *sys.path_hooks])
+    monkeypatch.syspath_prepend(hook)
+    executables.protect(ws)
+    assert executables.imports_from(ws) == []
+    monkeypatch.syspath_prepend("lib")
+    assert executables.imports_from(ws) == [(ws / "lib").resolve()]
+
+
 def test_attack_sitecustomize_in_a_folder_shipmate_imports_from(
     site: Site, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
