@@ -1,3 +1,3 @@
-from agent.cli import main
+from agent.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -7,6 +7,7 @@ sub-command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -199,6 +200,28 @@ def _read_task(args: argparse.Namespace) -> str | None:
     return safe_text(task.strip())  # an argument that is not UTF-8 must still be sendable
 
 
+def entry() -> None:
+    """The installed ``shipmate`` command: exit the moment the work is done.
+
+    Tearing down an interpreter that imported litellm takes seconds (its module graph and
+    clients), after the result was already shown; nothing left then needs a goodbye. Output
+    is flushed and files Shipmate writes are closed by then, so the process just ends.
+    """
+    import logging
+
+    try:
+        code = main()
+    except SystemExit as done:  # argparse's usage errors, --help, --version
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+        if done.code is not None and not isinstance(done.code, int):
+            print(done.code, file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     from agent import keys
     from agent.terminal import guard_stdio
@@ -215,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command in ("run", "doctor"):
+        _start_loading_litellm(args.model, warm_up=args.command == "run")
     try:
         return _dispatch(parser, args)
     except KeyboardInterrupt:
@@ -232,6 +257,31 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+
+
+def _start_loading_litellm(model: str | None, *, warm_up: bool) -> None:
+    """Import litellm (seconds) in the background while settings, the sandbox probe and the
+    index are opened; the first model call then finds it ready, or waits for the rest.
+
+    A mock completion (``mock_response``: nothing is sent anywhere) then loads what litellm
+    imports on its first call, the tokenizer and cost tables included (~0.7 s here).
+    """
+    import threading
+
+    from agent.llm import litellm
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # the model call imports it again and reports
+            lib = litellm()
+            if warm_up:
+                lib.completion(
+                    model=model or "openai/gpt-4o-mini",
+                    messages=[{"role": "user", "content": "warm-up"}],
+                    mock_response="ok",
+                    api_key="mock",
+                )
+
+    threading.Thread(target=load, name="import litellm", daemon=True).start()
 
 
 def _index_command(args: argparse.Namespace, workspace: Path) -> int:

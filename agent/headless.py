@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Literal, TextIO
 
-from agent.config import ConfigError, Settings, data_dir
+from agent.config import ConfigError, Settings, choose_model, data_dir
 from agent.events import (
     AssistantMessage,
     Error,
@@ -44,10 +44,12 @@ class TextOutput:
     def say(self, line: str) -> None:
         print(line, file=self.err, flush=True)
 
+    def header(self, model: str, approval: str, workspace: Path) -> None:
+        self.say(f"shipmate · {model} · {approval} · {workspace}")
+
     def show(self, event: Event) -> None:
         match event:
-            case SessionStarted():
-                self.say(f"shipmate · {event.model} · {event.approval} · {event.workspace}")
+            case SessionStarted():  # the header line was shown before the model was ready
                 for notice in event.notices:
                     self.say(f"note: {notice}")
             case IndexReady(problem=None):
@@ -131,26 +133,28 @@ async def run_task(
     from agent.policy.sandboxing import sandbox_for
     from agent.session import SessionStore
 
-    show = (
-        TextOutput(out, err).show
-        if output == "text"
-        else JsonOutput(out, output == "stream-json").show
-    )
+    text = TextOutput(out, err) if output == "text" else None
+    show = text.show if text else JsonOutput(out, output == "stream-json").show
     try:
-        llm = LLM.from_settings(settings)
-    except ConfigError as error:
-        return config_failure(str(error), output, out, err)
-    try:
+        if text:  # at once: litellm is still loading in the background
+            text.header(choose_model(settings), settings.approval, workspace)
         rules = RuleBook(workspace)
     except ConfigError as error:
+        return config_failure(str(error), output, out, err)
+    sandbox = sandbox_for(settings, workspace)
+    store = SessionStore(data_dir() / "sessions.db")
+    try:
+        llm = LLM.from_settings(settings)  # waits for litellm's import, if still running
+    except ConfigError as error:
+        store.close()
         return config_failure(str(error), output, out, err)
     agent = Agent(
         llm=llm,
         settings=settings,
         workspace=workspace,
         approver=HeadlessApprover(settings.approval),
-        store=SessionStore(data_dir() / "sessions.db"),
-        sandbox=sandbox_for(settings, workspace),
+        store=store,
+        sandbox=sandbox,
         rules=rules,
     )
     try:

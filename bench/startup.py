@@ -4,6 +4,10 @@ Measures ``shipmate --help`` and ``shipmate --version`` against a bare ``python 
 in the same run (the machine is shared and noisy, so the ratio is the figure to compare),
 and, for scale, what importing litellm alone would cost.
 
+Then a scripted one-turn ``shipmate run`` (the test suite's scripted model server, on
+127.0.0.1): the time to its first line (text) and first event (stream-json), to the result,
+and from the result to the process's exit (target: under 0.3 s).
+
     python bench/startup.py [--runs 15]
 """
 
@@ -15,8 +19,12 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from scripted_llm import Reply, ScriptedLLM
 
 
 def shipmate_command() -> list[str]:
@@ -63,6 +71,53 @@ def main() -> None:
         wall, rss = measure(command, runs)
         base = base or wall
         print(f"{label:<64} {wall:>8.3f} {wall / base:>7.1f} {rss:>8.1f}")
+    scripted_runs(shipmate, max(3, args.runs // 3))
+
+
+def one_turn(shipmate: list[str], output: str, folder: Path) -> tuple[float, float, float]:
+    """Seconds to the first line, to the result line, and from the result to the exit."""
+    server = ScriptedLLM([Reply(text="Done.")]).start()
+    env = dict(os.environ, OPENAI_API_KEY="bench", XDG_DATA_HOME=str(folder / "data"))
+    env.update(XDG_CONFIG_HOME=str(folder / "config"), XDG_CACHE_HOME=str(folder / "cache"))
+    command = [*shipmate, "run", "--model", "openai/scripted", "--api-base", server.url]
+    command += ["--output-format", output, "say done"]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        cwd=folder / "ws",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = result = None
+    for line in process.stdout:
+        now = time.perf_counter() - started
+        first = first if first is not None else now
+        if line.startswith(("— ", '{"type":"result"')):
+            result = now
+    process.wait()
+    ended = time.perf_counter() - started
+    server.stop()
+    if process.returncode != 0 or first is None or result is None:
+        sys.exit(f"the scripted run failed ({process.returncode})")
+    return first, result, ended - result
+
+
+def scripted_runs(shipmate: list[str], runs: int) -> None:
+    print(f"\nscripted one-turn run, {runs} runs each, medians (target: result to exit < 0.3 s)")
+    print(f"{'output':<14} {'first line s':>13} {'result s':>9} {'result→exit s':>14}")
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        (folder / "ws").mkdir()
+        (folder / "ws" / "app.py").write_text("def main():\n    return 1\n")
+        subprocess.run(["git", "init", "-q"], cwd=folder / "ws", check=True)
+        for output in ("text", "stream-json"):
+            figures = [one_turn(shipmate, output, folder) for _ in range(runs)]
+            columns = zip(*figures, strict=True)
+            first, result, exit_after = (statistics.median(column) for column in columns)
+            print(f"{output:<14} {first:>13.3f} {result:>9.3f} {exit_after:>14.3f}")
 
 
 if __name__ == "__main__":

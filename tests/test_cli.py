@@ -70,6 +70,17 @@ def test_json_output_is_one_result_object(llm: ScriptedLLM, repo: Path) -> None:
     assert result["files_changed"] == ["textutil.py"]
     assert result["permission_denials"] == []
     assert len(result["session_id"]) == 32
+    # The process ends the moment the result is out (no interpreter teardown), yet the
+    # session was stored whole before that.
+    from agent.config import data_dir
+    from agent.session import SessionStore
+
+    store = SessionStore(data_dir() / "sessions.db")
+    stored = store.events(result["session_id"])
+    assert stored[0]["type"] == "session_started"
+    assert stored[-1]["type"] == "result"
+    assert store.get(result["session_id"]).status == "success"
+    store.close()
 
 
 def test_stream_json_prints_every_event_as_it_happens(llm: ScriptedLLM, repo: Path) -> None:
