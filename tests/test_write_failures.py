@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ from tools.files import WriteFile
 from tools.sandbox import find_bubblewrap
 from tools.shell import RunCommand
 
-from helpers import REPO_ROOT, run_cli
+from helpers import REPO_ROOT, make_agent, run_cli
 from scripted_llm import Reply, ScriptedLLM, tool
 
 # Runs the three writers in WS (argv[1]) and prints what each answered, as JSON.
@@ -224,3 +225,25 @@ def test_a_run_on_a_read_only_home_works_without_its_history(
     assert "cannot be written (the file system is read-only)]" in command_output
     assert "[exit code 0]" in command_output
     assert (repo / "notes.txt").read_text() == "ok\n"
+
+
+async def test_a_store_that_fails_mid_run_is_said_once(llm: ScriptedLLM, ws: Path) -> None:
+    """A disk that fills up during a run: the history stops, the run does not."""
+    llm.add(
+        Reply(calls=[tool("list_files")]),
+        Reply(calls=[tool("list_files")]),
+        Reply(text="done"),
+    )
+    agent = make_agent(llm, ws)
+    events = []
+    async for event in agent.run("x"):
+        events.append(event)
+        if event.type == "session_started":  # from here on every write is refused
+            path = agent.store.path
+            agent.store.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    assert events[0].notices == [n for n in events[0].notices if "history" not in n]
+    told = [event for event in events if event.type == "error"]
+    assert len(told) == 1 and not told[0].fatal
+    assert told[0].message.startswith("This run's history is incomplete: ")
+    assert "refused a write (attempt to write a readonly database)" in told[0].message
+    assert events[-1].type == "result" and events[-1].status == "success"
