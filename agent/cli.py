@@ -251,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except Exception:
         log = _crash_log()
+        where = f"the details are in {log}" if log else "the details could not be saved"
         print(
-            f"shipmate: internal error: {sys.exc_info()[1]!r}. This is a bug; the details "
-            f"are in {log}.",
+            f"shipmate: internal error: {sys.exc_info()[1]!r}. This is a bug; {where}.",
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -297,12 +297,13 @@ def _index_command(args: argparse.Namespace, workspace: Path) -> int:
     return cli.symbols_command(workspace, args.name, args.json)
 
 
-def _crash_log(limit: int = 1_000_000) -> Path:
+def _crash_log(limit: int = 1_000_000) -> Path | None:
     """Write the traceback where a bug report can quote it, instead of on the terminal.
 
     The log is private (it may quote code and paths); past ``limit`` bytes it is moved to
     ``crash.log.1`` (replacing the one before), so it stays small. Control characters are
-    shown visibly, so reading it in a terminal is safe too.
+    shown visibly, so reading it in a terminal is safe too. A read-only home falls back to
+    the temp folder; None when no disk takes it.
     """
     import tempfile
     import traceback
@@ -318,11 +319,17 @@ def _crash_log(limit: int = 1_000_000) -> Path:
             path.replace(path.with_name("crash.log.1"))
         fd = private_file(path)
     except OSError:
-        fd, name = tempfile.mkstemp(prefix="shipmate-crash-", suffix=".log")
+        try:
+            fd, name = tempfile.mkstemp(prefix="shipmate-crash-", suffix=".log")
+        except OSError:
+            return None
         path = Path(name)
     entry = f"shipmate {__version__} {' '.join(sys.argv)}\n{traceback.format_exc()}\n"
-    with open(fd, "w", encoding="utf-8") as handle:
-        handle.write(visible(entry))
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write(visible(entry))
+    except OSError:  # a full disk
+        return None
     return path
 
 

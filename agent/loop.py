@@ -96,10 +96,17 @@ class Agent:
         self.result: Result | None = None
 
     async def run(self, prompt: str) -> AsyncIterator[Event]:
-        """The events of one task, ending with a ``Result``; each is also stored."""
+        """The events of one task, ending with a ``Result``; each is also stored. A store
+        that starts failing on the way (a full disk) is said once; the run goes on."""
+        told = None
         async for event in self._run(prompt):
             if not isinstance(event, TextDelta):
                 self.store.add_event(self.session_id, event)
+            if isinstance(event, SessionStarted):
+                told = self.store.problem  # among its notices
+            elif self.store.problem != told and not isinstance(event, Result):
+                told = self.store.problem
+                yield Error(message=str(told), fatal=False)
             yield event
 
     async def _run(self, prompt: str) -> AsyncIterator[Event]:
@@ -245,8 +252,12 @@ class Agent:
             decision = await self.approver.decide(request)
             if not decision.allow:
                 refusal = decision.message or "Refused by the user. Do not retry it."
-            elif decision.remember and check.suggestion is not None:
-                self.permissions.remember(check.suggestion)
+            elif (
+                decision.remember
+                and check.suggestion is not None
+                and (problem := self.permissions.remember(check.suggestion))
+            ):
+                yield Error(message=problem, fatal=False)
         if refusal is not None:
             self.denials.append(
                 PermissionDenial(

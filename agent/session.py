@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from agent.events import Result
-from agent.storage import private_database, private_dir
+from agent.storage import os_reason, private_database, private_dir
 
 # Characters of long text one stored event or message may hold; strings up to SHORT_TEXT
 # (ids, names, types, paths) are never cut, so every record still parses as what it was.
@@ -71,7 +71,11 @@ class SessionStore:
             private_database(path)
             self.db = self._open(str(path))
         except (OSError, sqlite3.Error) as error:
-            self.problem = f"sessions cannot be saved ({path}: {error})"
+            why = os_reason(error) if isinstance(error, OSError) else str(error)
+            self.problem = (
+                f"This run's history cannot be saved: {path} cannot be written ({why}); the "
+                "run goes on without it."
+            )
             self.db = self._open(":memory:")
         self._seq: dict[str, int] = {}
 
@@ -91,7 +95,10 @@ class SessionStore:
         try:
             self.db.execute(sql, params)
         except sqlite3.Error as error:
-            self.problem = self.problem or f"session history is incomplete ({error})"
+            self.problem = self.problem or (
+                f"This run's history is incomplete: {self.path} refused a write ({error}); the "
+                "run goes on without it."
+            )
 
     def create(self, session_id: str, workspace: Path, model: str, title: str) -> None:
         now = time.time()

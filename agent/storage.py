@@ -9,12 +9,35 @@ tightened when Shipmate opens it again. Only what the user owns is ever changed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
 
 FOLDER = 0o700
 FILE = 0o600
+
+_REASONS = {
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOTDIR: "a file stands where a folder should be",
+    errno.EISDIR: "a folder is in the way",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.EFBIG: "the file is too large",
+    errno.EMLINK: "the folder holds too many entries",
+    errno.ELOOP: "a symbolic link is in the way",
+}
+
+
+def os_reason(error: OSError) -> str:
+    """Why a file operation failed, in plain words and without the file name (the caller
+    names the file the user knows, never a temp file)."""
+    if error.errno in _REASONS:
+        return _REASONS[error.errno]
+    return (error.strerror or str(error) or type(error).__name__).lower()
 
 
 def tighten(target: Path | int, mode: int = FILE) -> None:
@@ -39,8 +62,9 @@ def private_dir(path: Path) -> Path:
         folder = folder.parent
     for part in reversed(missing):
         with contextlib.suppress(FileExistsError):
-            os.mkdir(part, FOLDER)
-        tighten(part, FOLDER)  # a umask may have taken bits the user needs
+            os.mkdir(part, FOLDER)  # a file in the way: the next part fails with ENOTDIR
+        if part.is_dir():
+            tighten(part, FOLDER)  # a umask may have taken bits the user needs
     if not missing:
         tighten(path, FOLDER)
     return path

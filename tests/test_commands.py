@@ -3,8 +3,11 @@ readings and opaque (the meaning), deny_match, matches, read_only and suggest_pa
 
 from __future__ import annotations
 
+import itertools
+import shlex
 import shutil
 import subprocess
+from fnmatch import fnmatchcase
 
 import pytest
 
@@ -408,13 +411,27 @@ def test_words_agree_with_bash(args: str) -> None:
         ("npm run test*", "npm run test", True),
         ("npm run test*", "npm run test:unit", True),
         ("npm run test*", "npm run build", False),
-        ("npm run test*", "npm run test extra", False),
+        ("npm run test*", "npm run test extra", True),
+        ("npm run test*", "npm run test:unit -- --watch", True),
+        ("npm run test*", "npm run", False),
+        ("python3 -m pytest*", "python3 -m pytest -q", True),
+        ("python3 -m pytest*", "python3 -m pytest", True),
+        ("python3 -m pytest*", "python3 -m unittest", False),
+        ("pytest*", "pytest -q tests/", True),
+        ("pytest*", "pytest-3 -x", True),
+        ("pytest*", "pytest/../../bin/sh x", False),
+        ("pytest*", "./pytest", False),
+        ("*", "./evil.sh", True),
+        ("./run*", "./run-tests.sh -q", True),
+        ("git push*", "git push origin main", True),
         ("git status", "git status", True),
         ("git status", "git status -s", False),
         ("git status", "git", False),
         ("git *", "git push --force", True),
         ("*", "anything at all", True),
         ("npm run test*", "npm run test$X", False),
+        ("npm run test*", "npm run test:unit $X", True),
+        ("python3 -m pytest*", "python3 -m pytest$X -q", False),
         ("npm run *", "npm run test$X", True),
         ("ls *", "ls ~", True),
         ("ls ~", "ls ~", False),
@@ -964,6 +981,12 @@ def test_not_opaque(line: str) -> None:
         ("git push", ("git", "push", None), "maybe"),
         ("git push", ("git", "push"), "yes"),
         ("rm *", ("rm", None), "yes"),
+        ("git push*", ("git", "push", "origin", "main"), "yes"),
+        ("git push*", ("git", "push-all"), "yes"),
+        ("git push*", ("git", None, "main"), "maybe"),
+        ("rm*", ("rm", "-rf", "/"), "yes"),
+        ("rm*", ("rmdir", "x"), "yes"),
+        ("/bin/rm -r*", ("rm", "-rf", None), "yes"),
         ("rm -rf *", ("rm", None), "maybe"),
         ("/usr/bin/git push *", ("git", "push"), "yes"),
         ("'unterminated", ("git",), "no"),
@@ -973,6 +996,56 @@ def test_not_opaque(line: str) -> None:
 )
 def test_deny_match(pattern: str, words: tuple[str | None, ...], expected: str) -> None:
     assert deny_match(pattern, Reading(words)) == expected
+
+
+def _previous_deny_match(pattern: str, words: tuple[str | None, ...]) -> str:
+    """deny_match before a ``*`` glued to the last word covered further words: only a lone
+    final ``*`` did. The reference the new reading must never fall below."""
+    tokens = shlex.split(pattern)
+    if tokens[0] != "*" and not any(char in tokens[0] for char in "*?["):
+        tokens[0] = tokens[0].rsplit("/", 1)[-1]
+    open_ended = tokens[-1] == "*"
+    fixed = tokens[:-1] if open_ended else tokens
+    head = words[: len(fixed)]
+    if (
+        len(head) == len(fixed)
+        and all(w is not None and fnmatchcase(w, t) for w, t in zip(head, fixed, strict=True))
+        and (open_ended or len(words) == len(fixed))
+    ):
+        return "yes"
+    reached = {0}
+    for word in words:
+        after: set[int] = set()
+        for token in reached:
+            if word is None:
+                after.update(range(token, len(fixed) + 1))
+            elif token < len(fixed) and fnmatchcase(word, fixed[token]):
+                after.add(token + 1)
+            elif token >= len(fixed) and open_ended:
+                after.add(token)
+        if not after:
+            return "no"
+        reached = after
+    return "maybe" if len(fixed) in reached else "no"
+
+
+def test_deny_rules_match_at_least_as_widely_as_before() -> None:
+    """A trailing ``*`` now covers the rest of the line; no deny rule may have got weaker."""
+    rank = {"no": 0, "maybe": 1, "yes": 2}
+    alphabet = ("git", "push", "push-x", "rm", "rmdir", "-r", "-rf", "x", None)
+    patterns = (
+        "git push*", "rm*", "rm -r*", "git push *", "*", "git push", "/usr/bin/rm -r*",
+        "git p?sh*", "* x*",
+    )  # fmt: skip
+    wider = 0
+    for pattern in patterns:
+        for size in (1, 2, 3):
+            for words in itertools.product(alphabet, repeat=size):
+                before = _previous_deny_match(pattern, words)
+                now = deny_match(pattern, Reading(words))
+                assert rank[now] >= rank[before], (pattern, words, before, now)
+                wider += rank[now] > rank[before]
+    assert wider  # and some did get wider, such as rm* over rm -rf x
 
 
 @pytest.mark.parametrize(

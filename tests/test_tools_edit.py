@@ -305,9 +305,13 @@ async def test_atomic_write_failure_leaves_original_and_no_temp(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(ToolError) as caught:
         await edit(ctx, "a.txt", "line two", "line 2")
     monkeypatch.undo()
+    # Told to the model as one sentence: which file and why, never the temp file's name.
+    assert str(caught.value) == (
+        "a.txt could not be written: the disk is full; the file on disk is as it was."
+    )
     assert (ws / "a.txt").read_bytes() == original
     assert temp_files(ws) == []
     assert sorted(p.name for p in ws.iterdir()) == ["a.txt"]

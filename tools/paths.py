@@ -18,6 +18,7 @@ import secrets
 import stat
 from pathlib import Path, PurePosixPath
 
+from agent.storage import os_reason
 from tools.base import ToolContext, ToolError
 from tools.executables import own_installation, shipmate_inside
 from tools.names import on_disk, real_name
@@ -27,6 +28,7 @@ _CONTROL = re.compile("[\x01-\x1f\x7f-\x9f\u2028\u2029]")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 MAX_READ_BYTES = 10 * 1024 * 1024
+NAME_MAX = 255  # bytes in one file or folder name, on Linux file systems
 
 
 def canonical(workspace: Path, raw: str) -> Path:
@@ -61,6 +63,11 @@ def canonical(workspace: Path, raw: str) -> Path:
         raise ToolError(
             f"'{raw}' is outside the workspace ({workspace}); only files inside it can be "
             "used. Give a path relative to the workspace root."
+        )
+    if any(len(os.fsencode(part)) > NAME_MAX for part in real.relative_to(workspace).parts):
+        raise ToolError(
+            f"'{raw}' has a name longer than {NAME_MAX} bytes, which the file system cannot "
+            "hold; use a shorter name."
         )
     return real
 
@@ -200,15 +207,31 @@ def _open_parts(root: Path, parts: tuple[str, ...]) -> int:
 
 
 def write_atomic(ctx: ToolContext, path: Path, data: bytes) -> None:
-    """Replace ``path`` (from ``resolve``) with ``data`` in one rename, keeping its mode."""
-    folder = _open_folder(ctx, path.parent, ctx.relative(path))
+    """Replace ``path`` (from ``resolve``) with ``data`` in one rename, keeping its mode.
+
+    When the disk refuses (read-only, full, no permission, a folder in the way, a name too
+    long) the model is told which file and why, never the temp file's name, and no temp file
+    stays behind.
+    """
+    shown = ctx.relative(path)
     try:
-        _check_opened(ctx, folder, ctx.relative(path))
+        _write_atomic(ctx, path, data, shown)
+    except OSError as error:
+        raise ToolError(
+            f"{shown} could not be written: {os_reason(error)}; the file on disk is as it was."
+        ) from None
+
+
+def _write_atomic(ctx: ToolContext, path: Path, data: bytes, shown: str) -> None:
+    folder = _open_folder(ctx, path.parent, shown)
+    try:
+        _check_opened(ctx, folder, shown)
         try:
             mode = os.stat(path.name, dir_fd=folder, follow_symlinks=False).st_mode & 0o7777
         except FileNotFoundError:
             mode = 0o666 & ~_UMASK
-        temp = f".{path.name}.{secrets.token_hex(4)}.shipmate-tmp"
+        # Short whatever the file's name, so a long name cannot make the temp name too long.
+        temp = f".{path.name[:40]}.{secrets.token_hex(4)}.shipmate-tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(temp, flags, 0o600, dir_fd=folder)
         try:

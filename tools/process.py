@@ -18,9 +18,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from agent.config import data_dir
-from agent.storage import private_dir, tighten
+from agent.storage import os_reason, private_dir, tighten
 from agent.terminal import for_model
 from tools.executables import require
 from tools.sandbox import command_env
@@ -40,6 +41,7 @@ class Outcome:
     truncated: bool
     log_path: Path | None
     seconds: float
+    log_problem: str = ""  # why no log was kept, when the disk refused it
 
 
 class _Tail:
@@ -70,13 +72,20 @@ class _Capture:
         self.tail = _Tail(self.half)
         self.total = 0
         self.logs_root = _logs_root(log_dir)
-        if self.logs_root != log_dir:
-            private_dir(self.logs_root)
-        private_dir(log_dir)
-        fd, name = tempfile.mkstemp(prefix="command-", suffix=".log", dir=log_dir)
-        tighten(fd)
-        self.log = os.fdopen(fd, "wb")
-        self.log_path = Path(name)
+        self.log: BinaryIO | None = None
+        self.log_path: Path | None = None
+        self.log_problem = ""  # why there is no log, when the disk refused one
+        try:
+            if self.logs_root != log_dir:
+                private_dir(self.logs_root)
+            private_dir(log_dir)
+            fd, name = tempfile.mkstemp(prefix="command-", suffix=".log", dir=log_dir)
+        except OSError as error:
+            self.log_problem = f"{log_dir} cannot be written ({os_reason(error)})"
+        else:
+            tighten(fd)
+            self.log = os.fdopen(fd, "wb")
+            self.log_path = Path(name)
         self.logged = 0  # bytes written to the log as they came (its head)
         self.log_tail = _Tail(LOG_TAIL)
 
@@ -85,7 +94,7 @@ class _Capture:
         rest = data
         if self.logged < LOG_HEAD:
             part = data[: LOG_HEAD - self.logged]
-            self.log.write(part)
+            self._log(part)
             self.logged += len(part)
             rest = data[len(part) :]
         if rest:
@@ -97,15 +106,34 @@ class _Capture:
         if data:
             self.tail.add(data)
 
+    def _log(self, data: bytes) -> None:
+        """Write to the log; a disk that fills up drops the log, never the command."""
+        if self.log is None:
+            return
+        try:
+            self.log.write(data)
+        except OSError as error:
+            self.log_problem = f"{self.logs_root} cannot be written ({os_reason(error)})"
+            self._drop_log()
+
+    def _drop_log(self) -> None:
+        if self.log is not None:
+            with contextlib.suppress(OSError):
+                self.log.close()
+        if self.log_path is not None:
+            with contextlib.suppress(OSError):
+                self.log_path.unlink(missing_ok=True)
+        self.log = self.log_path = None
+
     def finish(self) -> tuple[str, bool, Path | None]:
         tail = self.tail.value()
         skipped = self.total - len(self.head) - len(tail)
         if skipped <= 0:
-            self.log.close()
-            self.log_path.unlink(missing_ok=True)
+            self._drop_log()
             return _decode(bytes(self.head) + tail), False, None
         self._close_log()
-        _prune(self.logs_root, self.log_path)
+        if self.log_path is not None:
+            _prune(self.logs_root, self.log_path)
         text = f"{_decode(bytes(self.head))}\n… [{skipped:,} bytes of output cut] …\n"
         return text + _decode(tail), True, self.log_path
 
@@ -113,12 +141,17 @@ class _Capture:
         tail = self.log_tail.value()
         skipped = self.total - self.logged - len(tail)
         if skipped > 0:
-            self.log.write(
+            self._log(
                 f"\n… [{skipped:,} bytes cut here: a log keeps the first {LOG_HEAD:,} and the "
                 f"last {LOG_TAIL:,} bytes of a command's output] …\n".encode()
             )
-        self.log.write(tail)
-        self.log.close()
+        self._log(tail)
+        if self.log is not None:
+            try:
+                self.log.close()
+            except OSError as error:
+                self.log_problem = f"{self.logs_root} cannot be written ({os_reason(error)})"
+                self._drop_log()
 
 
 def _decode(data: bytes) -> str:
@@ -217,6 +250,7 @@ async def run_process(
         timed_out=timed_out,
         truncated=truncated,
         log_path=log_path,
+        log_problem=capture.log_problem,
         seconds=time.monotonic() - started,
     )
 

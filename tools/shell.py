@@ -55,8 +55,10 @@ class RunCommand(Tool):
         timeout = min(self.timeout or ctx.command_timeout, ctx.command_timeout)
         outcome = await self._execute(ctx, timeout)
         parts = [outcome.output.rstrip("\n") or "(no output)"]
-        if outcome.truncated:
+        if outcome.truncated and outcome.log_path is not None:
             parts.append(f"[output cut; the log (first and last 2 MB) is in {outcome.log_path}]")
+        elif outcome.truncated:
+            parts.append(f"[output cut; no full log was kept: {outcome.log_problem}]")
         if outcome.timed_out:
             parts.append(
                 f"[timed out after {timeout:g} s; the command and its children were killed]"

@@ -18,13 +18,13 @@ appends) is None in a reading, and stands for any number of any words.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal
 
 from agent.policy.bash_syntax import SimpleCommand, parse
+from agent.policy.patterns import command_pattern
 
 Word = str | None
 Match = Literal["yes", "maybe", "no"]
@@ -75,17 +75,15 @@ def readings(command: SimpleCommand, depth: int = 0) -> list[Reading]:
 
 def deny_match(pattern: str, reading: Reading) -> Match:
     """Whether a deny rule such as ``git push *`` matches ``reading`` for sure, maybe (through
-    a word only known at run time), or not at all."""
-    try:
-        tokens = shlex.split(pattern)
-    except ValueError:
+    a word only known at run time), or not at all. A pattern ending in ``*`` covers any
+    further words, as for allow rules (``git push*`` denies ``git push origin main``)."""
+    parsed = command_pattern(pattern)
+    if parsed is None or not reading.words:
         return "no"
-    if not tokens or not reading.words:
-        return "no"
-    if tokens[0] != "*" and not any(char in tokens[0] for char in "*?["):
-        tokens[0] = tokens[0].rsplit("/", 1)[-1]
-    open_ended = tokens[-1] == "*"
-    fixed = tokens[:-1] if open_ended else tokens
+    fixed = list(parsed.words)
+    open_ended = parsed.open_ended
+    if fixed and not any(char in fixed[0] for char in "*?["):
+        fixed[0] = fixed[0].rsplit("/", 1)[-1]
     words = reading.words
     head = words[: len(fixed)]
     if (
@@ -98,6 +96,31 @@ def deny_match(pattern: str, reading: Reading) -> Match:
     ):
         return "maybe" if reading.guessed else "yes"
     return "maybe" if _could_match(fixed, open_ended, words) else "no"
+
+
+def runs_anything(words: tuple[str, ...]) -> str:
+    """Why a command that starts with ``words`` can run any program or code through further
+    arguments of the model's choosing ("" when it is not known to): what makes an allow rule
+    such as ``git *`` or ``env *`` nearly as wide as ``*``."""
+    name = words[0].rsplit("/", 1)[-1] if words else ""
+    if len(words) == 2 and name in _RUNNERS and words[1] == _RUNNERS[name][0]:
+        return f"{name} {words[1]} runs any command it is given"
+    if len(words) != 1:
+        return ""
+    if name in SHELLS or _is_interpreter(name):
+        return f"{name} runs the code of any script it is given"
+    if name in WRAPPERS:
+        return f"{name} runs any command it is given"
+    if name == "find":
+        return "find runs any command with -exec"
+    if name == "git":
+        return (
+            "git runs any command through git bisect run and git rebase --exec, and the hooks "
+            "and programs a repository's configuration names"
+        )
+    if name in _RUNNERS:
+        return f"{name} {_RUNNERS[name][0]} runs any command it is given"
+    return ""
 
 
 def _could_match(fixed: Sequence[str], open_ended: bool, words: Sequence[Word]) -> bool:

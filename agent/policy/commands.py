@@ -17,7 +17,8 @@ import shlex
 from fnmatch import fnmatchcase
 
 from agent.policy.bash_syntax import Redirect, SimpleCommand, parse
-from agent.policy.command_readings import Reading, deny_match, opaque, readings
+from agent.policy.command_readings import Reading, deny_match, opaque, readings, runs_anything
+from agent.policy.patterns import command_pattern
 from agent.policy.read_only import read_only
 from tools.secret_files import is_secret_path
 
@@ -32,28 +33,30 @@ __all__ = [
     "parse",
     "read_only",
     "readings",
+    "runs_anything",
     "suggest_pattern",
 ]
 
 
 def matches(pattern: str, command: SimpleCommand) -> bool:
     """Whether an allow rule such as ``pytest *`` covers ``command`` (redirections are not
-    judged). Each pattern token is a glob for the word in the same place; a final ``*`` token
-    stands for any number of further words. A word known only at run time (an expansion or a
-    glob, which may become several words) is only covered by that ``*``."""
-    try:
-        tokens = shlex.split(pattern)
-    except ValueError:
-        return False
+    judged). Each pattern word is a glob for the word in the same place, and a pattern ending
+    in ``*`` (``pytest *``, ``npm run test*``) also covers any further words. A word known only
+    at run time (an expansion or a glob, which may become several words) is only covered by
+    those further words, and a glob in the command name never matches a ``/`` (``pytest*``
+    is not ``pytest/../../bin/sh``)."""
+    parsed = command_pattern(pattern)
     words = command.assignments + command.argv
-    if not command.argv or not tokens:
+    if parsed is None or not command.argv:
         return False
-    open_ended = tokens[-1] == "*"
-    fixed = tokens[:-1] if open_ended else tokens
-    if len(words) < len(fixed) or (not open_ended and len(words) != len(fixed)):
+    fixed = parsed.words
+    if len(words) < len(fixed) or (not parsed.open_ended and len(words) != len(fixed)):
         return False
+    name = len(command.assignments)
     return all(
-        fnmatchcase(word, token) and not command.runtime_word(index)
+        fnmatchcase(word, token)
+        and not command.runtime_word(index)
+        and (index != name or "/" not in word or "/" in token)
         for index, (word, token) in enumerate(zip(words, fixed, strict=False))
     )
 

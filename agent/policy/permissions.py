@@ -31,7 +31,7 @@ from agent.policy.commands import (
     readings,
     suggest_pattern,
 )
-from agent.policy.rules import Rule, RuleBook
+from agent.policy.rules import Rule, RuleBook, RulesNotSaved
 from agent.vcs import git
 from tools.base import Tool, ToolError
 from tools.listing import exact_glob, glob_matcher
@@ -81,8 +81,14 @@ class Permissions:
             )
         return Check(verdict="allow")
 
-    def remember(self, rule: Rule) -> None:
-        self.rules.add(rule)
+    def remember(self, rule: Rule) -> str | None:
+        """Save ``rule`` for this project; what went wrong when it could only be kept for
+        this session (the disk refused), else None."""
+        try:
+            self.rules.add(rule)
+        except RulesNotSaved as error:
+            return f"'{rule.describe()}' applies to this session only: {error}."
+        return None
 
     def _relative(self, path: str) -> str:
         candidate = Path(path)

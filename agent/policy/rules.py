@@ -8,6 +8,7 @@ itself: a cloned repo must not be able to grant itself permissions.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -20,6 +21,9 @@ import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from agent.config import ConfigError
+from agent.policy.patterns import command_pattern
+from agent.storage import os_reason
+from tools.listing import glob_matcher
 
 RuleTool = Literal["command", "edit", "read"]
 
@@ -44,6 +48,10 @@ def rules_path(workspace: Path) -> Path:
     return folder / f"{workspace.name}-{digest}.json"
 
 
+class RulesNotSaved(Exception):
+    """The rules file could not be written; the message says where, why and what still works."""
+
+
 class RuleBook:
     """The rules of one workspace, read at start and written whenever one is added."""
 
@@ -58,7 +66,10 @@ class RuleBook:
         except FileNotFoundError:
             return []
         except OSError as error:
-            raise ConfigError(f"The rules file {self.path} cannot be read: {error}.") from None
+            raise ConfigError(
+                f"The rules file {self.path} cannot be read ({os_reason(error)}); fix its "
+                "permissions or delete it."
+            ) from None
         try:
             return RuleFile.model_validate(json.loads(text)).rules
         except (ValueError, ValidationError):
@@ -70,27 +81,143 @@ class RuleBook:
     def of(self, tool: RuleTool, action: str) -> list[Rule]:
         return [rule for rule in self.rules if rule.tool == tool and rule.action == action]
 
-    def add(self, rule: Rule) -> None:
-        if rule not in self.rules:
-            self.rules.append(rule)
-            self.save()
+    def find(self, rule: Rule) -> int | None:
+        """The index of a rule that means the same (``pytest  *`` is ``pytest *``), if any."""
+        for index, kept in enumerate(self.rules):
+            if (kept.action, kept.tool) == (rule.action, rule.tool) and _same(
+                rule.tool, kept.pattern, rule.pattern
+            ):
+                return index
+        return None
+
+    def add(self, rule: Rule) -> bool:
+        """Add ``rule`` unless one like it is there; False if it was. It applies from now on
+        even when saving fails (RulesNotSaved), for as long as this book is used."""
+        if self.find(rule) is not None:
+            return False
+        self.rules.append(rule)
+        self.save()
+        return True
 
     def remove(self, index: int) -> Rule:
-        rule = self.rules.pop(index)
-        self.save()
+        rule = self.rules[index]
+        self.save([kept for number, kept in enumerate(self.rules) if number != index])
+        del self.rules[index]
         return rule
 
-    def save(self) -> None:
-        """Replace the file atomically; it and its folder are the user's alone (0600, 0700)."""
+    def save(self, rules: list[Rule] | None = None) -> None:
+        """Replace the file atomically; it and its folder are the user's alone (0600, 0700).
+        Raises RulesNotSaved, leaving no temp file behind, when the disk refuses."""
         from agent.storage import private_dir, tighten
 
-        private_dir(self.path.parent)
-        data = RuleFile(workspace=str(self.workspace), rules=self.rules).model_dump_json(indent=2)
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")  # created 0600
-        tighten(fd)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(data + "\n")
-        os.replace(temp, self.path)
+        kept = self.rules if rules is None else rules
+        data = RuleFile(workspace=str(self.workspace), rules=kept).model_dump_json(indent=2)
+        temp: str | None = None
+        try:
+            private_dir(self.path.parent)
+            fd, temp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")  # created 0600
+            tighten(fd)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(data + "\n")
+            os.replace(temp, self.path)
+        except OSError as error:
+            if temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+            raise RulesNotSaved(
+                f"the rules file {self.path} cannot be written ({os_reason(error)})"
+            ) from None
+
+
+def _same(tool: RuleTool, first: str, second: str) -> bool:
+    if tool == "command":
+        return command_pattern(first) == command_pattern(second)
+    return first.strip() == second.strip()
+
+
+def rule_problem(rule: Rule, workspace: Path) -> str | None:
+    """Why ``rule`` could never match anything, as a sentence saying what to write instead."""
+    pattern = rule.pattern.strip()
+    if rule.tool == "command":
+        if not pattern:
+            return "The pattern is empty; give the command it should match, such as 'pytest *'."
+        if command_pattern(pattern) is None:
+            return (
+                f"The pattern {pattern!r} has a quote that is not closed; quote it as you would "
+                "in the shell, such as 'git commit -m *'."
+            )
+        return None
+    if not pattern.removeprefix("./").strip("/"):
+        return (
+            "The pattern is empty; give a path or glob relative to the workspace root, such "
+            "as 'src/**' or '.env.test'."
+        )
+    if Path(pattern).is_absolute() and Path(pattern).is_relative_to(workspace):
+        relative = Path(pattern).relative_to(workspace).as_posix()
+        return (
+            f"Path patterns are relative to the workspace root ({workspace}); a leading / "
+            f"anchors them there, so write '/{relative}' or '{relative}'."
+        )
+    return None
+
+
+# Programs no command rule is expected to allow whole; a rule that matches them all
+# allows every command.
+_ANY_PROGRAM = ("rm", "sh", "curl", "x-any-program")
+# Paths that only a rule covering every file (or every secret file) matches together.
+_ANY_FILE = ("a.py", "src/deep/b.txt", ".github/workflows/ci.yml")
+_ANY_SECRET = (".env", "deploy/server.pem", ".ssh/id_rsa")
+
+
+def rule_warning(rule: Rule) -> str | None:
+    """What an allow rule lets through that its author may not expect, or None."""
+    if rule.action != "allow":
+        return None
+    if rule.tool == "edit":
+        if all(glob_matcher(rule.pattern).match(path) for path in _ANY_FILE):
+            return (
+                f"'{rule.pattern}' lets the model edit every file of this project without "
+                "asking, as --approval auto-edit does."
+            )
+        return None
+    if rule.tool == "read":
+        if all(glob_matcher(rule.pattern).match(path) for path in _ANY_SECRET):
+            return (
+                f"'{rule.pattern}' lets the model read every file that usually holds secrets "
+                "(.env, keys, …) without asking, and commands see them unmasked."
+            )
+        return None
+    return _command_warning(rule.pattern)
+
+
+def _command_warning(pattern: str) -> str | None:
+    from agent.policy.commands import SimpleCommand, matches, runs_anything
+
+    if all(matches(pattern, SimpleCommand(argv=(name, "x"))) for name in _ANY_PROGRAM):
+        return (
+            f"'{pattern}' allows every command in the sandbox without asking, as --approval "
+            "full-auto does; deny rules still apply."
+        )
+    parsed = command_pattern(pattern)
+    if parsed is None or not parsed.words:
+        return None
+    words = list(parsed.words)
+    words[-1] = words[-1].removesuffix("*") if parsed.open_ended else words[-1]  # git* is git
+    for prefix in (words[:1], words[:2]):
+        probe = SimpleCommand(argv=(*prefix, "x-any-program", "--any-option"))
+        if matches(pattern, probe) and (why := runs_anything(tuple(prefix))):
+            return (
+                f"'{pattern}' allows {' '.join(prefix)} with any arguments, and {why}, so it is "
+                "nearly as wide as allowing every command in the sandbox; narrower rules (such "
+                "as 'git diff *' or 'python3 -m pytest *') keep the rest asking."
+            )
+    return None
+
+
+_STILL_WORKS = (
+    "The rules saved before still apply, and runs work as before (only what they save, such "
+    "as session history, may be missing)."
+)
 
 
 def rules_command(args: argparse.Namespace, workspace: Path) -> int:
@@ -102,9 +229,22 @@ def rules_command(args: argparse.Namespace, workspace: Path) -> int:
         return 2
     if args.action == "add":
         tool: RuleTool = "edit" if args.edit else "read" if args.read else "command"
-        rule = Rule(action="deny" if args.deny else "allow", tool=tool, pattern=args.pattern)
-        book.add(rule)
+        action: Literal["allow", "deny"] = "deny" if args.deny else "allow"
+        rule = Rule(action=action, tool=tool, pattern=args.pattern.strip())
+        if problem := rule_problem(rule, workspace):
+            print(f"shipmate: {problem}", file=sys.stderr)
+            return 2
+        if (index := book.find(rule)) is not None:
+            print(f"Already a rule: {index + 1}. {book.rules[index].describe()}")
+            return 0
+        try:
+            book.add(rule)
+        except RulesNotSaved as error:
+            print(f"shipmate: {error}, so it was not added. {_STILL_WORKS}", file=sys.stderr)
+            return 1
         print(f"Added: {rule.describe()}")
+        if warning := rule_warning(rule):
+            print(f"Warning: {warning}", file=sys.stderr)
         return 0
     if args.action == "remove":
         if not 1 <= args.number <= len(book.rules):
@@ -113,7 +253,12 @@ def rules_command(args: argparse.Namespace, workspace: Path) -> int:
                 file=sys.stderr,
             )
             return 2
-        print(f"Removed: {book.remove(args.number - 1).describe()}")
+        try:
+            removed = book.remove(args.number - 1)
+        except RulesNotSaved as error:
+            print(f"shipmate: {error}, so it was not removed. {_STILL_WORKS}", file=sys.stderr)
+            return 1
+        print(f"Removed: {removed.describe()}")
         return 0
     print(f"Rules for {workspace} ({book.path}):")
     if not book.rules:
