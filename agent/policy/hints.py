@@ -44,8 +44,8 @@ def _hint(group: list[PermissionDenial], mode: ApprovalMode, run_rules: list[str
             if first.rule in run_rules:
                 return f"{refused} by '{first.rule}', which --deny set for this run."
             return (
-                f"{refused} by your rule '{first.rule}'; 'shipmate rules' lists your rules and "
-                "'shipmate rules remove N' removes one."
+                f"{refused} by your rule '{first.rule}'; `shipmate rules` lists your rules and "
+                "`shipmate rules remove N` removes one."
             )
         case "no_sandbox":
             return (
@@ -62,7 +62,7 @@ def _hint(group: list[PermissionDenial], mode: ApprovalMode, run_rules: list[str
             pattern = _pattern(first.suggestion) or first.path or ""
             return (
                 f"{refused} because {first.path} usually holds secrets; to let Shipmate read "
-                f"it, run 'shipmate rules add --read {shlex.quote(pattern)}'."
+                f"it, run `shipmate rules add --read {shlex.quote(pattern)}`."
             )
         case "unverifiable":
             if first.rule:
@@ -74,7 +74,7 @@ def _hint(group: list[PermissionDenial], mode: ApprovalMode, run_rules: list[str
             if mode == "full-auto":
                 return (
                     f"{refused} because what {'it runs' if one else 'they run'} cannot be "
-                    "checked against your deny rules ('shipmate rules' lists them); run "
+                    "checked against your deny rules (`shipmate rules` lists them); run "
                     f"{them} yourself if needed."
                 )
             return (
@@ -87,7 +87,7 @@ def _hint(group: list[PermissionDenial], mode: ApprovalMode, run_rules: list[str
 def _needs_approval(refused: str, first: PermissionDenial, mode: ApprovalMode, them: str) -> str:
     pattern = _pattern(first.suggestion)
     if first.kind == "edit":
-        rule = f" or 'shipmate rules add --edit {shlex.quote(pattern)}'" if pattern else ""
+        rule = f" or `shipmate rules add --edit {shlex.quote(pattern)}`" if pattern else ""
         return (
             f"{refused} because edits need approval in {mode} mode; rerun with --approval "
             f"auto-edit{rule} to allow {them}."
@@ -96,7 +96,7 @@ def _needs_approval(refused: str, first: PermissionDenial, mode: ApprovalMode, t
         quoted = shlex.quote(pattern)
         return (
             f"{refused} because approval is needed in {mode} mode; allow {them} with "
-            f"'shipmate rules add {quoted}' (or --allow {quoted} for one run), or rerun with "
+            f"`shipmate rules add {quoted}` (or --allow {quoted} for one run), or rerun with "
             "--approval full-auto."
         )
     return f"{refused} because approval is needed in {mode} mode; rerun with --approval full-auto."
