@@ -152,11 +152,11 @@ def _tightened(
             limit = MAP_TOKENS_CEILING
         value = getattr(theirs, name)
         if limit is not None and (value is None or value > limit):
-            dropped.append(f"{name} = {project[name]!r} (yours: {limit!r})")
+            dropped.append(f"{name} = {_shown(project[name])} (yours: {_shown(limit)})")
             del kept[name]
     approval = project.get("approval")
     if approval is not None and APPROVAL_ORDER.index(approval) > APPROVAL_ORDER.index(own.approval):
-        dropped.append(f"approval = {approval!r} (yours: {own.approval!r})")
+        dropped.append(f"approval = {_shown(approval)} (yours: {_shown(own.approval)})")
         del kept["approval"]
     notices = []
     if dropped:
@@ -172,7 +172,7 @@ def _project_settings(values: dict[str, Any], path: Path) -> dict[str, Any]:
     and key go: someone else wrote it."""
     granted = [name for name in values if name not in PROJECT_ALLOWED]
     if values.get("approval") not in (None, "read-only", "ask"):
-        granted.append(f"approval = {values['approval']!r}")
+        granted.append(f"approval = {_shown(values['approval'])}")
     if granted:
         raise ConfigError(
             f"{path} may not set {', '.join(granted)}: a repository cannot grant itself "

@@ -56,7 +56,7 @@ def test_a_project_file_only_tightens_limits(tmp_path: Path) -> None:
     assert settings.command_max_processes == Settings().command_max_processes
     assert settings.max_retries == Settings().max_retries
     (notice,) = settings.notices
-    assert "max_turns = 100000 (yours: 3)" in notice and "approval = 'ask'" in notice
+    assert "max_turns = 100000 (yours: 3)" in notice and 'approval = "ask"' in notice
 
 
 def test_a_bad_file_is_named(tmp_path: Path) -> None:
