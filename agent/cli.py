@@ -202,6 +202,7 @@ def whole_number(text: str) -> int:
 
 
 def number(text: str) -> float:
+    """Likewise, for a decimal number."""
     try:
         return float(text)
     except ValueError:
