@@ -11,19 +11,48 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent import __version__
+
+if TYPE_CHECKING:
+    from agent.headless import RunOptions
 
 APPROVAL_CHOICES = ("read-only", "ask", "auto-edit", "full-auto")
 COMMANDS = ("run", "doctor", "rules", "index", "map", "symbols")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+JSON_FORMATS = ("json", "stream-json")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class UsageError(Exception):
+    """A command line argparse (or Shipmate, reading its values) refused."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that an error is raised rather than printed and exited on, so that
+    ``run`` can still end a JSON output with its result object."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, argparse.ArgumentParser] = {}
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
+
+    def command(self, name: str | None) -> argparse.ArgumentParser:
+        """The parser of sub-command ``name`` (this one without), for its usage line."""
+        return self.commands.get(name or "", self)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
         prog="shipmate",
         description="A terminal coding agent: it reads your code, edits files and runs "
         "commands to get a task done, asking before anything risky.",
@@ -32,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"shipmate {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.commands = commands.choices
 
     run = commands.add_parser(
         "run",
@@ -56,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         "commands are refused, as nobody can approve them), auto-edit (edits allowed), "
         "full-auto (edits and commands allowed)",
     )
-    run.add_argument("--max-turns", type=int, metavar="N", help="stop after N model calls")
-    run.add_argument("--max-cost", type=float, metavar="USD", help="stop once the run cost USD")
+    run.add_argument("--max-turns", type=whole_number, metavar="N", help="stop after N model calls")
+    run.add_argument("--max-cost", type=number, metavar="USD", help="stop once the run cost USD")
     run.add_argument(
         "--allow-network",
         action="store_true",
@@ -69,6 +99,33 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="run commands without the sandbox, as the approval mode allows",
+    )
+    run.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="for this run only, let commands matching PATTERN run without asking, as a "
+        "'shipmate rules add' rule would (e.g. 'pytest *'); repeat for more",
+    )
+    run.add_argument(
+        "--deny",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="for this run only, refuse commands matching PATTERN, whatever the approval "
+        "mode (e.g. 'git push *'); repeat for more",
+    )
+    run.add_argument(
+        "--append-system-prompt",
+        metavar="TEXT",
+        help="instructions added after the system prompt; @PATH reads them from a file",
+    )
+    run.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress on stderr (errors are still reported): only the answer, or only JSON",
     )
     _add_workspace_option(run)
 
@@ -92,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="a file you are working on (repeat for more)",
     )
-    repo_map.add_argument("--tokens", type=int, default=2048, metavar="N", help="size budget")
+    repo_map.add_argument(
+        "--tokens", type=whole_number, default=2048, metavar="N", help="size budget"
+    )
     repo_map.add_argument(
         "--json",
         action="store_true",
@@ -124,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--edit", action="store_true", help="the pattern is a path to edit")
     target.add_argument("--read", action="store_true", help="the pattern is a secret file to read")
     remove = actions.add_parser("remove", help="remove a rule by its number in the list")
-    remove.add_argument("number", type=int)
+    remove.add_argument("number", type=whole_number)
     _add_workspace_option(rules)
 
     doctor = commands.add_parser(
@@ -133,6 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(doctor)
     _add_workspace_option(doctor)
     return parser
+
+
+def whole_number(text: str) -> int:
+    """An argparse type whose error reads as a sentence, not as Python's."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text}") from None
+
+
+def number(text: str) -> float:
+    """Likewise, for a decimal number."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text}") from None
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -189,6 +264,19 @@ def _settings_flags(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name, None) for name in names}
 
 
+def requested_output(argv: list[str]) -> str:
+    """The --output-format a command line asks for, read without argparse: the line may be
+    one argparse refused, and a program reading JSON must still get its result object."""
+    output = "text"
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            break
+        name, equals, value = arg.partition("=")
+        if len(name) > 2 and "--output-format".startswith(name):  # argparse takes prefixes
+            output = value if equals else " ".join(argv[index + 1 : index + 2])
+    return output
+
+
 def _read_task(args: argparse.Namespace) -> str | None:
     task = args.task
     if task in (None, "-") and not sys.stdin.isatty():
@@ -234,14 +322,18 @@ def main(argv: list[str] | None = None) -> int:
     guard_stdio()
     argv = expand_print_alias(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    if args.command in ("run", "doctor"):
-        _start_loading_litellm(args.model, warm_up=args.command == "run")
     try:
+        args, extras = parser.parse_known_args(argv)
+        if extras:  # said by the sub-command, with its own usage line
+            parser.command(args.command).error(f"unrecognized arguments: {' '.join(extras)}")
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if args.command in ("run", "doctor"):
+            _start_loading_litellm(args.model, warm_up=args.command == "run")
         return _dispatch(parser, args)
+    except UsageError as error:
+        return _usage_failure(error, argv)
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -249,11 +341,11 @@ def main(argv: list[str] | None = None) -> int:
         # Whoever read our output went away (e.g. `| head`); say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
-    except Exception:
+    except Exception as error:
         log = _crash_log()
         where = f"the details are in {log}" if log else "the details could not be saved"
         print(
-            f"shipmate: internal error: {sys.exc_info()[1]!r}. This is a bug; {where}.",
+            f"shipmate: internal error ({type(error).__name__}: {error}). This is a bug; {where}.",
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -284,15 +376,27 @@ def _start_loading_litellm(model: str | None, *, warm_up: bool) -> None:
     threading.Thread(target=load, name="import litellm", daemon=True).start()
 
 
-def _index_command(args: argparse.Namespace, workspace: Path) -> int:
+def _usage_failure(error: UsageError, argv: list[str]) -> int:
+    """argparse's report on stderr (the usage line of the command at fault, then the error);
+    for ``run`` with a JSON output, its result object on stdout too."""
+    error.parser.print_usage(sys.stderr)
+    print(f"{error.parser.prog}: error: {error.message}", file=sys.stderr)
+    output = requested_output(argv)
+    if argv[:1] == ["run"] and output in JSON_FORMATS:
+        from agent.headless import failure_result
+
+        failure_result(error.message, output, sys.stdout)
+    return EXIT_USAGE
+
+
+def _index_command(parser: Parser, args: argparse.Namespace, workspace: Path) -> int:
     from agent.index import cli
 
     if args.command == "index":
         return cli.index_command(workspace, args.json, args.watch)
     if args.command == "map":
         if args.tokens < 1:
-            print("shipmate: --tokens must be a positive number.", file=sys.stderr)
-            return EXIT_USAGE
+            parser.command("map").error(f"--tokens must be a positive number (got {args.tokens})")
         return cli.map_command(workspace, args.query, args.focus, args.tokens, args.json)
     return cli.symbols_command(workspace, args.name, args.json)
 
@@ -333,17 +437,17 @@ def _crash_log(limit: int = 1_000_000) -> Path | None:
     return path
 
 
-def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
+    command = parser.command(args.command)
     start = Path(args.cwd) if args.cwd else Path.cwd()
     if not start.is_dir():
-        print(f"shipmate: {start} is not a directory.", file=sys.stderr)
-        return EXIT_USAGE
+        command.error(f"-C {args.cwd}: there is no such directory")
     workspace = find_workspace(start)
     from tools.executables import protect
 
     protect(workspace)
     if args.command in ("index", "map", "symbols"):
-        return _index_command(args, workspace)
+        return _index_command(parser, args, workspace)
     from agent.config import ConfigError, load_settings
 
     try:
@@ -363,9 +467,34 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from agent.policy.rules import rules_command
 
         return rules_command(args, workspace)
+    options = run_options(command, args)
     task = _read_task(args)
     if task is None:
-        parser.error("run needs a TASK (as an argument, or on stdin)")
+        command.error("run needs a TASK (as an argument, or on stdin)")
     from agent.headless import main as run_headless
 
-    return run_headless(task, settings, workspace, args.output_format)
+    return run_headless(task, settings, workspace, options)
+
+
+def run_options(command: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptions:
+    """``run``'s own flags, checked; a bad one is a usage error."""
+    from agent.headless import RunOptions
+    from tools.names import safe_text
+
+    for flag, patterns in (("--allow", args.allow), ("--deny", args.deny)):
+        if any(not pattern.strip() for pattern in patterns):
+            command.error(f"{flag} needs a pattern, e.g. {flag} 'pytest *'")
+    appended = args.append_system_prompt or ""
+    if appended.startswith("@"):
+        path = Path(appended[1:]).expanduser()
+        try:
+            appended = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            command.error(f"--append-system-prompt {appended}: {error.strerror or error}")
+    return RunOptions(
+        output=args.output_format,
+        quiet=args.quiet,
+        appended_prompt=safe_text(appended),
+        allow=[pattern.strip() for pattern in args.allow],
+        deny=[pattern.strip() for pattern in args.deny],
+    )

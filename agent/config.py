@@ -6,8 +6,11 @@ layer is validated on its own first so an error names the file or variable to fi
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -121,12 +124,13 @@ def load_settings(workspace: Path, flags: dict[str, Any] | None = None) -> Setti
         for name in Settings.model_fields
         if name != "sandbox" and os.environ.get(f"SHIPMATE_{name.upper()}")
     }
-    merged.update(_checked(from_env, "the SHIPMATE_* environment variables"))
-    merged.update({key: value for key, value in (flags or {}).items() if value is not None})
+    merged.update(_checked(from_env, "environment variable", _variable))
+    given = {key: value for key, value in (flags or {}).items() if value is not None}
+    merged.update(_checked(given, "flag", _flag))
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as error:
-        raise ConfigError(_explain(error, "your settings")) from None
+        raise ConfigError(_explain(error, "settings")) from None
     settings.notices.extend(notices)
     return settings
 
@@ -148,11 +152,11 @@ def _tightened(
             limit = MAP_TOKENS_CEILING
         value = getattr(theirs, name)
         if limit is not None and (value is None or value > limit):
-            dropped.append(f"{name} = {project[name]!r} (yours: {limit!r})")
+            dropped.append(f"{name} = {_shown(project[name])} (yours: {_shown(limit)})")
             del kept[name]
     approval = project.get("approval")
     if approval is not None and APPROVAL_ORDER.index(approval) > APPROVAL_ORDER.index(own.approval):
-        dropped.append(f"approval = {approval!r} (yours: {own.approval!r})")
+        dropped.append(f"approval = {_shown(approval)} (yours: {_shown(own.approval)})")
         del kept["approval"]
     notices = []
     if dropped:
@@ -168,7 +172,7 @@ def _project_settings(values: dict[str, Any], path: Path) -> dict[str, Any]:
     and key go: someone else wrote it."""
     granted = [name for name in values if name not in PROJECT_ALLOWED]
     if values.get("approval") not in (None, "read-only", "ask"):
-        granted.append(f"approval = {values['approval']!r}")
+        granted.append(f"approval = {_shown(values['approval'])}")
     if granted:
         raise ConfigError(
             f"{path} may not set {', '.join(granted)}: a repository cannot grant itself "
@@ -186,29 +190,63 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path} could not be read: {error}. Fix or remove it.") from None
-    return _checked(data, str(path))
+    return _checked(data, f"configuration in {path}")
 
 
-def _checked(values: dict[str, Any], where: str) -> dict[str, Any]:
-    """Validate one layer alone so an unknown key or a bad value names its source."""
+def _checked(
+    values: dict[str, Any], where: str, name: Callable[[str], str] = str
+) -> dict[str, Any]:
+    """Validate one layer alone so an unknown key or a bad value names its source, the way
+    the user wrote it there (``name``: a flag, a variable or a key)."""
     values = {key.replace("-", "_"): value for key, value in values.items()}
     try:
         Settings.model_validate(values)
     except ValidationError as error:
-        raise ConfigError(_explain(error, where)) from None
+        raise ConfigError(_explain(error, where, name)) from None
     return values
 
 
-def _explain(error: ValidationError, where: str) -> str:
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _variable(name: str) -> str:
+    return f"SHIPMATE_{name.upper()}"
+
+
+def _explain(error: ValidationError, where: str, name: Callable[[str], str] = str) -> str:
+    """One sentence per problem; unknown keys get a "did you mean", and the known keys are
+    listed once at the end."""
     problems = []
+    unknown = False
     for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        key = ".".join(str(part) for part in item["loc"]) or "settings"
         if item["type"] == "extra_forbidden":
-            known = ", ".join(Settings.model_fields)
-            problems.append(f"'{name}' is not a setting (known: {known})")
+            unknown = True
+            guess = difflib.get_close_matches(key, _known_keys(), n=1)
+            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+            problems.append(f"'{key}' is not a setting{hint}")
         else:
-            problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
-    return f"Invalid configuration in {where}: " + "; ".join(problems) + "."
+            message = str(item["msg"]).removeprefix("Input ").removeprefix("Value ")
+            problems.append(f"{name(key)} {message} (got {_shown(item.get('input'))})")
+    text = f"Invalid {where}: " + "; ".join(problems) + "."
+    if unknown:
+        text += f" The settings are: {', '.join(_known_keys())}."
+    return text
+
+
+def _known_keys() -> list[str]:
+    """Every setting, those of a section written as ``section.key``."""
+    top = [key for key in Settings.model_fields if key != "sandbox"]
+    return top + [f"sandbox.{key}" for key in SandboxOptions.model_fields]
+
+
+def _shown(value: Any) -> str:
+    """A value as the user would write it in TOML or on the command line, not a Python repr."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def choose_model(settings: Settings, environ: dict[str, str] | None = None) -> str:

@@ -21,7 +21,9 @@ def fill(template: str, **values: str) -> str:
     return template
 
 
-def system_prompt(workspace: Path, mode: ApprovalMode) -> str:
+def system_prompt(workspace: Path, mode: ApprovalMode, appended: str = "") -> str:
+    """The system prompt; ``appended`` (the user's --append-system-prompt) comes last, after
+    the project's instructions, so it has the final word."""
     text = fill(
         prompts.load("system.md"),
         workspace=str(workspace),
@@ -36,6 +38,8 @@ def system_prompt(workspace: Path, mode: ApprovalMode) -> str:
         if instructions and instructions not in seen:
             seen.add(instructions)
             text += "\n\n" + fill(prompts.load("project.md"), file=name, text=instructions)
+    if appended.strip():
+        text += "\n\n" + fill(prompts.load("appended.md"), text=appended.strip())
     return text
 
 

@@ -21,6 +21,7 @@ from agent.config import (
 )
 from agent.index.languages import LANGUAGES
 from agent.vcs import git
+from tools.base import plural
 from tools.executables import imports_from
 
 
@@ -48,14 +49,14 @@ def report(settings: Settings, workspace: Path) -> int:
         rows.append(("model", str(error)))
     rows.append(("api base", settings.api_base or "(provider default)"))
     rows.append(("approval", settings.approval))
-    budget = f"{settings.max_turns} turns"
+    budget = plural(settings.max_turns, "turn")
     budget += f", ${settings.max_cost:g}" if settings.max_cost else ", no cost limit"
     rows.append(("budgets", budget))
     rows.append(
         (
             "timeouts",
             f"commands {settings.command_timeout:g} s, model API "
-            f"{settings.request_timeout:g} s, {settings.max_retries} retries",
+            f"{settings.request_timeout:g} s, {plural(settings.max_retries, 'retry', 'retries')}",
         )
     )
     variables = [name for name, _ in DEFAULT_MODELS]

@@ -1,14 +1,22 @@
 """The typed event stream every front-end consumes.
 
 ``shipmate run --output-format stream-json`` writes these models as JSON lines, so the wire
-format and the code are one thing. Each model declares ``type`` first so it leads every line.
+format and the code are one thing. Each event's line starts with ``type``, then ``ts`` (when
+it happened, ISO-8601 UTC).
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from tools.names import safe_text
 
@@ -37,6 +45,36 @@ def _encodable(value: Any) -> Any:
 ToolKindName = Literal["read", "edit", "execute", "plan"]
 ToolStatus = Literal["ok", "error", "denied", "cancelled"]
 RunStatus = Literal["success", "failed", "config_error", "budget_exceeded", "cancelled"]
+# Why a tool call was refused, so the fix offered is the right one: the run was read-only, a
+# deny rule, no sandbox, a command that asked to leave the sandbox, a secret file, a command
+# whose effect cannot be checked, or an ordinary action that needs approval in this mode.
+Refusal = Literal[
+    "read_only",
+    "deny_rule",
+    "no_sandbox",
+    "outside_sandbox",
+    "secret_file",
+    "unverifiable",
+    "needs_approval",
+]
+
+
+def _now() -> str:
+    now = datetime.datetime.now(datetime.UTC)
+    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EventRecord(Record):
+    """Base of the events: ``ts`` says when it happened; ``type`` still comes first."""
+
+    ts: str = Field(default_factory=_now)
+
+    @model_serializer(mode="wrap")
+    def _type_first(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if "type" not in data:  # excluded by the caller
+            return data
+        return {"type": data.pop("type"), **data}
 
 
 class Usage(Record):
@@ -73,9 +111,13 @@ class PermissionDenial(Record):
     kind: ToolKindName
     summary: str
     reason: str
+    refusal: Refusal = "needs_approval"
+    rule: str | None = None
+    suggestion: str | None = None
+    path: str | None = None
 
 
-class SessionStarted(Record):
+class SessionStarted(EventRecord):
     type: Literal["session_started"] = "session_started"
     session_id: str
     model: str
@@ -86,7 +128,7 @@ class SessionStarted(Record):
     notices: list[str] = []
 
 
-class IndexReady(Record):
+class IndexReady(EventRecord):
     """The code index is current (``problem`` says why the session runs without it)."""
 
     type: Literal["index_ready"] = "index_ready"
@@ -96,18 +138,18 @@ class IndexReady(Record):
     problem: str | None = None
 
 
-class TextDelta(Record):
+class TextDelta(EventRecord):
     type: Literal["text_delta"] = "text_delta"
     text: str
 
 
-class AssistantMessage(Record):
+class AssistantMessage(EventRecord):
     type: Literal["assistant_message"] = "assistant_message"
     text: str
     tool_calls: list[ToolCallInfo] = []
 
 
-class ToolStarted(Record):
+class ToolStarted(EventRecord):
     """``kind`` is None when the model named a tool that does not exist."""
 
     type: Literal["tool_started"] = "tool_started"
@@ -118,7 +160,7 @@ class ToolStarted(Record):
     arguments: dict[str, Any] = {}
 
 
-class ApprovalRequested(Record):
+class ApprovalRequested(EventRecord):
     """``reason`` says why it asks; ``suggestion`` is the rule "allow always" would save."""
 
     type: Literal["approval_requested"] = "approval_requested"
@@ -130,7 +172,10 @@ class ApprovalRequested(Record):
     suggestion: str | None = None
 
 
-class ToolFinished(Record):
+class ToolFinished(EventRecord):
+    """A ``denied`` call says why in ``refusal``: with the deny ``rule`` that refused it, the
+    ``suggestion`` (a rule) that would allow it, or the secret file's ``path``."""
+
     type: Literal["tool_finished"] = "tool_finished"
     call_id: str
     name: str
@@ -139,14 +184,18 @@ class ToolFinished(Record):
     output: str = ""
     diff: str | None = None
     files_changed: list[str] = []
+    refusal: Refusal | None = None
+    rule: str | None = None
+    suggestion: str | None = None
+    path: str | None = None
 
 
-class PlanUpdated(Record):
+class PlanUpdated(EventRecord):
     type: Literal["plan_updated"] = "plan_updated"
     items: list[PlanItem]
 
 
-class UsageUpdated(Record):
+class UsageUpdated(EventRecord):
     """Usage of one model call (``call``) and of the whole run so far (``total``)."""
 
     type: Literal["usage"] = "usage"
@@ -154,7 +203,7 @@ class UsageUpdated(Record):
     total: Usage
 
 
-class Retrying(Record):
+class Retrying(EventRecord):
     """A model call failed in a way worth retrying; any partial text streamed is void."""
 
     type: Literal["retrying"] = "retrying"
@@ -163,18 +212,18 @@ class Retrying(Record):
     reason: str
 
 
-class Error(Record):
+class Error(EventRecord):
     type: Literal["error"] = "error"
     message: str
     fatal: bool = True
 
 
-class TurnFinished(Record):
+class TurnFinished(EventRecord):
     type: Literal["turn_finished"] = "turn_finished"
     turn: int
 
 
-class Result(Record):
+class Result(EventRecord):
     type: Literal["result"] = "result"
     status: RunStatus
     result: str = ""
@@ -184,6 +233,7 @@ class Result(Record):
     cost_usd: float = 0.0
     files_changed: list[str] = []
     permission_denials: list[PermissionDenial] = []
+    hints: list[str] = []
     session_id: str | None
     duration_ms: int = 0
 

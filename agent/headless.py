@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Literal, TextIO
 
+from pydantic import BaseModel
+
 from agent.config import ConfigError, Settings, choose_model, data_dir
 from agent.events import (
     AssistantMessage,
@@ -26,23 +28,51 @@ from agent.events import (
     ToolStarted,
 )
 from agent.policy.approval import HeadlessApprover
+from agent.policy.hints import hints
+from agent.policy.rules import Rule
 from agent.terminal import json_safe
 from tools.base import plural
 from tools.plan import MARKS
 
 OutputFormat = Literal["text", "json", "stream-json"]
 EXIT_CODES = {"success": 0, "failed": 1, "config_error": 2, "budget_exceeded": 3, "cancelled": 130}
+# How a refused tool call is shown, by why it was refused.
+REFUSED = {
+    "read_only": "refused (read-only run)",
+    "no_sandbox": "refused (no sandbox here)",
+    "outside_sandbox": "refused (asked to run outside the sandbox)",
+    "unverifiable": "refused (what it runs cannot be checked)",
+    "needs_approval": "refused (needs approval)",
+}
+
+
+class RunOptions(BaseModel):
+    """How this run was asked to go, from ``run``'s flags (settings are separate)."""
+
+    output: OutputFormat = "text"
+    quiet: bool = False
+    appended_prompt: str = ""
+    allow: list[str] = []
+    deny: list[str] = []
+
+    def rules(self) -> list[Rule]:
+        """The --allow and --deny command rules, for this run only."""
+        allowed = [Rule(action="allow", tool="command", pattern=p) for p in self.allow]
+        return allowed + [Rule(action="deny", tool="command", pattern=p) for p in self.deny]
 
 
 class TextOutput:
-    """Progress on stderr as it happens; the final answer on stdout."""
+    """Progress on stderr as it happens (none when ``quiet``, but errors); the final answer
+    on stdout."""
 
-    def __init__(self, out: TextIO, err: TextIO) -> None:
+    def __init__(self, out: TextIO, err: TextIO, quiet: bool = False) -> None:
         self.out = out
         self.err = err
+        self.quiet = quiet
 
-    def say(self, line: str) -> None:
-        print(line, file=self.err, flush=True)
+    def say(self, line: str, always: bool = False) -> None:
+        if always or not self.quiet:
+            print(line, file=self.err, flush=True)
 
     def header(self, model: str, approval: str, workspace: Path) -> None:
         self.say(f"shipmate · {model} · {approval} · {workspace}")
@@ -54,7 +84,7 @@ class TextOutput:
                     self.say(f"note: {notice}")
             case IndexReady(problem=None):
                 how = "cold" if event.cold else "warm"
-                self.say(f"indexed {event.files:,} files ({how}, {event.seconds:.2f} s)")
+                self.say(f"indexed {plural(event.files, 'file')} ({how}, {event.seconds:.2f} s)")
             case IndexReady():
                 self.say(f"note: {event.problem}")
             case AssistantMessage(tool_calls=calls) if calls and event.text.strip():
@@ -63,10 +93,11 @@ class TextOutput:
                 self.say(f"→ {event.summary}")
             case ToolFinished(status="ok", name="update_plan"):
                 pass  # the plan itself follows
+            case ToolFinished(status="denied"):
+                self.say(f"  ⊘ {refused(event)}")
             case ToolFinished():
-                mark = {"ok": "✓", "error": "✗", "denied": "⊘", "cancelled": "⊘"}[event.status]
-                detail = event.summary if event.status != "denied" else "refused (needs approval)"
-                self.say(f"  {mark} {detail}")
+                mark = {"ok": "✓", "error": "✗", "cancelled": "⊘"}[event.status]
+                self.say(f"  {mark} {event.summary}")
             case PlanUpdated():
                 for item in event.items:
                     self.say(f"  {MARKS[item.status]} {item.step}")
@@ -76,7 +107,7 @@ class TextOutput:
                     f"(attempt {event.attempt + 1})"
                 )
             case Error():
-                self.say(f"error: {event.message}")
+                self.say(f"error: {event.message}", always=True)
             case Result():
                 self.finish(event)
 
@@ -93,12 +124,17 @@ class TextOutput:
             plural(len(result.files_changed), "file") + " changed",
         ]
         self.say("— " + " · ".join(parts))
-        if result.permission_denials:
-            self.say(
-                f"{len(result.permission_denials)} actions were refused because they need "
-                "approval; rerun with --approval auto-edit (edits) or full-auto (edits and "
-                "commands) to allow them."
-            )
+        for hint in result.hints:
+            self.say(hint)
+
+
+def refused(event: ToolFinished) -> str:
+    """A refusal as the person reads it: a deny is a deny, a secret file is named."""
+    if event.refusal == "deny_rule":
+        return f"denied by the rule '{event.rule}'"
+    if event.refusal == "secret_file":
+        return f"refused ({event.path} usually holds secrets)"
+    return REFUSED[event.refusal or "needs_approval"]
 
 
 class JsonOutput:
@@ -122,7 +158,7 @@ async def run_task(
     task: str,
     settings: Settings,
     workspace: Path,
-    output: OutputFormat,
+    options: RunOptions,
     out: TextIO,
     err: TextIO,
 ) -> int:
@@ -133,12 +169,21 @@ async def run_task(
     from agent.policy.sandboxing import sandbox_for
     from agent.session import SessionStore
 
-    text = TextOutput(out, err) if output == "text" else None
-    show = text.show if text else JsonOutput(out, output == "stream-json").show
+    output = options.output
+    text = TextOutput(out, err, options.quiet) if output == "text" else None
+    printer = text or JsonOutput(out, output == "stream-json")
+    run_rules = [rule.describe() for rule in options.rules()]
+
+    def show(event: Event) -> None:
+        if isinstance(event, Result) and event.permission_denials:
+            found = hints(event.permission_denials, settings.approval, run_rules)
+            event = event.model_copy(update={"hints": found})
+        printer.show(event)
+
     try:
         if text:  # at once: litellm is still loading in the background
             text.header(choose_model(settings), settings.approval, workspace)
-        rules = RuleBook(workspace)
+        rules = RuleBook(workspace, options.rules())
     except ConfigError as error:
         return config_failure(str(error), output, out, err)
     sandbox = sandbox_for(settings, workspace)
@@ -156,6 +201,7 @@ async def run_task(
         store=store,
         sandbox=sandbox,
         rules=rules,
+        appended_prompt=options.appended_prompt,
     )
     try:
         async for event in agent.run(task):
@@ -175,15 +221,20 @@ async def run_task(
 def config_failure(message: str, output: OutputFormat, out: TextIO, err: TextIO) -> int:
     """Report a problem the user must fix; JSON modes still get a result object."""
     print(f"shipmate: {message}", file=err, flush=True)
+    failure_result(message, output, out)
+    return EXIT_CODES["config_error"]
+
+
+def failure_result(message: str, output: OutputFormat, out: TextIO) -> None:
+    """A run that could not start still ends a JSON output with its result object."""
     if output != "text":
         result = Result(status="config_error", error=message, session_id=None)
         out.write(json_safe(result.model_dump_json()) + "\n")
         out.flush()
-    return EXIT_CODES["config_error"]
 
 
-def main(task: str, settings: Settings, workspace: Path, output: OutputFormat) -> int:
+def main(task: str, settings: Settings, workspace: Path, options: RunOptions) -> int:
     """Entry point for the CLI: keeps stdout clean of anything but our output."""
     out = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
-        return asyncio.run(run_task(task, settings, workspace, output, out, sys.stderr))
+        return asyncio.run(run_task(task, settings, workspace, options, out, sys.stderr))

@@ -68,8 +68,11 @@ class Agent:
         sandbox: Sandbox,
         rules: RuleBook,
         tools: dict[str, type[Tool]] = REGISTRY,
+        appended_prompt: str = "",
     ) -> None:
+        """``appended_prompt``: the user's own instructions, after the system prompt."""
         self.llm = llm
+        self.appended_prompt = appended_prompt
         self.settings = settings
         self.approver = approver
         self.store = store
@@ -124,9 +127,8 @@ class Agent:
         )
         ready = await asyncio.to_thread(self._open_index)
         yield ready
-        self._append(
-            {"role": "system", "content": system_prompt(workspace, self.settings.approval)}
-        )
+        system = system_prompt(workspace, self.settings.approval, self.appended_prompt)
+        self._append({"role": "system", "content": system})
         self._append({"role": "user", "content": await self._with_repo_map(prompt)})
         specs = [tool.spec() for tool in self.tools.values()]
         while True:
@@ -259,16 +261,19 @@ class Agent:
             ):
                 yield Error(message=problem, fatal=False)
         if refusal is not None:
-            self.denials.append(
-                PermissionDenial(
-                    call_id=call.id,
-                    tool=call.name,
-                    kind=tool_class.kind,
-                    summary=summary,
-                    reason=refusal,
-                )
+            denial = PermissionDenial(
+                call_id=call.id,
+                tool=call.name,
+                kind=tool_class.kind,
+                summary=summary,
+                reason=refusal,
+                refusal=check.refusal or "needs_approval",
+                rule=check.rule.describe() if check.rule else None,
+                suggestion=check.suggestion.describe() if check.suggestion else None,
+                path=check.path,
             )
-            yield self._answer(call, "denied", ToolResult(output=refusal, is_error=True))
+            self.denials.append(denial)
+            yield self._answer(call, "denied", ToolResult(output=refusal, is_error=True), denial)
             return
         try:
             result = await tool.run(self.ctx)
@@ -307,11 +312,18 @@ class Agent:
             )
             raise ToolError(f"Invalid arguments for {call.name}: {problems}.") from None
 
-    def _answer(self, call: ToolCallInfo, status: ToolStatus, result: ToolResult) -> ToolFinished:
-        """Give the model the tool's result, and tell the front-ends."""
+    def _answer(
+        self,
+        call: ToolCallInfo,
+        status: ToolStatus,
+        result: ToolResult,
+        denial: PermissionDenial | None = None,
+    ) -> ToolFinished:
+        """Give the model the tool's result, and tell the front-ends (why, if refused)."""
         content = safe_text(result.output)  # file names that are not UTF-8, as \\xNN
         self._append({"role": "tool", "tool_call_id": call.id, "content": content})
         self.unanswered = [c for c in self.unanswered if c.id != call.id]
+        why = denial.model_dump(include={"refusal", "rule", "suggestion", "path"}) if denial else {}
         return ToolFinished(
             call_id=call.id,
             name=call.name,
@@ -320,6 +332,7 @@ class Agent:
             output=result.output,
             diff=result.diff,
             files_changed=result.files_changed,
+            **why,
         )
 
     def _append(self, message: dict[str, Any]) -> None:

@@ -246,11 +246,43 @@ def test_wrong_key_is_a_config_error(llm: ScriptedLLM, repo: Path) -> None:
 
 def test_usage_errors_exit_2(repo: Path) -> None:
     assert run_cli("run", "x", "--approval", "yolo", cwd=repo).returncode == 2
-    assert run_cli("run", cwd=repo).returncode == 2
+    for args in (["run"], ["run", "x", "--bogus"], ["-p", "x", "--max-turns", "many"]):
+        done = run_cli(*args, cwd=repo)
+        assert done.returncode == 2
+        assert done.stderr.startswith("usage: shipmate run "), done.stderr
+        assert "shipmate run: error: " in done.stderr
+        assert done.stdout == ""
+    done = run_cli("run", "x", "--max-turns", "0", cwd=repo)
+    assert done.returncode == 2
+    assert "--max-turns should be greater than or equal to 1 (got 0)" in done.stderr
+    assert "settings" not in done.stderr
     (repo / ".shipmate.toml").write_text('approval = "sometimes"\n')
     done = run_cli("run", "x", cwd=repo)
     assert done.returncode == 2
     assert ".shipmate.toml" in done.stderr and "approval" in done.stderr
+
+
+def test_usage_errors_in_json_mode_end_with_a_result_object(repo: Path) -> None:
+    cases = [
+        (["--max-cost", "abc"], "argument --max-cost: expected a number, got abc"),
+        (["--max-turns", "0"], "Invalid flag: --max-turns should be"),
+        (["-C", "/nope"], "-C /nope: there is no such directory"),
+        (["--allow", ""], "--allow needs a pattern"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ]
+    runs = [(flags, error, "json") for flags, error in cases]
+    runs += [(flags, error, "stream-json") for flags, error in cases[:2]]
+    for flags, error, output in runs:
+        done = run_cli("run", "x", *flags, f"--output-format={output}", cwd=repo)
+        assert done.returncode == 2, (flags, done.stderr)
+        (line,) = done.stdout.splitlines()
+        result = json.loads(line)
+        assert result["type"] == "result" and result["status"] == "config_error"
+        assert error in result["error"], result
+        assert "Traceback" not in done.stderr
+    done = run_cli("-p", "--output", "json", cwd=repo, stdin="  \n")  # an empty task
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["error"] == "run needs a TASK (as an argument, or on stdin)"
 
 
 def test_ctrl_c_cancels_cleanly(llm: ScriptedLLM, repo: Path) -> None:

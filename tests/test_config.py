@@ -56,7 +56,7 @@ def test_a_project_file_only_tightens_limits(tmp_path: Path) -> None:
     assert settings.command_max_processes == Settings().command_max_processes
     assert settings.max_retries == Settings().max_retries
     (notice,) = settings.notices
-    assert "max_turns = 100000 (yours: 3)" in notice and "approval = 'ask'" in notice
+    assert "max_turns = 100000 (yours: 3)" in notice and 'approval = "ask"' in notice
 
 
 def test_a_bad_file_is_named(tmp_path: Path) -> None:
@@ -74,11 +74,27 @@ def test_a_bad_value_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         load_settings(tmp_path)
     write_user_config("")
     monkeypatch.setenv("SHIPMATE_MAX_TURNS", "many")
-    with pytest.raises(ConfigError, match=r"SHIPMATE_.*max_turns"):
+    with pytest.raises(ConfigError, match=r"environment variable: SHIPMATE_MAX_TURNS .*\"many\""):
         load_settings(tmp_path)
     monkeypatch.delenv("SHIPMATE_MAX_TURNS")
-    with pytest.raises(ConfigError, match="max_turns"):
-        load_settings(tmp_path, {"max_turns": 0})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, {"max_turns": 0, "max_cost": 0})
+    message = str(caught.value)
+    assert message.startswith("Invalid flag: --max-turns should be greater than or equal to 1")
+    assert "--max-cost should be greater than 0" in message
+    assert "settings" not in message
+
+
+def test_unknown_keys_get_a_guess_and_the_list_once(tmp_path: Path) -> None:
+    write_user_config('max_turn = 3\nmodle = "x"\n[sandbox]\nhome_alow = []\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+    message = str(caught.value)
+    assert "'max_turn' is not a setting (did you mean 'max_turns'?)" in message
+    assert "'modle' is not a setting (did you mean 'model'?)" in message
+    assert "'sandbox.home_alow' is not a setting (did you mean 'sandbox.home_allow'?)" in message
+    assert message.count("The settings are:") == 1
+    assert message.count("command_timeout") == 1
 
 
 def test_model_is_chosen_from_the_keys_present() -> None:

@@ -376,7 +376,7 @@ async def test_write_after_read_overwrites(ctx: ToolContext, ws: Path) -> None:
     await ReadFile(path="a.txt").run(ctx)
     result = await WriteFile(path="a.txt", content="new\n").run(ctx)
     assert (ws / "a.txt").read_text() == "new\n"
-    assert result.output == "Updated a.txt (1 lines)."
+    assert result.output == "Updated a.txt (1 line)."
 
 
 async def test_write_keeps_crlf_and_cp1252(ctx: ToolContext, ws: Path) -> None:
@@ -533,3 +533,10 @@ async def test_writing_a_broken_file_is_reported(ctx: ToolContext, ws: Path) -> 
     assert "Syntax check: broken.ts now has a syntax error at line 1" in result.output
     clean = await WriteFile(path="clean.ts", content="function f() {\n  return 1\n}\n").run(ctx)
     assert "Syntax check" not in clean.output
+
+
+async def test_counts_read_in_words(ctx: ToolContext) -> None:
+    result = await WriteFile(path="one.txt", content="hello\n").run(ctx)
+    assert result.output == "Created one.txt (1 line)."
+    with pytest.raises(ToolError, match=r"one\.txt has 1 line; offset 3"):
+        await ReadFile(path="one.txt", offset=3).run(ctx)

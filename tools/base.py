@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from agent.index.index import CodeIndex
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 line``, ``2 lines``: summaries people read."""
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+def plural(count: int, noun: str, many: str = "") -> str:
+    """``1 line``, ``2 lines``: summaries people read (``many``: an irregular plural)."""
+    return f"{count:,} " + (noun if count == 1 else many or f"{noun}s")
 
 
 class ToolError(Exception):

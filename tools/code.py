@@ -54,7 +54,7 @@ class RepoMap(Tool):
                     summary="no match",
                 )
             return ToolResult(output="The index has no files.", summary="empty")
-        return ToolResult(output=text, summary=f"{text.count(chr(10)) + 1} lines")
+        return ToolResult(output=text, summary=plural(text.count("\n") + 1, "line"))
 
 
 class FindSymbol(Tool):

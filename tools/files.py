@@ -47,7 +47,8 @@ class ReadFile(Tool):
             return ToolResult(output=f"{self.path} is empty.", summary="empty file")
         if self.offset > len(lines):
             raise ToolError(
-                f"{self.path} has {len(lines)} lines; offset {self.offset} is past the end."
+                f"{self.path} has {plural(len(lines), 'line')}; offset {self.offset} is past "
+                "the end."
             )
         first = self.offset
         shown: list[str] = []
@@ -142,8 +143,9 @@ class WriteFile(Tool):
         lines = self.content.count("\n") + (0 if self.content.endswith("\n") else 1)
         verb = "Updated" if existed else "Created"
         warning = introduced_error(shown, old_text, self.content)
+        output = f"{verb} {shown} ({plural(lines, 'line')})."
         return ToolResult(
-            output=f"{verb} {shown} ({lines} lines)." + (f"\n{warning}" if warning else ""),
+            output=output + (f"\n{warning}" if warning else ""),
             summary=f"{verb.lower()} {shown}" + (" (syntax error)" if warning else ""),
             diff=unified_diff(shown, old_text, self.content),
             files_changed=[shown],

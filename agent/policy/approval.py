@@ -44,7 +44,7 @@ class HeadlessApprover:
         return Decision(
             allow=False,
             message=(
-                f"Refused: {request.summary!r} needs approval{why} and this is an unattended "
+                f"Refused: '{request.summary}' needs approval{why} and this is an unattended "
                 f"run in '{self.mode}' mode, so nobody can give it. Do not retry it; carry on "
                 "without it, and say in your final answer what you would have done."
             ),

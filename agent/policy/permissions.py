@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from agent.config import ApprovalMode
+from agent.events import Refusal
 from agent.policy.commands import (
     SimpleCommand,
     deny_match,
@@ -50,9 +51,15 @@ SAFE_WRITE_TARGETS = {"/dev/null", "/dev/stdout", "/dev/stderr"}
 
 
 class Check(BaseModel):
+    """``refusal`` says why it is denied or asks, so the fix offered can be the right one:
+    ``rule`` is the deny rule involved, ``path`` the secret file."""
+
     verdict: Verdict
     reason: str = ""
     suggestion: Rule | None = None
+    refusal: Refusal | None = None
+    rule: Rule | None = None
+    path: str | None = None
 
 
 class Permissions:
@@ -127,7 +134,7 @@ class Permissions:
             return Check(verdict="allow")
         for name in secret:
             if rule := self._path_rule("read", "deny", name):
-                return Check(verdict="deny", reason=f"Refused by the rule '{rule.describe()}'.")
+                return _refused_by(rule)
         if all(self._path_rule("read", "allow", name) for name in secret):
             return Check(verdict="allow")
         shown = path if self._relative(path) == real else f"{path} (which leads to {real})"
@@ -137,37 +144,40 @@ class Permissions:
             verdict="ask",
             reason=f"{verb}{shown}, which usually holds secrets (keys, passwords, tokens){why}",
             suggestion=Rule(action="allow", tool="read", pattern=exact_glob(real)),
+            refusal="secret_file",
+            path=real,
         )
 
     def _edit(self, path: str) -> Check:
         if rule := self._path_rule("edit", "deny", path):
-            return Check(verdict="deny", reason=f"Refused by the rule '{rule.describe()}'.")
+            return _refused_by(rule)
         if self.mode == "read-only":
-            return Check(verdict="deny", reason=READ_ONLY_REFUSAL)
+            return Check(verdict="deny", reason=READ_ONLY_REFUSAL, refusal="read_only")
         if self.mode != "ask" or self._path_rule("edit", "allow", path):
             return Check(verdict="allow")
         return Check(
             verdict="ask",
             reason=f"edits {path}",
             suggestion=Rule(action="allow", tool="edit", pattern=exact_glob(self._relative(path))),
+            refusal="needs_approval",
         )
 
     def _command(self, command: str, outside: bool, why: str | None) -> Check:
         if self.mode == "read-only":
-            return Check(verdict="deny", reason=READ_ONLY_REFUSAL)
+            return Check(verdict="deny", reason=READ_ONLY_REFUSAL, refusal="read_only")
         parsed = parse(command)
         denials = self.rules.of("command", "deny")
         if denials and (denied := self._denied(parsed, denials)):
             return denied
         if outside and self.sandboxed:
             reason = "wants to run outside the sandbox" + (f": {why}" if why else "")
-            return Check(verdict="ask", reason=reason)
+            return Check(verdict="ask", reason=reason, refusal="outside_sandbox")
         if not self.sandboxed:
-            return Check(verdict="ask", reason="no sandbox is available here")
+            return Check(verdict="ask", reason="no sandbox is available here", refusal="no_sandbox")
         if parsed is None:
             if self.mode == "full-auto" and not denials:
                 return Check(verdict="allow")
-            return Check(verdict="ask", reason="the command line is too complex to check")
+            return _unverifiable("the command line is too complex to check")
         if self.mode == "full-auto":
             return Check(verdict="allow")
         blocked = [simple for simple in parsed if not self._command_allowed(simple)]
@@ -175,17 +185,19 @@ class Permissions:
             return Check(verdict="allow")
         first = blocked[0]
         if hidden := opaque(first):
-            return Check(verdict="ask", reason=f"what it runs cannot be checked: {hidden}")
+            return _unverifiable(f"what it runs cannot be checked: {hidden}")
         suggestion = None
         if first.argv:
             suggestion = Rule(action="allow", tool="command", pattern=suggest_pattern(first))
-        return Check(verdict="ask", reason="runs a command", suggestion=suggestion)
+        return Check(
+            verdict="ask", reason="runs a command", suggestion=suggestion, refusal="needs_approval"
+        )
 
     def _denied(self, parsed: list[SimpleCommand] | None, denials: list[Rule]) -> Check | None:
         """Deny rules match every reading of every command: a sure match denies; one only
         through a word known at run time, or a command that hides what it runs, asks."""
         if parsed is None:
-            return Check(verdict="ask", reason="the command line is too complex to check")
+            return _unverifiable("the command line is too complex to check")
         maybe: Rule | None = None
         hidden = ""
         for simple in parsed:
@@ -194,15 +206,14 @@ class Permissions:
                 for rule in denials:
                     found = deny_match(rule.pattern, reading)
                     if found == "yes":
-                        reason = f"Refused by the rule '{rule.describe()}'."
-                        return Check(verdict="deny", reason=reason)
+                        return _refused_by(rule)
                     if found == "maybe":
                         maybe = maybe or rule
         if maybe is not None:
             reason = f"could run a command the rule '{maybe.describe()}' refuses"
-            return Check(verdict="ask", reason=reason)
+            return _unverifiable(reason, maybe)
         if hidden:
-            return Check(verdict="ask", reason=f"what it runs cannot be checked: {hidden}")
+            return _unverifiable(f"what it runs cannot be checked: {hidden}")
         return None
 
     def _command_allowed(self, simple: SimpleCommand) -> bool:
@@ -271,3 +282,13 @@ class Permissions:
             ):
                 return False
         return True
+
+
+def _refused_by(rule: Rule) -> Check:
+    reason = f"Refused by the rule '{rule.describe()}'."
+    return Check(verdict="deny", reason=reason, refusal="deny_rule", rule=rule)
+
+
+def _unverifiable(reason: str, rule: Rule | None = None) -> Check:
+    """A command whose effect cannot be checked (against ``rule``, a deny rule) asks."""
+    return Check(verdict="ask", reason=reason, refusal="unverifiable", rule=rule)

@@ -53,12 +53,15 @@ class RulesNotSaved(Exception):
 
 
 class RuleBook:
-    """The rules of one workspace, read at start and written whenever one is added."""
+    """The rules of one workspace, read at start and written whenever one is added.
 
-    def __init__(self, workspace: Path) -> None:
+    ``for_this_run`` (``run --allow/--deny``) apply too but are never saved."""
+
+    def __init__(self, workspace: Path, for_this_run: list[Rule] | None = None) -> None:
         self.workspace = workspace
         self.path = rules_path(workspace)
         self.rules: list[Rule] = self._load()
+        self.for_this_run = list(for_this_run or [])
 
     def _load(self) -> list[Rule]:
         try:
@@ -79,7 +82,8 @@ class RuleBook:
             ) from None
 
     def of(self, tool: RuleTool, action: str) -> list[Rule]:
-        return [rule for rule in self.rules if rule.tool == tool and rule.action == action]
+        every = self.rules + self.for_this_run
+        return [rule for rule in every if rule.tool == tool and rule.action == action]
 
     def find(self, rule: Rule) -> int | None:
         """The index of a rule that means the same (``pytest  *`` is ``pytest *``), if any."""
