@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="run commands without the sandbox, as the approval mode allows",
     )
+    run.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="show the raw model API error under each retry and error (stderr)",
+    )
     _add_workspace_option(run)
 
     index = commands.add_parser(
@@ -311,4 +317,4 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("run needs a TASK (as an argument, or on stdin)")
     from agent.headless import main as run_headless
 
-    return run_headless(task, settings, workspace, args.output_format)
+    return run_headless(task, settings, workspace, args.output_format, verbose=args.verbose)

@@ -161,12 +161,14 @@ class Retrying(Record):
     attempt: int
     delay_seconds: float
     reason: str
+    detail: str = Field("", description="The raw error, as the libraries gave it")
 
 
 class Error(Record):
     type: Literal["error"] = "error"
     message: str
     fatal: bool = True
+    detail: str = Field("", description="The raw error behind the message, if any")
 
 
 class TurnFinished(Record):

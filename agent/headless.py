@@ -35,11 +35,13 @@ EXIT_CODES = {"success": 0, "failed": 1, "config_error": 2, "budget_exceeded": 3
 
 
 class TextOutput:
-    """Progress on stderr as it happens; the final answer on stdout."""
+    """Progress on stderr as it happens; the final answer on stdout. ``verbose`` adds the raw
+    API error under each retry and error."""
 
-    def __init__(self, out: TextIO, err: TextIO) -> None:
+    def __init__(self, out: TextIO, err: TextIO, verbose: bool = False) -> None:
         self.out = out
         self.err = err
+        self.verbose = verbose
 
     def say(self, line: str) -> None:
         print(line, file=self.err, flush=True)
@@ -69,14 +71,18 @@ class TextOutput:
                 for item in event.items:
                     self.say(f"  {MARKS[item.status]} {item.step}")
             case Retrying():
-                self.say(
-                    f"! {event.reason} — retrying in {event.delay_seconds:g} s "
-                    f"(attempt {event.attempt + 1})"
-                )
+                when = f"in {event.delay_seconds:g} s" if event.delay_seconds else "now"
+                self.say(f"! {event.reason} (retrying {when}, attempt {event.attempt + 1})")
+                self.raw(event.detail)
             case Error():
                 self.say(f"error: {event.message}")
+                self.raw(event.detail)
             case Result():
                 self.finish(event)
+
+    def raw(self, detail: str) -> None:
+        if self.verbose and detail:
+            self.say(f"  raw: {detail}")
 
     def finish(self, result: Result) -> None:
         if result.result:
@@ -123,6 +129,7 @@ async def run_task(
     output: OutputFormat,
     out: TextIO,
     err: TextIO,
+    verbose: bool = False,
 ) -> int:
     """Run ``task`` to the end and return the process exit code."""
     from agent.llm import LLM
@@ -132,7 +139,7 @@ async def run_task(
     from agent.session import SessionStore
 
     show = (
-        TextOutput(out, err).show
+        TextOutput(out, err, verbose).show
         if output == "text"
         else JsonOutput(out, output == "stream-json").show
     )
@@ -178,8 +185,10 @@ def config_failure(message: str, output: OutputFormat, out: TextIO, err: TextIO)
     return EXIT_CODES["config_error"]
 
 
-def main(task: str, settings: Settings, workspace: Path, output: OutputFormat) -> int:
+def main(
+    task: str, settings: Settings, workspace: Path, output: OutputFormat, verbose: bool = False
+) -> int:
     """Entry point for the CLI: keeps stdout clean of anything but our output."""
     out = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
-        return asyncio.run(run_task(task, settings, workspace, output, out, sys.stderr))
+        return asyncio.run(run_task(task, settings, workspace, output, out, sys.stderr, verbose))
