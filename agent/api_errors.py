@@ -13,6 +13,7 @@ import contextlib
 import email.utils
 import http
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from agent import keys
 from agent.events import Usage
 
 # How often a failure may be retried: never, once (an empty reply), briefly (a local server
@@ -30,6 +32,7 @@ BRIEF_DELAY = 0.5
 # A Retry-After longer than this is not waited for: the run fails and says when to come back.
 MAX_RETRY_AFTER = 60.0
 TIMEOUT_HINT = "the request_timeout setting, e.g. SHIPMATE_REQUEST_TIMEOUT=600"
+URL = re.compile(r"https?://[^\s'\"<>]+")
 
 
 class APIAnswerError(Exception):
@@ -161,8 +164,14 @@ def server_message(error: BaseException) -> str:
 
 def classify(error: BaseException, endpoint: Endpoint) -> Failure:
     failure = _classify(error, endpoint)
-    failure.detail = raw(error)
+    failure.message = scrub(failure.message)
+    failure.detail = scrub(raw(error))
     return failure
+
+
+def scrub(text: str) -> str:
+    """Text that may quote a URL or a server's words, without credentials or keys in it."""
+    return keys.redact(URL.sub(lambda match: display_url(match.group()), text))
 
 
 def _classify(error: BaseException, endpoint: Endpoint) -> Failure:

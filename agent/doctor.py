@@ -61,8 +61,8 @@ def report(settings: Settings, workspace: Path) -> int:
         rows.append(("model", str(error)))
     rows.append(("api base", settings.api_base or "(provider default)"))
     if settings.api_base and model is not None:
-        served = _served_name(model, settings)
-        reached, line = check_server(settings.api_base, served, api_key, key_names)
+        served, provider = _served_name(model, settings)
+        reached, line = check_server(settings.api_base, served, api_key, key_names, provider)
         model_ok = model_ok and reached
         rows.append(("server", line))
     rows.append(("approval", settings.approval))
@@ -151,14 +151,16 @@ def _key_problem(model: str, settings: Settings) -> tuple[str | None, str | None
     return None, credentials.get("api_key"), names
 
 
-def _served_name(model: str, settings: Settings) -> str:
-    """The model's name as the server knows it (litellm's provider prefix taken off)."""
+def _served_name(model: str, settings: Settings) -> tuple[str, str]:
+    """The model's name as the server knows it (litellm's provider prefix taken off), and
+    the provider."""
     from agent.llm import litellm
 
     try:
-        return litellm().get_llm_provider(model, api_base=settings.api_base)[0]
+        name, provider = litellm().get_llm_provider(model, api_base=settings.api_base)[:2]
     except Exception:
-        return model
+        return model, ""
+    return name, provider
 
 
 def _prices(model: str | None, settings: Settings) -> str | None:
@@ -174,6 +176,18 @@ def _prices(model: str | None, settings: Settings) -> str | None:
     return f"${given_in:g} in, ${given_out:g} out per million tokens ({source})"
 
 
+# Providers whose servers speak OpenAI's API, where GET /models lists the models.
+OPENAI_COMPATIBLE = frozenset(
+    (
+        "openai", "hosted_vllm", "lm_studio", "openai_like", "custom_openai", "llamafile",
+        "text-completion-openai", "litellm_proxy", "openrouter", "deepseek", "groq",
+        "together_ai", "fireworks_ai", "mistral", "xai",
+    )
+)  # fmt: skip
+OLLAMA = frozenset(("ollama", "ollama_chat"))
+MODELS = ("/models", "data", "id")
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirect is reported, not followed: the key must not travel to another server."""
 
@@ -186,14 +200,20 @@ def check_server(
     model: str,
     api_key: str | None,
     key_names: list[str] | None = None,
+    provider: str = "openai",
     timeout: float = 3.0,
 ) -> tuple[bool, str]:
-    """Ask an OpenAI-compatible server for its models: whether it answers, and whether it
-    serves ``model``. The key goes only to this URL, the server the user named."""
-    url = api_base.rstrip("/") + "/models"
+    """Ask the server for its models: whether it answers, and whether it serves ``model``.
+    OpenAI-compatible servers list them at ``/models``, Ollama's own API at ``/api/tags``;
+    for other providers only whether the server answers at all is checked. A key is sent
+    only to an OpenAI-compatible server, at this URL, the one the user named."""
+    if provider not in OPENAI_COMPATIBLE and provider not in OLLAMA:
+        return _answers(api_base, timeout)
+    path, field, key = ("/api/tags", "models", "name") if provider in OLLAMA else MODELS
+    url = api_base.rstrip("/") + path
     shown = display_url(url)
     headers = {"Accept": "application/json"}
-    if api_key and api_key != PLACEHOLDER_KEY:
+    if provider in OPENAI_COMPATIBLE and api_key and api_key != PLACEHOLDER_KEY:
         headers["Authorization"] = f"Bearer {api_key}"
     opener = urllib.request.build_opener(_NoRedirect)
     try:
@@ -208,7 +228,7 @@ def check_server(
         return False, _unreachable(api_base, error, timeout)
     try:
         listing = json.loads(body)
-        names = [str(entry.get("id")) for entry in listing["data"] if isinstance(entry, dict)]
+        names = [str(entry.get(key)) for entry in listing[field] if isinstance(entry, dict)]
     except (ValueError, KeyError, TypeError, AttributeError):
         wrong = f"{shown} answered with {content_type}, not a model list"
         return False, f"{wrong}: is --api-base right?"
@@ -219,6 +239,21 @@ def check_server(
         return True, f"{base} answers, but lists no models"
     listed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
     return True, f"{base} answers, but does not list '{model}' (it serves {listed}): check --model"
+
+
+def _answers(api_base: str, timeout: float) -> tuple[bool, str]:
+    """Whether anything answers HTTP at ``api_base`` (whatever the status), without a key."""
+    request = urllib.request.Request(api_base, method="GET")
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout):
+            pass
+    except urllib.error.HTTPError:
+        pass  # an answer all the same
+    except urllib.error.URLError as error:
+        return False, _unreachable(api_base, error.reason, timeout)
+    except (OSError, http.client.HTTPException) as error:
+        return False, _unreachable(api_base, error, timeout)
+    return True, f"{display_url(api_base)} answers (its models are not checked)"
 
 
 def _refused(shown: str, error: urllib.error.HTTPError, key_names: list[str]) -> str:

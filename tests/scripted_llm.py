@@ -5,7 +5,8 @@ path runs: SSE streaming, tool calls split across chunks, usage in the last chun
 faults real providers produce (429 with Retry-After, 500, a connection dropped mid-stream,
 malformed tool arguments, a stream that stalls) and those of a wrong or broken server (an
 HTML page or other JSON answering 200, a stream without a chunk, a server too slow to answer).
-``GET /v1/models`` lists the served model, as OpenAI-compatible servers do.
+``GET /v1/models`` lists the served model, as OpenAI-compatible servers do (and
+``GET /api/tags``, as Ollama does).
 """
 
 from __future__ import annotations
@@ -123,11 +124,13 @@ class ScriptedLLM:
                 if fault is not None:
                     self._send(fault.status, fault.body, fault.retry_after, fault.content_type)
                     return
-                if self.path.rstrip("/") != "/v1/models":
+                if self.path.rstrip("/") == "/v1/models":
+                    models = {"object": "list", "data": [{"id": owner.model, "object": "model"}]}
+                    self._send(200, json.dumps(models))
+                elif self.path == "/api/tags":  # Ollama's own API
+                    self._send(200, json.dumps({"models": [{"name": f"{owner.model}:latest"}]}))
+                else:
                     self._send(404, '{"error": {"message": "not found"}}')
-                    return
-                models = {"object": "list", "data": [{"id": owner.model, "object": "model"}]}
-                self._send(200, json.dumps(models))
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

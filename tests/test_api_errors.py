@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent import keys
-from agent.api_errors import display_url, is_local
+from agent.api_errors import display_url, is_local, scrub
 from agent.config import ConfigError, Settings, load_settings
 from agent.doctor import check_server, report
 from agent.events import Error, Result, Retrying, SessionStarted
@@ -224,6 +224,18 @@ def test_run_at_a_closed_port_says_so_plainly_or_verbosely(repo: Path) -> None:
     assert done.stdout == ""
 
 
+async def test_keys_a_server_echoes_are_not_repeated(llm: ScriptedLLM) -> None:
+    echo = '{"error": {"message": "Incorrect API key provided: sk-wrong-secret-42"}}'
+    llm.add(Fault("status", status=400, body=echo), Fault("status", status=401, body=echo))
+    keys.capture(environ={"OPENAI_API_KEY": "sk-wrong-secret-42"})
+    settings = Settings(model="scripted", api_base=llm.url)
+    for _ in range(2):
+        error, _ = await failure(LLM.from_settings(settings))
+        assert "sk-wrong-secret-42" not in str(error) + error.detail
+        assert "***" in error.detail
+    assert str(error).endswith("set OPENAI_API_KEY to a valid key")
+
+
 def test_urls_are_shown_without_secrets() -> None:
     assert display_url("https://user:pw@host.example:8443/v1/?key=abc#x") == (
         "https://host.example:8443/v1"
@@ -231,6 +243,8 @@ def test_urls_are_shown_without_secrets() -> None:
     assert is_local("http://127.0.0.1:9/v1") and is_local("http://localhost:11434/v1")
     assert is_local("http://192.168.1.20:8000/v1")
     assert not is_local("https://api.openai.com/v1")
+    said = "404 for url 'https://g.example/v1/m:stream?alt=sse&key=AIzaSECRET' (see https://x.y)"
+    assert scrub(said) == "404 for url 'https://g.example/v1/m:stream' (see https://x.y)"
 
 
 def test_verbose_text_output_adds_the_raw_error() -> None:
@@ -351,6 +365,20 @@ def test_doctor_sends_the_key_only_to_the_named_server(llm: ScriptedLLM) -> None
     assert llm.gets[-1][1]["authorization"] == "Bearer sk-secret"
     check_server(llm.url, "scripted", "sk-no-key-needed")
     assert "authorization" not in llm.gets[-1][1]
+
+
+def test_doctor_asks_ollama_and_other_servers_their_own_way(llm: ScriptedLLM) -> None:
+    native = llm.url.removesuffix("/v1")
+    assert check_server(native, "scripted", "sk-secret", provider="ollama") == (
+        True,
+        f"{native} answers and serves 'scripted'",
+    )
+    assert llm.gets[-1][0] == "/api/tags"
+    assert check_server(native, "claude", "sk-secret", provider="anthropic") == (
+        True,
+        f"{native} answers (its models are not checked)",
+    )
+    assert not any("authorization" in headers for _, headers in llm.gets)
 
 
 def test_doctor_fails_when_nothing_listens(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
