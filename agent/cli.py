@@ -127,6 +127,12 @@ def build_parser() -> Parser:
         action="store_true",
         help="no progress on stderr (errors are still reported): only the answer, or only JSON",
     )
+    run.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="show the raw model API error under each retry and error (stderr)",
+    )
     _add_workspace_option(run)
 
     index = commands.add_parser(
@@ -494,6 +500,7 @@ def run_options(command: argparse.ArgumentParser, args: argparse.Namespace) -> R
     return RunOptions(
         output=args.output_format,
         quiet=args.quiet,
+        verbose=args.verbose,
         appended_prompt=safe_text(appended),
         allow=[pattern.strip() for pattern in args.allow],
         deny=[pattern.strip() for pattern in args.deny],

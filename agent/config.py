@@ -73,6 +73,12 @@ class Settings(BaseModel):
     approval: ApprovalMode = Field("ask", description="What runs without asking")
     max_turns: int = Field(100, ge=1, description="Model calls per task before stopping")
     max_cost: float | None = Field(None, gt=0, description="US dollars per task before stopping")
+    input_cost_per_mtok: float | None = Field(
+        None, ge=0, description="US dollars per million input tokens (over litellm's prices)"
+    )
+    output_cost_per_mtok: float | None = Field(
+        None, ge=0, description="US dollars per million output tokens (over litellm's prices)"
+    )
     command_timeout: float = Field(300.0, gt=0, description="Seconds before a command is killed")
     request_timeout: float = Field(300.0, gt=0, description="Seconds to wait on the model API")
     max_retries: int = Field(5, ge=0, le=20, description="Retries of a failed model call")
@@ -93,6 +99,13 @@ class Settings(BaseModel):
     def notices(self) -> list[str]:
         """What the user should know about how the settings were merged."""
         return self._notices
+
+    @property
+    def prices(self) -> tuple[float, float] | None:
+        """The user's prices (input, output per million tokens), when both are set."""
+        if self.input_cost_per_mtok is None or self.output_cost_per_mtok is None:
+            return None
+        return self.input_cost_per_mtok, self.output_cost_per_mtok
 
     @field_validator("pass_env", mode="before")
     @classmethod
@@ -131,6 +144,12 @@ def load_settings(workspace: Path, flags: dict[str, Any] | None = None) -> Setti
         settings = Settings.model_validate(merged)
     except ValidationError as error:
         raise ConfigError(_explain(error, "settings")) from None
+    if (settings.input_cost_per_mtok is None) != (settings.output_cost_per_mtok is None):
+        # One price alone would count the other side as free and let a budget overrun.
+        raise ConfigError(
+            "Set both input_cost_per_mtok and output_cost_per_mtok (US dollars per million "
+            "tokens), or neither."
+        )
     settings.notices.extend(notices)
     return settings
 

@@ -210,12 +210,14 @@ class Retrying(EventRecord):
     attempt: int
     delay_seconds: float
     reason: str
+    detail: str = Field("", description="The raw error, as the libraries gave it")
 
 
 class Error(EventRecord):
     type: Literal["error"] = "error"
     message: str
     fatal: bool = True
+    detail: str = Field("", description="The raw error behind the message, if any")
 
 
 class TurnFinished(EventRecord):

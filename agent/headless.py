@@ -51,6 +51,7 @@ class RunOptions(BaseModel):
 
     output: OutputFormat = "text"
     quiet: bool = False
+    verbose: bool = False
     appended_prompt: str = ""
     allow: list[str] = []
     deny: list[str] = []
@@ -63,12 +64,15 @@ class RunOptions(BaseModel):
 
 class TextOutput:
     """Progress on stderr as it happens (none when ``quiet``, but errors); the final answer
-    on stdout."""
+    on stdout. ``verbose`` adds the raw API error under each retry and error."""
 
-    def __init__(self, out: TextIO, err: TextIO, quiet: bool = False) -> None:
+    def __init__(
+        self, out: TextIO, err: TextIO, quiet: bool = False, verbose: bool = False
+    ) -> None:
         self.out = out
         self.err = err
         self.quiet = quiet
+        self.verbose = verbose
 
     def say(self, line: str, always: bool = False) -> None:
         if always or not self.quiet:
@@ -102,14 +106,18 @@ class TextOutput:
                 for item in event.items:
                     self.say(f"  {MARKS[item.status]} {item.step}")
             case Retrying():
-                self.say(
-                    f"! {event.reason} — retrying in {event.delay_seconds:g} s "
-                    f"(attempt {event.attempt + 1})"
-                )
+                when = f"in {event.delay_seconds:g} s" if event.delay_seconds else "now"
+                self.say(f"! {event.reason} (retrying {when}, attempt {event.attempt + 1})")
+                self.raw(event.detail)
             case Error():
                 self.say(f"error: {event.message}", always=True)
+                self.raw(event.detail, always=True)
             case Result():
                 self.finish(event)
+
+    def raw(self, detail: str, always: bool = False) -> None:
+        if self.verbose and detail:
+            self.say(f"  raw: {detail}", always)
 
     def finish(self, result: Result) -> None:
         if result.result:
@@ -170,7 +178,7 @@ async def run_task(
     from agent.session import SessionStore
 
     output = options.output
-    text = TextOutput(out, err, options.quiet) if output == "text" else None
+    text = TextOutput(out, err, options.quiet, options.verbose) if output == "text" else None
     printer = text or JsonOutput(out, output == "stream-json")
     run_rules = [rule.describe() for rule in options.rules()]
 

@@ -152,6 +152,15 @@ def for_command(name: str) -> str | None:
     return _keys.get(name)
 
 
+def redact(text: str) -> str:
+    """``text`` with every key Shipmate holds replaced by ``***`` (a server may echo one, and a
+    URL may carry one in its query)."""
+    for value in _keys.values():
+        if len(value) >= 8:
+            text = text.replace(value, "***")
+    return text
+
+
 def clear() -> None:
     """Forget every key (tests start each case from a clean slate)."""
     _keys.clear()

@@ -3,15 +3,16 @@
 This layer owns retries: litellm's and the OpenAI SDK's own are switched off, so waits never
 multiply. A call yields ``TextDelta`` as text arrives, ``Retrying`` before each new attempt
 (text streamed so far is then void), and finally one ``Reply`` with the tool calls assembled
-from their chunks, the usage and the cost.
+from their chunks, the usage and the cost. A reply that is not a chat completion, or that is
+empty, is an error too (``agent.api_errors`` words them all), never a silent success.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import functools
+import json
 import logging
 import os
 import random
@@ -21,11 +22,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent import keys
+from agent.api_errors import (
+    BRIEF_DELAY,
+    BRIEF_RETRIES,
+    APIAnswerError,
+    EmptyReply,
+    Endpoint,
+    Failure,
+    IncompleteStream,
+    NotChatCompletion,
+    classify,
+    display_url,
+)
 from agent.config import ConfigError, Settings, choose_model
 from agent.events import Retrying, TextDelta, ToolCallInfo, Usage
 
-MAX_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
+# A body this small that is not a stream is read whole before parsing, so an error it holds
+# can be quoted (reading it first changes nothing for the stream parser).
+SMALL_BODY = 65_536
 # Providers that take Anthropic-style cache_control blocks for Claude models.
 CACHE_CONTROL_PROVIDERS = {"anthropic", "bedrock", "vertex_ai", "openrouter"}
 PLACEHOLDER_KEY = "sk-no-key-needed"
@@ -39,18 +54,19 @@ KEEP_LITELLM_COPIES_UNTIL = 600_000
 
 
 class LLMError(Exception):
-    """The model call failed for good. ``config`` marks faults the user must fix (key, model)."""
+    """The model call failed for good. ``config`` marks faults the user must fix (key, model);
+    ``detail`` is the raw error for --verbose, ``usage`` what the failed attempts cost."""
 
-    def __init__(self, message: str, *, config: bool = False) -> None:
+    def __init__(
+        self, message: str, *, config: bool = False, detail: str = "", usage: Usage | None = None
+    ) -> None:
         super().__init__(message)
         self.config = config
+        self.detail = detail
+        self.usage = usage or Usage()
 
 
-class IncompleteStream(Exception):
-    """The stream ended without a finish reason: the connection was cut."""
-
-
-class ReplyTooLarge(Exception):
+class ReplyTooLarge(APIAnswerError):
     """The reply passed ``MAX_REPLY_CHARS``; asking again would only bring the same."""
 
     def __init__(self) -> None:
@@ -94,9 +110,13 @@ class LLM:
         request_timeout: float = 300.0,
         max_retries: int = 5,
         retry_base_delay: float = 1.0,
+        key_names: tuple[str, ...] = (),
+        prices: tuple[float, float] | None = None,
     ) -> None:
         """``credentials`` are litellm arguments (``api_key``, ``aws_secret_access_key`` …):
-        keys are passed explicitly, never left in the environment for children to inherit."""
+        keys are passed explicitly, never left in the environment for children to inherit.
+        ``key_names`` are the variables they came from (for messages); ``prices`` the user's
+        US dollars per million input and output tokens, over litellm's table."""
         self.model = model
         self.api_base = api_base
         self.credentials = dict(credentials or {})
@@ -105,8 +125,10 @@ class LLM:
         self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.retry_base_delay = retry_base_delay
+        self.prices = prices
         provider = litellm().get_llm_provider(model, api_base=api_base)[1]
         self.cache_control = provider in CACHE_CONTROL_PROVIDERS and "claude" in model.lower()
+        self.endpoint = Endpoint(model, api_base, provider, key_names, request_timeout)
 
     @property
     def api_key(self) -> str | None:
@@ -125,9 +147,10 @@ class LLM:
                 "anthropic/claude-sonnet-4-5, openai/gpt-5 or gemini/gemini-2.5-pro, or "
                 "openai/NAME with --api-base for an OpenAI-compatible server."
             ) from None
-        credentials, missing = keys.credentials(
-            lib.validate_environment(model=model, api_base=settings.api_base)["missing_keys"],
-            provider,
+        reported = lib.validate_environment(model=model, api_base=settings.api_base)
+        credentials, missing = keys.credentials(reported["missing_keys"], provider)
+        key_names = tuple(
+            name for name in reported["missing_keys"] if not keys.SETTING.fullmatch(name)
         )
         if missing:
             if not settings.api_base:
@@ -142,6 +165,8 @@ class LLM:
             credentials=credentials,
             request_timeout=settings.request_timeout,
             max_retries=settings.max_retries,
+            key_names=key_names,
+            prices=settings.prices,
         )
 
     def context_window(self) -> int:
@@ -152,35 +177,54 @@ class LLM:
         except Exception:
             return 128_000
 
+    def price_known(self) -> bool:
+        """Whether costs can be counted: prices from the settings, or from litellm's table."""
+        return self.prices is not None or table_prices(self.model) is not None
+
     async def stream(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> AsyncIterator[TextDelta | Retrying | Reply]:
         attempt = 0
+        spent = Usage()  # what attempts that brought nothing still cost
         while True:
             try:
                 async for item in self._stream_once(messages, tools):
+                    if isinstance(item, Reply):
+                        item.usage = spent + item.usage
                     yield item
                 return
             except Exception as error:
-                fatal = _fatal(error)
-                if fatal is not None:
-                    raise fatal from error
-                if attempt >= self.max_retries:
+                if isinstance(error, EmptyReply):
+                    spent += error.usage
+                failure = classify(error, self.endpoint)
+                if attempt >= self._retries(failure):
                     raise LLMError(
-                        f"The model API failed {attempt + 1} times in a row; last error: "
-                        f"{_describe(error)}"
+                        _final_message(failure, attempt + 1),
+                        config=failure.config,
+                        detail=failure.detail,
+                        usage=spent,
                     ) from error
-                delay = self._delay(error, attempt)
+                delay = self._delay(failure, attempt)
                 attempt += 1
                 yield Retrying(
-                    attempt=attempt, delay_seconds=round(delay, 2), reason=_describe(error)
+                    attempt=attempt,
+                    delay_seconds=round(delay, 2),
+                    reason=failure.message,
+                    detail=failure.detail,
                 )
                 await asyncio.sleep(delay)
 
-    def _delay(self, error: Exception, attempt: int) -> float:
-        after = _retry_after(error)
-        if after is not None:
-            return min(after, MAX_RETRY_AFTER)
+    def _retries(self, failure: Failure) -> int:
+        limits = {"no": 0, "once": 1, "brief": min(BRIEF_RETRIES, self.max_retries)}
+        return limits.get(failure.retry, self.max_retries)
+
+    def _delay(self, failure: Failure, attempt: int) -> float:
+        if failure.wait is not None:
+            return failure.wait
+        if failure.retry == "once":
+            return 0.0
+        if failure.retry == "brief":
+            return BRIEF_DELAY * 2**attempt
         backoff = min(self.retry_base_delay * 2**attempt, MAX_BACKOFF)
         return backoff * random.uniform(0.75, 1.25)
 
@@ -203,6 +247,7 @@ class LLM:
             kwargs["api_base"] = self.api_base
         kwargs.update(self.credentials)
         response = await lib.acompletion(**kwargs)
+        content_type, url, body = await _what_came(response)
         text: list[str] = []
         calls: dict[int, dict[str, str]] = {}
         last_key = 0
@@ -228,8 +273,16 @@ class LLM:
         finally:
             with contextlib.suppress(Exception):
                 await response.aclose()
+        if not text and not calls:
+            if content_type is not None and "stream" not in content_type:
+                raise NotChatCompletion(self._not_a_completion(url, content_type, body))
+            if finish is not None or usage is not None:
+                # litellm makes up a closing chunk for a stream that had none (and no usage)
+                raise EmptyReply(finish, self._usage(usage), chunks=usage is not None)
         if finish is None:
-            raise IncompleteStream("the connection closed before the reply was complete")
+            raise IncompleteStream(
+                f"the connection to {self.endpoint.where} closed before the reply was complete"
+            )
         yield Reply(
             text="".join(text),
             tool_calls=[
@@ -240,6 +293,18 @@ class LLM:
             finish_reason=finish,
         )
 
+    def _not_a_completion(self, url: str | None, content_type: str, body: bytes | None) -> str:
+        where = display_url(url) if url else self.endpoint.where
+        said = _error_in(body)
+        if said:
+            return f"{where} answered with an error instead of a chat completion: {said}"
+        hint = (
+            "is --api-base right?"
+            if self.api_base
+            else "is a proxy or a captive portal in the way?"
+        )
+        return f"{where} answered with {content_type}, not a chat completion: {hint}"
+
     def _usage(self, usage: Any) -> Usage:
         if usage is None:
             return Usage()
@@ -247,16 +312,71 @@ class LLM:
         cached = getattr(details, "cached_tokens", None) or getattr(
             usage, "cache_read_input_tokens", 0
         )
-        try:
-            cost = sum(litellm().cost_per_token(model=self.model, usage_object=usage))
-        except Exception:
-            cost = 0.0
+        tokens_in = usage.prompt_tokens or 0
+        tokens_out = usage.completion_tokens or 0
+        if self.prices is not None:
+            cost = (tokens_in * self.prices[0] + tokens_out * self.prices[1]) / 1_000_000
+        else:
+            try:
+                cost = sum(litellm().cost_per_token(model=self.model, usage_object=usage))
+            except Exception:
+                cost = 0.0
         return Usage(
-            input_tokens=usage.prompt_tokens or 0,
-            output_tokens=usage.completion_tokens or 0,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
             cached_tokens=cached or 0,
             cost_usd=cost,
         )
+
+
+def table_prices(model: str) -> tuple[float, float] | None:
+    """litellm's US dollars per million input and output tokens for ``model``; None when it
+    has none (it also counts some models it lists as free, which is no price either)."""
+    try:
+        prices = litellm().cost_per_token(
+            model=model, prompt_tokens=1_000_000, completion_tokens=1_000_000
+        )
+    except Exception:
+        return None
+    return (prices[0], prices[1]) if sum(prices) > 0 else None
+
+
+def _final_message(failure: Failure, attempts: int) -> str:
+    message = failure.message
+    if not message.startswith(("http://", "https://")):
+        message = message[:1].upper() + message[1:]
+    if attempts > 1:
+        message = f"The model API failed {attempts} times in a row: {failure.message}"
+    return message
+
+
+async def _what_came(response: Any) -> tuple[str | None, str | None, bytes | None]:
+    """The answer's content type, the URL that answered, and its body when that is small
+    and not a stream (read now so an error in it can be quoted; the parser reads it after)."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    headers = hidden.get("additional_headers") or {}
+    content_type = headers.get("llm_provider-content-type")
+    content_type = content_type.split(";")[0].strip().lower() if content_type else None
+    raw = getattr(getattr(response, "completion_stream", None), "response", None)
+    url = str(getattr(raw, "url", "") or "") or hidden.get("api_base")
+    body = None
+    if content_type is not None and "stream" not in content_type and raw is not None:
+        with contextlib.suppress(Exception):
+            if int(raw.headers.get("content-length") or SMALL_BODY + 1) <= SMALL_BODY:
+                body = await raw.aread()
+    return content_type, url, body
+
+
+def _error_in(body: bytes | None) -> str:
+    """The message of an OpenAI-style ``{"error": …}`` body, if that is what it is."""
+    try:
+        data = json.loads(body or b"")
+    except ValueError:
+        return ""
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        error = error.get("message")
+    return " ".join(str(error).split())[:300] if error else ""
 
 
 def _streamed_size(delta: Any) -> int:
@@ -330,76 +450,3 @@ def with_cache_control(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             blocks = [{"type": "text", "text": content, "cache_control": {"type": "ephemeral"}}]
             marked[index] = {**message, "content": blocks}
     return marked
-
-
-def _status(error: Exception) -> int | None:
-    status = getattr(error, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _fatal(error: Exception) -> LLMError | None:
-    """An LLMError when retrying cannot help; None when it might."""
-    lib = litellm()
-    exceptions = lib.exceptions
-    if isinstance(error, exceptions.AuthenticationError):
-        return LLMError(
-            f"The API rejected the key (401): check the key for this model. {_describe(error)}",
-            config=True,
-        )
-    if isinstance(error, exceptions.PermissionDeniedError):
-        return LLMError(f"The API refused access (403). {_describe(error)}", config=True)
-    if isinstance(error, exceptions.NotFoundError):
-        return LLMError(
-            f"The API does not know this model (404): check --model. {_describe(error)}",
-            config=True,
-        )
-    if isinstance(error, exceptions.ContextWindowExceededError):
-        return LLMError(
-            f"The conversation no longer fits the model's context window. {_describe(error)}"
-        )
-    if isinstance(error, IncompleteStream | asyncio.TimeoutError):
-        return None
-    if isinstance(error, exceptions.Timeout | exceptions.APIConnectionError):
-        return None
-    status = _status(error)
-    if status in (408, 409, 429) or (status is not None and status >= 500):
-        return None
-    if isinstance(error, exceptions.BadRequestError) or status is not None:
-        return LLMError(f"The model API refused the request: {_describe(error)}")
-    import httpx
-
-    if isinstance(error, httpx.TransportError):
-        return None
-    return LLMError(f"The model call failed: {_describe(error)}")
-
-
-def _retry_after(error: Exception) -> float | None:
-    headers = None
-    response = getattr(error, "response", None)
-    if response is not None:
-        headers = getattr(response, "headers", None)
-    headers = headers or getattr(error, "litellm_response_headers", None) or {}
-    value = headers.get("retry-after") if hasattr(headers, "get") else None
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    with contextlib.suppress(TypeError, ValueError):
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time())
-    return None
-
-
-def _describe(error: Exception) -> str:
-    """One line without litellm's provider banners."""
-    if isinstance(error, IncompleteStream):
-        return str(error)
-    text = str(error).strip().splitlines()
-    line = text[0] if text else type(error).__name__
-    line = line.removeprefix("litellm.")
-    status = _status(error)
-    if status and str(status) not in line:
-        line = f"{status} {line}"
-    return line[:300]

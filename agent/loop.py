@@ -145,7 +145,8 @@ class Agent:
                     else:
                         yield item
             except LLMError as error:
-                yield Error(message=str(error))
+                self.usage += error.usage
+                yield Error(message=str(error), detail=error.detail)
                 yield self._finish("config_error" if error.config else "failed", error=str(error))
                 return
             assert reply is not None
@@ -195,6 +196,12 @@ class Agent:
                 f"Shipmate's Python imports code from this workspace ({shown}), so a command "
                 "could change what Shipmate runs next time; install Shipmate in an environment "
                 "of its own (python -m venv ~/.shipmate && ~/.shipmate/bin/pip install …)."
+            )
+        if self.settings.max_cost is not None and not self.llm.price_known():
+            notices.append(
+                f"--max-cost ${self.settings.max_cost:g} is not enforced: litellm has no price "
+                f"for {self.llm.model}; set input_cost_per_mtok and output_cost_per_mtok (US "
+                "dollars per million tokens) to count its cost."
             )
         if self.settings.dangerously_no_sandbox:
             notices.append("The sandbox is off (--dangerously-no-sandbox): commands run as you.")

@@ -3,12 +3,16 @@
 litellm talks to it over real HTTP (``openai/<name>`` + ``api_base``), so the whole client
 path runs: SSE streaming, tool calls split across chunks, usage in the last chunk, and the
 faults real providers produce (429 with Retry-After, 500, a connection dropped mid-stream,
-malformed tool arguments, a stream that stalls).
+malformed tool arguments, a stream that stalls) and those of a wrong or broken server (an
+HTML page or other JSON answering 200, a stream without a chunk, a server too slow to answer).
+``GET /v1/models`` lists the served model, as OpenAI-compatible servers do (and
+``GET /api/tags``, as Ollama does).
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,8 +44,10 @@ class Reply:
 class Fault:
     """A failure instead of a reply.
 
-    kind: ``status`` (HTTP error ``status`` with optional ``retry_after``), ``drop`` (send
-    part of a reply, then cut the connection), ``stall`` (send part, then hang ``seconds``).
+    kind: ``status`` (answer ``status`` with ``body`` of ``content_type`` and an optional
+    ``retry_after``; a 200 with an HTML page is a wrong --api-base), ``drop`` (send part of a
+    reply, then cut the connection), ``stall`` (send part, then hang ``seconds``), ``silent``
+    (a 200 stream that ends without any chunk), ``slow`` (wait ``seconds`` before answering).
     """
 
     kind: str
@@ -49,6 +55,15 @@ class Fault:
     retry_after: float | None = None
     seconds: float = 30.0
     body: str = '{"error": {"message": "scripted failure", "type": "server_error"}}'
+    content_type: str = "application/json"
+
+
+def closed_port_url() -> str:
+    """The URL of a local port where nothing listens (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
 
 
 def tool(name: str, **arguments: Any) -> Call:
@@ -64,6 +79,8 @@ class ScriptedLLM:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.request_times: list[float] = []
+        self.gets: list[tuple[str, dict[str, str]]] = []
+        self.models_fault: Fault | None = None  # a ``status`` fault answers GET /v1/models
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -101,23 +118,48 @@ class ScriptedLLM:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def do_GET(self) -> None:
+                owner.gets.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                fault = owner.models_fault
+                if fault is not None:
+                    self._send(fault.status, fault.body, fault.retry_after, fault.content_type)
+                    return
+                if self.path.rstrip("/") == "/v1/models":
+                    models = {"object": "list", "data": [{"id": owner.model, "object": "model"}]}
+                    self._send(200, json.dumps(models))
+                elif self.path == "/api/tags":  # Ollama's own API
+                    self._send(200, json.dumps({"models": [{"name": f"{owner.model}:latest"}]}))
+                else:
+                    self._send(404, '{"error": {"message": "not found"}}')
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 item = owner._next(body, {k.lower(): v for k, v in self.headers.items()})
+                if isinstance(item, Fault) and item.kind == "slow":
+                    time.sleep(item.seconds)
+                    item = Reply(text="too late")
                 if item is None:
-                    self._error(500, '{"error": {"message": "the test script ran out of replies"}}')
+                    self._send(500, '{"error": {"message": "the test script ran out of replies"}}')
                 elif isinstance(item, Fault) and item.kind == "status":
-                    self._error(item.status, item.body, item.retry_after)
+                    self._send(item.status, item.body, item.retry_after, item.content_type)
+                elif isinstance(item, Fault) and item.kind == "silent":
+                    self._send(200, "data: [DONE]\n\n", content_type="text/event-stream")
                 elif body.get("stream"):
                     self._stream(item, body)
                 else:
                     self._whole(item)
 
-            def _error(self, status: int, text: str, retry_after: float | None = None) -> None:
+            def _send(
+                self,
+                status: int,
+                text: str,
+                retry_after: float | None = None,
+                content_type: str = "application/json",
+            ) -> None:
                 data = text.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 if retry_after is not None:
                     self.send_header("Retry-After", str(retry_after))

@@ -105,7 +105,7 @@ def test_attack_huge_model_reply(llm: ScriptedLLM, repo: Path, tmp_path: Path) -
     llm.add(Reply(text=words(HUGE), chunk=64 * 1024))
     done = run_measured("run", "x", *model_flags(llm), cwd=repo, figure=tmp_path / "huge")
     assert done.returncode == 1, done.stderr
-    assert "error: The model call failed: the reply was too large" in done.stderr
+    assert "error: The reply was too large" in done.stderr
     assert "cut off" in done.stderr and "Traceback" not in done.stderr
     assert len(llm.requests) == 2  # cut off once, not retried
     baseline = int((tmp_path / "small").read_text()) / 1024
