@@ -25,6 +25,7 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
 )
+from agent.index.progress import ProgressLine
 from agent.policy.approval import HeadlessApprover
 from agent.terminal import json_safe
 from tools.base import plural
@@ -153,6 +154,8 @@ async def run_task(
         sandbox=sandbox_for(settings, workspace),
         rules=rules,
     )
+    if output == "text":
+        agent.index_progress = ProgressLine(err)
     try:
         async for event in agent.run(task):
             show(event)

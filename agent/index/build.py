@@ -12,10 +12,11 @@ import hashlib
 import marshal
 import multiprocessing
 import os
+import signal
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from agent.index.files import MAX_FILE_BYTES, unreadable_reason
@@ -28,6 +29,11 @@ from tools.paths import open_inside
 Indexed = tuple[str, int, int, str, str | None, bytes | None]
 BATCH = 24
 PARALLEL_FROM = 64
+POLL = 0.1  # seconds between looks at ``stop`` while the pool works
+
+
+class Cancelled(Exception):
+    """The build was stopped before it finished (the session was cancelled)."""
 
 
 def digest(data: bytes) -> str:
@@ -76,9 +82,18 @@ def _store_lookup(store: str) -> Callable[[str], bool]:
     return is_known
 
 
-def _batch(root: str, paths: list[str], store: str) -> list[Indexed]:
+def _batch(root: str, paths: list[str], store: str) -> tuple[int, list[Indexed]]:
     is_known = _store_lookup(store)
-    return [row for path in paths if (row := index_file(root, path, is_known)) is not None]
+    return len(paths), [
+        row for path in paths if (row := index_file(root, path, is_known)) is not None
+    ]
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl-C is the parent's to handle: it terminates the pool, so no worker prints a
+    traceback or finishes its batch first."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def index_files(
@@ -87,13 +102,20 @@ def index_files(
     store: Path,
     is_known: Callable[[str], bool],
     progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[Indexed]:
-    """Index ``paths``; many files go to a process pool, a few are done right here."""
+    """Index ``paths``; many files go to a process pool, a few are done right here.
+
+    Setting ``stop`` ends the build within ``POLL`` seconds with ``Cancelled``, as Ctrl-C
+    does with ``KeyboardInterrupt``: either way the workers are terminated, not waited for.
+    """
     total = len(paths)
     workers = os.cpu_count() or 1
     # A new Python would import from a workspace folder on Shipmate's sys.path: none is started.
     if total < PARALLEL_FROM or workers < 2 or imports_from(Path(root)):
         for done, path in enumerate(paths, 1):
+            if stop is not None and stop.is_set():
+                raise Cancelled
             row = index_file(str(root), path, is_known)
             if row is not None:
                 yield row
@@ -107,13 +129,34 @@ def index_files(
     os.environ["PYTHONSAFEPATH"] = "1"
     context = multiprocessing.get_context(method)
     batches = [paths[i : i + BATCH] for i in range(0, total, BATCH)]
-    done = 0
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {
-            pool.submit(_batch, str(root), batch, str(store)): len(batch) for batch in batches
-        }
-        for future in as_completed(futures):
-            yield from future.result()
-            done += futures[future]
-            if progress:
-                progress(done, total)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    try:
+        # Workers start with Ctrl-C blocked (the mask is inherited) until they ignore it.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pending = {pool.submit(_batch, str(root), batch, str(store)) for batch in batches}
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        done = 0
+        while pending:
+            if stop is not None and stop.is_set():
+                raise Cancelled
+            finished, pending = wait(pending, timeout=POLL, return_when=FIRST_COMPLETED)
+            for future in finished:
+                count, rows = future.result()
+                yield from rows
+                done += count
+                if progress:
+                    progress(done, total)
+    finally:
+        _terminate(pool)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool now: queued batches are dropped and running ones killed, not awaited."""
+    workers = list((pool._processes or {}).values())  # no public way before Python 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join()
