@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument(
         "--watch", action="store_true", help="then keep it current as files change (Ctrl-C stops)"
     )
+    index.add_argument(
+        "--verbose", "-v", action="store_true", help="list the files it skipped, and why"
+    )
     _add_workspace_option(index)
 
     repo_map = commands.add_parser(
@@ -238,7 +241,7 @@ def _index_command(args: argparse.Namespace, workspace: Path) -> int:
     from agent.index import cli
 
     if args.command == "index":
-        return cli.index_command(workspace, args.json, args.watch)
+        return cli.index_command(workspace, args.json, args.watch, args.verbose)
     if args.command == "map":
         if args.tokens < 1:
             print("shipmate: --tokens must be a positive number.", file=sys.stderr)
