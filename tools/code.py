@@ -47,14 +47,23 @@ class RepoMap(Tool):
         index = await _index(ctx)
         focus = [ctx.relative(resolve(ctx, path)) for path in self.focus]
         text = await asyncio.to_thread(index.repo_map, self.query, focus, self.tokens)
+        from agent.index.cli import focus_problem
+
+        # A focus file the index does not have is said, not silently ranked without.
+        notes = "".join(
+            f"Note: focus {path}: {focus_problem(index, path)}\n"
+            for path in focus
+            if path not in index.model.files
+        )
         if not text:
             if self.query and index.model.files:
                 return ToolResult(
-                    output=f"No indexed file matches '{self.query}'; try other words, or grep.",
+                    output=f"{notes}No indexed file matches '{self.query}'; try other words, "
+                    "or grep.",
                     summary="no match",
                 )
-            return ToolResult(output="The index has no files.", summary="empty")
-        return ToolResult(output=text, summary=f"{text.count(chr(10)) + 1} lines")
+            return ToolResult(output=f"{notes}The index has no files.", summary="empty")
+        return ToolResult(output=notes + text, summary=f"{text.count(chr(10)) + 1} lines")
 
 
 class FindSymbol(Tool):
