@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
 from agent.index.files import MAX_FILE_BYTES, unreadable_reason
 from agent.index.languages import detect
@@ -84,14 +85,24 @@ def _store_lookup(store: str) -> Callable[[str], bool]:
 
 def _batch(root: str, paths: list[str], store: str) -> tuple[int, list[Indexed]]:
     is_known = _store_lookup(store)
-    return len(paths), [
-        row for path in paths if (row := index_file(root, path, is_known)) is not None
-    ]
+    rows = []
+    for path in paths:
+        if _stopping is not None and _stopping.is_set():
+            break
+        row = index_file(root, path, is_known)
+        if row is not None:
+            rows.append(row)
+    return len(paths), rows
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C is the parent's to handle: it terminates the pool, so no worker prints a
-    traceback or finishes its batch first."""
+_stopping: Any = None  # in a worker: the pool's stop event, looked at between files
+
+
+def _start_worker(stopping: Any) -> None:
+    """Ctrl-C is the parent's to handle: it sets ``stopping``, and each worker ends its
+    batch after the file in hand (no traceback, no waiting for whole batches)."""
+    global _stopping
+    _stopping = stopping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
@@ -107,7 +118,8 @@ def index_files(
     """Index ``paths``; many files go to a process pool, a few are done right here.
 
     Setting ``stop`` ends the build within ``POLL`` seconds with ``Cancelled``, as Ctrl-C
-    does with ``KeyboardInterrupt``: either way the workers are terminated, not waited for.
+    does with ``KeyboardInterrupt``: the workers drop their queued batches and end the one in
+    hand after its current file.
     """
     total = len(paths)
     workers = os.cpu_count() or 1
@@ -129,7 +141,12 @@ def index_files(
     os.environ["PYTHONSAFEPATH"] = "1"
     context = multiprocessing.get_context(method)
     batches = [paths[i : i + BATCH] for i in range(0, total, BATCH)]
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    # Workers are asked to stop, never killed: one killed while it sends a result would
+    # leave the pool's reader thread waiting for the rest forever, and the exit with it.
+    stopping = context.Event()
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(stopping,)
+    )
     try:
         # Workers start with Ctrl-C blocked (the mask is inherited) until they ignore it.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -149,14 +166,5 @@ def index_files(
                 if progress:
                     progress(done, total)
     finally:
-        _terminate(pool)
-
-
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop the pool now: queued batches are dropped and running ones killed, not awaited."""
-    workers = list((pool._processes or {}).values())  # no public way before Python 3.14
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in workers:
-        process.terminate()
-    for process in workers:
-        process.join()
+        stopping.set()  # a no-op when all is done; else each worker ends after its file
+        pool.shutdown(wait=True, cancel_futures=True)
