@@ -239,9 +239,13 @@ def test_progress_without_a_terminal_is_a_line_every_few_seconds() -> None:
     progress = ProgressLine(log, every=0)
     progress(24, 1000)
     progress(48, 1000)
+    progress.every = 60
+    progress(72, 1000)  # not yet a few seconds since the last line
+    progress(1000, 1000)  # the end of a build that showed progress is always said
     assert log.getvalue().splitlines() == [
         "Indexing: 24/1,000 files (0 s)",
         "Indexing: 48/1,000 files (0 s)",
+        "Indexing: 1,000/1,000 files (0 s); saving the index",
     ]
     assert "\r" not in log.getvalue()
 

@@ -33,9 +33,12 @@ class ProgressLine:
                 # Shipmate's own ``\r``, past the terminal filter.
                 write_trusted(self.stream, f"\rIndexing {done:,}/{total:,} files")
                 self.shown, self.drawn = now, True
-        elif now - self.shown >= self.every:
+        elif now - self.shown >= self.every or (done == total and self.shown > self.started):
+            # The last line of a long build says what the wait after it is for.
+            after = "; saving the index" if done == total else ""
             seconds = now - self.started
-            print(f"Indexing: {done:,}/{total:,} files ({seconds:.0f} s)", file=self.stream)
+            line = f"Indexing: {done:,}/{total:,} files ({seconds:.0f} s){after}"
+            print(line, file=self.stream)
             self.stream.flush()
             self.shown = now
 
