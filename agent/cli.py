@@ -142,6 +142,9 @@ def build_parser() -> Parser:
     index.add_argument(
         "--watch", action="store_true", help="then keep it current as files change (Ctrl-C stops)"
     )
+    index.add_argument(
+        "--verbose", "-v", action="store_true", help="list the files it skipped, and why"
+    )
     _add_workspace_option(index)
 
     repo_map = commands.add_parser(
@@ -399,7 +402,7 @@ def _index_command(parser: Parser, args: argparse.Namespace, workspace: Path) ->
     from agent.index import cli
 
     if args.command == "index":
-        return cli.index_command(workspace, args.json, args.watch)
+        return cli.index_command(workspace, args.json, args.watch, args.verbose)
     if args.command == "map":
         if args.tokens < 1:
             parser.command("map").error(f"--tokens must be a positive number (got {args.tokens})")

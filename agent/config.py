@@ -92,6 +92,9 @@ class Settings(BaseModel):
     map_tokens: int | None = Field(
         None, ge=0, description="Repo map size in the first message (0: none; unset: by model)"
     )
+    index_max_files: int = Field(
+        50_000, ge=1, description="Outside git, the most files a folder may hold to be indexed"
+    )
     sandbox: SandboxOptions = Field(default_factory=SandboxOptions)
     _notices: list[str] = PrivateAttr(default_factory=list)
 

@@ -27,6 +27,7 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
 )
+from agent.index.progress import ProgressLine
 from agent.policy.approval import HeadlessApprover
 from agent.policy.hints import hints
 from agent.policy.rules import Rule
@@ -211,6 +212,8 @@ async def run_task(
         rules=rules,
         appended_prompt=options.appended_prompt,
     )
+    if output == "text":
+        agent.index_progress = ProgressLine(err)
     try:
         async for event in agent.run(task):
             show(event)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from agent.events import (
     Usage,
     UsageUpdated,
 )
-from agent.index.files import is_artifact
+from agent.index.files import IndexRefused, is_artifact
 from agent.index.index import CodeIndex
 from agent.llm import LLM, LLMError, Reply
 from agent.policy.approval import ApprovalRequest, Approver
@@ -57,6 +58,9 @@ from tools.sandbox import Sandbox
 
 
 class Agent:
+    # Called as the index builds (files done, files in all): a front-end's progress display.
+    index_progress: Callable[[int, int], None] | None = None
+
     def __init__(
         self,
         *,
@@ -125,7 +129,12 @@ class Agent:
             sandbox=describe_sandbox(self.sandbox),
             notices=self._notices(),
         )
-        ready = await asyncio.to_thread(self._open_index)
+        stop = threading.Event()
+        try:
+            ready = await asyncio.to_thread(self._open_index, stop)
+        except asyncio.CancelledError:
+            stop.set()  # the build's thread cannot be cancelled, but stops when told
+            raise
         yield ready
         system = system_prompt(workspace, self.settings.approval, self.appended_prompt)
         self._append({"role": "system", "content": system})
@@ -165,11 +174,16 @@ class Agent:
                 yield self._finish("success")
                 return
 
-    def _open_index(self) -> IndexReady:
+    def _open_index(self, stop: threading.Event) -> IndexReady:
         """Build or refresh the code index; the session goes on without it if that fails."""
         try:
-            index = CodeIndex(self.ctx.workspace)
-            stats = index.refresh()
+            index = CodeIndex(self.ctx.workspace, max_files=self.settings.index_max_files)
+            stats = index.refresh(self.index_progress, stop)
+        except IndexRefused as error:
+            return IndexReady(
+                problem=f"{error} This run goes on without the code index (reading files and "
+                "grep still work)."
+            )
         except Exception as error:  # a broken index must not end the session
             return IndexReady(problem=f"the code index is unavailable ({error})")
         self.ctx.index = index

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from agent.index.cli import index_command, map_command, symbols_command
 from agent.index.repomap import estimate_tokens
 
-from helpers import run_cli
+from helpers import git, run_cli
 
 
 def run_json(*args: str, cwd: Path) -> dict:
@@ -104,4 +107,119 @@ def test_symbols_unknown_name(repo: Path) -> None:
     assert "'no_such_name' is neither defined nor used" in done.stderr
     done = run_cli("symbols", "no_such_name", "--json", cwd=repo)
     assert done.returncode == 1
-    assert json.loads(done.stdout) == {"definitions": [], "references": []}
+    assert json.loads(done.stdout) == {"definitions": [], "references": [], "references_total": 0}
+
+
+def index_text(workspace: Path, capsys: pytest.CaptureFixture[str], **options: bool) -> str:
+    assert index_command(workspace, as_json=False, watch=False, **options) == 0
+    return capsys.readouterr().out
+
+
+def test_index_says_what_it_skipped_and_why(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "vendor" / "lib").mkdir(parents=True)
+    (repo / "vendor" / "lib" / "a.js").write_text("function a() {}\n")
+    (repo / "vendor" / "b.js").write_text("function b() {}\n")
+    (repo / "poetry.lock").write_text("[[package]]\n")
+    (repo / "logo.png").write_bytes(b"\x89PNG\x00\x00" * 100)
+    (repo / "bundle.js").write_text("var a=1;" * 400)
+    (repo / "notes.py").write_text("def note():\n    pass\n")
+    (repo / ".shipmateignore").write_text("notes.py\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "more")
+    text = index_text(repo, capsys)
+    assert "  5 skipped: " in text and "(--verbose lists them)" in text
+    verbose = index_text(repo, capsys, verbose=True).splitlines()
+    at = verbose.index("  binary:")
+    assert verbose[at : at + 2] == ["  binary:", "    logo.png"]
+    for reason, path in [
+        ("vendored", "vendor/"),
+        ("lock file", "poetry.lock"),
+        ("minified", "bundle.js"),
+        (".shipmateignore", "notes.py"),
+    ]:
+        assert verbose[verbose.index(f"  {reason}:") + 1] == f"    {path}"
+    assert index_command(repo, as_json=True, watch=False) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["skipped"] == 5
+    assert result["skipped_files"] == [
+        {"path": "bundle.js", "reason": "minified"},
+        {"path": "logo.png", "reason": "binary"},
+        {"path": "notes.py", "reason": ".shipmateignore"},
+        {"path": "poetry.lock", "reason": "lock file"},
+        {"path": "vendor/", "reason": "vendored"},
+    ]
+
+
+def test_one_file_is_one_file(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (ws / "main.py").write_text("def main():\n    pass\n")
+    assert index_text(ws, capsys).startswith("Indexed 1 file in ")
+    assert "): 1 definition\n  python 1\n" in index_text(ws, capsys)
+
+
+def test_map_says_when_a_focus_file_is_not_indexed(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "app.min.js").write_text("var a=1;\n")
+    monkeypatch.chdir(repo)
+    focus = ["nope.py", "app.min.js", ".git", "textutil.py"]
+    assert map_command(repo, "slugify", focus, 512, as_json=False) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("textutil.py:\n")
+    assert err.splitlines() == [
+        "note: --focus nope.py: no such file; the map is ranked without it.",
+        "note: --focus app.min.js: not indexed (generated); the map is ranked without it.",
+        "note: --focus .git: a folder, not a file; the map is ranked without it.",
+    ]
+
+
+USER = """from store import Cache, Registry
+
+
+def load(cache: Cache, registry: Registry):
+    # get is only mentioned here, and in the string below
+    print("cache.get(key) is slow")
+    value = cache.get("a") or cache.get("b")
+    return registry.get(value)
+"""
+STORE = """class Cache:
+    def get(self, key):
+        return None
+
+
+class Registry:
+    def get(self, key):
+        return None
+"""
+
+
+def test_symbols_lists_real_uses_with_their_total(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (ws / "store.py").write_text(STORE)
+    (ws / "user.py").write_text(USER)
+    (ws / "many.py").write_text("".join(f"x{n} = source.get({n})\n" for n in range(130)))
+    assert symbols_command(ws, "get", as_json=False) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:4] == [
+        "Definitions of get:",
+        "  store.py:2  def get(self, key):",
+        "  store.py:7  def get(self, key):",
+        "Uses (133):",
+    ]
+    assert lines[4:6] == ["  many.py:1  x0 = source.get(0)", "  many.py:2  x1 = source.get(1)"]
+    assert lines[-1] == "  and 33 more"
+    assert len(lines) == 4 + 100 + 1
+    assert symbols_command(ws, "get", as_json=True) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["references_total"] == 133 and len(result["references"]) == 100
+    (ws / "many.py").unlink()
+    assert symbols_command(ws, "Cache.get", as_json=False) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "Definitions of Cache.get:",
+        "  store.py:2  def get(self, key):",
+        "Uses of get in files that use Cache (3):",
+        '  user.py:7  value = cache.get("a") or cache.get("b")',
+        "  user.py:8  return registry.get(value)",
+    ]
+    assert symbols_command(ws, "Registry::get()", as_json=False) == 0
+    assert "  store.py:7  def get(self, key):" in capsys.readouterr().out

@@ -321,6 +321,10 @@ async def test_repo_map_tool(ctx: ToolContext) -> None:
     assert focused.output.startswith("app/views.py:\n")
     with pytest.raises(ToolError, match="outside the workspace"):
         await RepoMap(focus=["../elsewhere.py"]).run(ctx)
+    missing = await RepoMap(focus=["app/nope.py", "app/views.py"]).run(ctx)
+    assert missing.output.startswith(
+        "Note: focus app/nope.py: no such file; the map is ranked without it.\napp/views.py:\n"
+    )
     # Words found nowhere: the map falls back to the files the rest depends on.
     unmatched = await RepoMap(query="zzyzx qwerty").run(ctx)
     assert unmatched.output.startswith("app/utils.py:\n")

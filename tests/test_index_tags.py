@@ -74,7 +74,7 @@ def test_python() -> None:
     assert parent_of(defs, "method") == "Child"
     check(defs, "f", "function", 14, "def f(a, b) -> int:")
     assert parent_of(defs, "f") is None
-    check(defs, "spread", "function", 19, "def spread(first, second,):")
+    check(defs, "spread", "function", 19, "def spread(first, second):")
     check(defs, "LIMIT", "constant", 26, "LIMIT = 10")
     # Imported names, base classes, calls and decorators are references; modules are not.
     for name in ("Name", "Other", "Base", "Mixin", "helper", "g", "decorate"):
@@ -582,3 +582,139 @@ def test_unsupported_language_gets_words_and_is_ranked_by_path(tmp_path: Path) -
     assert index.outline("docs/deployment.rst") == []
     assert index.ranking("frobnicator")[0][0] == "docs/deployment.rst"
     assert index.ranking("deployment")[0][0] == "docs/deployment.rst"
+
+
+@pytest.mark.parametrize(
+    ("language", "source", "name", "signature"),
+    [
+        (
+            "python",
+            b"class A:\n    def get(  # type: ignore[override]\n        self,\n"
+            b"        params: _t.ParamsType,\n    ) -> None:\n        pass\n",
+            "get",
+            "def get(self, params: _t.ParamsType) -> None:",
+        ),
+        ("python", b"def f(key=(1,), *, x=[1,]):\n    pass\n", "f", "def f(key=(1,), *, x=[1]):"),
+        (
+            "javascript",
+            b"function load(url, // where\n  options,\n) {}\n",
+            "load",
+            "function load(url, options)",
+        ),
+        (
+            "typescript",
+            b"function pick<T,>(\n  items: T[], /* all */\n  n: number,\n): T[] { return items }\n",
+            "pick",
+            "function pick<T>(items: T[], n: number): T[]",
+        ),
+        (
+            "go",
+            b"package p\n\nfunc Open(\n\tpath string, // file\n\tmode int,\n) error {\n"
+            b"\treturn nil\n}\n",
+            "Open",
+            "func Open(path string, mode int) error",
+        ),
+        (
+            "rust",
+            b"fn pair(\n    a: i32, // left\n    b: (i32,),\n) -> i32 { a }\n",
+            "pair",
+            "fn pair(a: i32, b: (i32,)) -> i32",
+        ),
+        (
+            "java",
+            b"class A { int add(int a, /* b */ int b) { return a; } }\n",
+            "add",
+            "int add(int a, int b)",
+        ),
+        (
+            "c",
+            b"int add(int a, /* b */\n        int b) { return a; }\n",
+            "add",
+            "int add(int a, int b)",
+        ),
+        (
+            "php",
+            b"<?php\nfunction send($to, // who\n  $body,\n): bool { return true; }\n",
+            "send",
+            "function send($to, $body): bool",
+        ),
+        (
+            "ruby",
+            b"def greet(name, # who\n          greeting)\n  name\nend\n",
+            "greet",
+            "def greet(name, greeting)",
+        ),
+    ],
+)
+def test_signatures_drop_comments_and_trailing_commas(
+    language: str, source: bytes, name: str, signature: str
+) -> None:
+    defs, _, _, broken = extract(source, language)
+    assert not broken
+    assert by_name(defs)[name][5] == signature
+
+
+def test_latin1_names_are_decoded_as_the_file_tools_decode_them(tmp_path: Path) -> None:
+    data = "class Crème:\n    pass\n\n\ndef café_name():\n    return Crème()\n".encode("latin-1")
+    defs, refs, _, broken = extract(data, "python")
+    assert not broken
+    assert [(d[0], d[5]) for d in defs] == [
+        ("Crème", "class Crème:"),
+        ("café_name", "def café_name():"),
+    ]
+    assert refs == {"Crème": 1}
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "menu.py").write_bytes(data)
+    index = CodeIndex(root, Store(tmp_path / "index.sqlite"))
+    index.refresh()
+    assert [d.text for d in index.definitions("café_name")] == ["def café_name():"]
+    uses = index.uses("Crème")
+    assert uses.total == 1 and [(u.path, u.line, u.text) for u in uses.lines] == [
+        ("menu.py", 6, "return Crème()")
+    ]
+
+
+DECORATORS = b"""def retry(times):
+    def decorator(function):
+        def wrapper(*args):
+            return function(*args)
+
+        return wrapper
+
+    return decorator
+
+
+class Client:
+    def send(self, request):
+        def attempt():
+            return request
+
+        class Local:
+            pass
+
+        return attempt()
+"""
+
+
+def test_the_map_leaves_out_what_is_local_to_a_function(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "client.py").write_bytes(DECORATORS)
+    (root / "helpers.js").write_text(
+        "export function outer(a) {\n  function inner(b) { return b }\n"
+        "  const arrow = (c) => c\n  return inner(a)\n}\n"
+    )
+    index = CodeIndex(root, Store(tmp_path / "index.sqlite"))
+    index.refresh()
+    shown = index.repo_map("", tokens=4000)
+    assert "def retry(times):" in shown and "def send(self, request):" in shown
+    assert "function outer(a)" in shown
+    for local in ("decorator", "wrapper", "attempt", "Local", "inner", "arrow"):
+        assert local not in shown
+    assert "more" not in shown  # nothing public was left out
+    # They are still definitions: the outline and find_symbol know them.
+    assert [d.path for d in index.definitions("wrapper")] == ["client.py"]
+    assert [d[0] for d in index.outline("client.py") or []] == [
+        "retry", "decorator", "wrapper", "Client", "send", "attempt", "Local",
+    ]  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
     from agent.index.index import CodeIndex
 
 MAX_OUTLINE = 400
+MAX_USES = 60
 
 
 async def _index(ctx: ToolContext) -> CodeIndex:
@@ -47,14 +47,23 @@ class RepoMap(Tool):
         index = await _index(ctx)
         focus = [ctx.relative(resolve(ctx, path)) for path in self.focus]
         text = await asyncio.to_thread(index.repo_map, self.query, focus, self.tokens)
+        from agent.index.cli import focus_problem
+
+        # A focus file the index does not have is said, not silently ranked without.
+        notes = "".join(
+            f"Note: focus {path}: {focus_problem(index, path)}\n"
+            for path in focus
+            if path not in index.model.files
+        )
         if not text:
             if self.query and index.model.files:
                 return ToolResult(
-                    output=f"No indexed file matches '{self.query}'; try other words, or grep.",
+                    output=f"{notes}No indexed file matches '{self.query}'; try other words, "
+                    "or grep.",
                     summary="no match",
                 )
-            return ToolResult(output="The index has no files.", summary="empty")
-        return ToolResult(output=text, summary=plural(text.count("\n") + 1, "line"))
+            return ToolResult(output=f"{notes}The index has no files.", summary="empty")
+        return ToolResult(output=notes + text, summary=plural(text.count("\n") + 1, "line"))
 
 
 class FindSymbol(Tool):
@@ -71,22 +80,19 @@ class FindSymbol(Tool):
 
     async def run(self, ctx: ToolContext) -> ToolResult:
         index = await _index(ctx)
-        # The last part of a qualified name: Class.method, Type::function, Class#method.
-        name = re.split(r"\.|::|#", self.symbol.strip().removesuffix("()"))[-1]
-        definitions = index.definitions(name)
-        uses = await asyncio.to_thread(index.references, name, 60)
-        if not definitions and not uses:
+        from agent.index.cli import symbol_report
+
+        symbol = self.symbol.strip()
+        definitions = index.definitions(symbol)
+        uses = await asyncio.to_thread(index.uses, symbol, MAX_USES)
+        if not definitions and not uses.lines:
             return ToolResult(
-                output=f"No definition or use of '{name}' in the index; try grep.",
+                output=f"No definition or use of '{symbol}' in the index; try grep.",
                 summary="not found",
             )
-        lines = [f"Definitions of {name}:" if definitions else f"No definition of {name} found."]
-        lines += [f"  {d.path}:{d.line}  {d.text}" for d in definitions]
-        if uses:
-            lines.append(f"Uses ({len(uses)}{'+' if len(uses) >= 60 else ''}):")
-            lines += [f"  {u.path}:{u.line}  {u.text}" for u in uses]
-        summary = f"{plural(len(definitions), 'definition')}, {plural(len(uses), 'use')}"
-        return ToolResult(output="\n".join(lines), summary=summary)
+        output = "\n".join(symbol_report(symbol, definitions, uses))
+        summary = f"{plural(len(definitions), 'definition')}, {plural(uses.total, 'use')}"
+        return ToolResult(output=output, summary=summary)
 
 
 class FileOutline(Tool):

@@ -15,11 +15,19 @@ from agent.vcs import git
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__"}
 
 
-def workspace_files(root: Path) -> list[str]:
-    """Paths relative to ``root``, sorted: tracked and untracked-but-not-ignored files."""
+class TooManyFiles(Exception):
+    """Outside git, the walk found more files than the caller's limit (and stopped there)."""
+
+
+def workspace_files(root: Path, limit: int | None = None) -> list[str]:
+    """Paths relative to ``root``, sorted: tracked and untracked-but-not-ignored files.
+
+    Outside git, a walk that finds more than ``limit`` files stops at once with
+    ``TooManyFiles``: a big folder (``/usr/lib``) is not walked to the end just to count.
+    """
     listed = _git_files(root)
     if listed is None:
-        listed = _walk(root)
+        listed = _walk(root, limit)
     return sorted(listed)
 
 
@@ -67,7 +75,7 @@ def dirty_files(root: Path) -> set[str]:
         return set()
 
 
-def _walk(root: Path) -> list[str]:
+def _walk(root: Path, limit: int | None = None) -> list[str]:
     """Every regular file under ``root`` that no .gitignore on its way ignores.
 
     Regular files only: a FIFO would block whoever reads it, and a link may lead out.
@@ -94,6 +102,8 @@ def _walk(root: Path) -> list[str]:
                     pending.append(relative)
             elif entry.is_file(follow_symlinks=False) and not _ignored(relative, active):
                 found.append(relative)
+                if limit is not None and len(found) > limit:
+                    raise TooManyFiles
     return found
 
 

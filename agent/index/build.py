@@ -12,11 +12,13 @@ import hashlib
 import marshal
 import multiprocessing
 import os
+import signal
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
 from agent.index.files import MAX_FILE_BYTES, unreadable_reason
 from agent.index.languages import detect
@@ -28,6 +30,11 @@ from tools.paths import open_inside
 Indexed = tuple[str, int, int, str, str | None, bytes | None]
 BATCH = 24
 PARALLEL_FROM = 64
+POLL = 0.1  # seconds between looks at ``stop`` while the pool works
+
+
+class Cancelled(Exception):
+    """The build was stopped before it finished (the session was cancelled)."""
 
 
 def digest(data: bytes) -> str:
@@ -76,9 +83,28 @@ def _store_lookup(store: str) -> Callable[[str], bool]:
     return is_known
 
 
-def _batch(root: str, paths: list[str], store: str) -> list[Indexed]:
+def _batch(root: str, paths: list[str], store: str) -> tuple[int, list[Indexed]]:
     is_known = _store_lookup(store)
-    return [row for path in paths if (row := index_file(root, path, is_known)) is not None]
+    rows = []
+    for path in paths:
+        if _stopping is not None and _stopping.is_set():
+            break
+        row = index_file(root, path, is_known)
+        if row is not None:
+            rows.append(row)
+    return len(paths), rows
+
+
+_stopping: Any = None  # in a worker: the pool's stop event, looked at between files
+
+
+def _start_worker(stopping: Any) -> None:
+    """Ctrl-C is the parent's to handle: it sets ``stopping``, and each worker ends its
+    batch after the file in hand (no traceback, no waiting for whole batches)."""
+    global _stopping
+    _stopping = stopping
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def index_files(
@@ -87,13 +113,21 @@ def index_files(
     store: Path,
     is_known: Callable[[str], bool],
     progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[Indexed]:
-    """Index ``paths``; many files go to a process pool, a few are done right here."""
+    """Index ``paths``; many files go to a process pool, a few are done right here.
+
+    Setting ``stop`` ends the build within ``POLL`` seconds with ``Cancelled``, as Ctrl-C
+    does with ``KeyboardInterrupt``: the workers drop their queued batches and end the one in
+    hand after its current file.
+    """
     total = len(paths)
     workers = os.cpu_count() or 1
     # A new Python would import from a workspace folder on Shipmate's sys.path: none is started.
     if total < PARALLEL_FROM or workers < 2 or imports_from(Path(root)):
         for done, path in enumerate(paths, 1):
+            if stop is not None and stop.is_set():
+                raise Cancelled
             row = index_file(str(root), path, is_known)
             if row is not None:
                 yield row
@@ -107,13 +141,30 @@ def index_files(
     os.environ["PYTHONSAFEPATH"] = "1"
     context = multiprocessing.get_context(method)
     batches = [paths[i : i + BATCH] for i in range(0, total, BATCH)]
-    done = 0
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {
-            pool.submit(_batch, str(root), batch, str(store)): len(batch) for batch in batches
-        }
-        for future in as_completed(futures):
-            yield from future.result()
-            done += futures[future]
-            if progress:
-                progress(done, total)
+    # Workers are asked to stop, never killed: one killed while it sends a result would
+    # leave the pool's reader thread waiting for the rest forever, and the exit with it.
+    stopping = context.Event()
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(stopping,)
+    )
+    try:
+        # Workers start with Ctrl-C blocked (the mask is inherited) until they ignore it.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pending = {pool.submit(_batch, str(root), batch, str(store)) for batch in batches}
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        done = 0
+        while pending:
+            if stop is not None and stop.is_set():
+                raise Cancelled
+            finished, pending = wait(pending, timeout=POLL, return_when=FIRST_COMPLETED)
+            for future in finished:
+                count, rows = future.result()
+                yield from rows
+                done += count
+                if progress:
+                    progress(done, total)
+    finally:
+        stopping.set()  # a no-op when all is done; else each worker ends after its file
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -12,11 +12,12 @@ from pathlib import Path, PurePosixPath
 import pathspec
 
 from agent.vcs import git
-from tools.listing import workspace_files
+from tools.listing import TooManyFiles, workspace_files
 from tools.names import on_disk, real_name, safe_text
 from tools.secret_files import is_secret_path
 
 MAX_FILE_BYTES = 1_000_000
+DEFAULT_MAX_FILES = 50_000
 IGNORE_FILE = ".shipmateignore"
 VENDORED_DIRS = frozenset({
     "node_modules", "bower_components", "vendor", "third_party", ".venv", "venv",
@@ -32,16 +33,65 @@ SNIFF_BYTES = 8192
 MINIFIED_LINE = 1000
 
 
-def candidate_files(root: Path) -> list[str]:
-    """Paths (relative, sorted) worth indexing, judged by name alone."""
+class IndexRefused(Exception):
+    """This folder is not indexed (a home folder, ``/``, or too big outside git); the
+    message says why and what to do."""
+
+
+def check_root(root: Path) -> None:
+    """Refuse the folders whose listing would read everything the user has: ``/`` and the
+    home folder (a dotfiles repository there would still list every untracked file)."""
+    root = root.resolve()
+    if root == Path(root.anchor):
+        where = "the root of the file system"
+    elif root == Path.home().resolve():
+        where = "your home folder"
+    else:
+        return
+    raise IndexRefused(
+        f"{root} is {where}, too broad to index; run Shipmate in a project folder "
+        "(cd into it, or pass -C DIR)."
+    )
+
+
+def candidate_files(
+    root: Path, max_files: int = DEFAULT_MAX_FILES
+) -> tuple[list[str], dict[str, str]]:
+    """Paths (relative, sorted) worth indexing, judged by name alone, and those left out
+    with why (a vendored folder is named once, as ``vendor/``).
+
+    Outside git, a folder of more than ``max_files`` files is refused (``IndexRefused``).
+    """
+    check_root(root)
+    try:
+        listed = workspace_files(root, max_files)
+    except TooManyFiles:
+        raise IndexRefused(
+            f"{root} is not a git repository and holds more than {max_files:,} files, too "
+            "many to index; run Shipmate in a project folder, or raise index_max_files "
+            "(SHIPMATE_INDEX_MAX_FILES) to index it anyway."
+        ) from None
     ignore = _ignore_spec(root)
-    return [safe_text(path) for path in workspace_files(root) if _wanted(path, ignore)]
+    wanted: list[str] = []
+    skipped: dict[str, str] = {}
+    for path in listed:
+        shown = safe_text(path)
+        reason = _why_not(path, ignore)
+        if reason is None:
+            wanted.append(shown)
+        elif reason == "vendored":
+            parts = PurePosixPath(shown).parts
+            folder = next(i for i, part in enumerate(parts[:-1]) if part in VENDORED_DIRS)
+            skipped["/".join(parts[: folder + 1]) + "/"] = reason
+        else:
+            skipped[shown] = reason
+    return wanted, skipped
 
 
 def admissible(root: Path, paths: list[str]) -> list[str]:
     """Those of ``paths`` (new since the last listing) that belong in the index."""
     ignore = _ignore_spec(root)
-    paths = [path for path in paths if _wanted(path, ignore) and _regular(root, path)]
+    paths = [path for path in paths if _why_not(path, ignore) is None and _regular(root, path)]
     if not paths:
         return []
     repository = git.repository(root)
@@ -58,18 +108,23 @@ def admissible(root: Path, paths: list[str]) -> list[str]:
 
 def is_artifact(path: str) -> bool:
     """Vendored, locked or generated (``__pycache__/x.pyc``): not the project's own source."""
-    return not _wanted(path, None)
+    return _why_not(path, None) is not None
 
 
-def _wanted(path: str, ignore: pathspec.PathSpec | None) -> bool:
+def _why_not(path: str, ignore: pathspec.PathSpec | None) -> str | None:
+    """Why the index leaves ``path`` out by its name, or None if it does not."""
     pure = PurePosixPath(path)
-    if VENDORED_DIRS.intersection(pure.parts[:-1]) or pure.name in LOCK_FILES:
-        return False
+    if VENDORED_DIRS.intersection(pure.parts[:-1]):
+        return "vendored"
+    if pure.name in LOCK_FILES:
+        return "lock file"
     if is_secret_path(path):  # never parsed, so no map, outline or symbol shows its text
-        return False
+        return "secret file"
     if pure.name.endswith(GENERATED_SUFFIXES):
-        return False
-    return ignore is None or not ignore.match_file(path)
+        return "generated"
+    if ignore is not None and ignore.match_file(path):
+        return IGNORE_FILE
+    return None
 
 
 def _regular(root: Path, path: str) -> bool:

@@ -10,9 +10,11 @@ re-indexes a few paths named by a watcher in place, and the snapshot is written 
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -20,19 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.index.files import MAX_FILE_BYTES, admissible, candidate_files
+from agent.index.files import DEFAULT_MAX_FILES, MAX_FILE_BYTES, admissible, candidate_files
 from agent.index.model import Model
 from agent.index.rank import Ranker
 from agent.index.repomap import render
 from agent.index.store import FileRow, Store
-from agent.index.tags import Definition, FileTags
+from agent.index.tags import Definition, FileTags, reference_lines
 from tools.names import on_disk
 from tools.paths import open_inside
+from tools.textio import decode
 
 if TYPE_CHECKING:
     from agent.index.build import Indexed
 
 Progress = Callable[[int, int], None]
+CONTENT_REASONS = {"large": "over 1 MB"}  # else the reason is its own word: binary, minified
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Stats:
     languages: dict[str, int]
     seconds: float
     cold: bool
+    skipped_files: list[dict[str, str]]  # {"path", "reason"}, by path
 
 
 @dataclass
@@ -55,9 +60,19 @@ class SymbolUse:
     kind: str = ""
 
 
+@dataclass
+class Uses:
+    lines: list[SymbolUse]  # one per line, the first uses in path order
+    total: int  # uses in all
+    more: int  # uses not on the lines listed
+
+
 class CodeIndex:
-    def __init__(self, root: Path, store: Store | None = None) -> None:
+    def __init__(
+        self, root: Path, store: Store | None = None, max_files: int = DEFAULT_MAX_FILES
+    ) -> None:
         self.root = root.resolve()
+        self.max_files = max_files
         self.store = store or Store()
         self.repo = self.store.repo_id(self.root)
         self.rows: dict[str, FileRow] = {}
@@ -66,11 +81,18 @@ class CodeIndex:
         self.lock = threading.RLock()
         self._dirty = False
         self.last_parsed = 0
+        self.listed: list[str] = []
+        self.left_out: dict[str, str] = {}  # path → why the listing left it out
 
-    def refresh(self, progress: Progress | None = None) -> Stats:
+    def refresh(
+        self, progress: Progress | None = None, stop: threading.Event | None = None
+    ) -> Stats:
         """Bring the index up to date with every file on disk.
 
         Once loaded, later calls only stat the files and re-index what changed in place.
+        Raises ``IndexRefused`` for a folder too broad to index. Setting ``stop`` (or
+        Ctrl-C) ends a build within a fraction of a second; what was indexed by then is
+        kept, consistent, and the next refresh carries on from it.
         """
         started = time.perf_counter()
         with self.lock:
@@ -78,7 +100,7 @@ class CodeIndex:
                 return self._refresh_loaded(started)
             stored = self.store.files(self.repo)
             cold = not stored
-            wanted = candidate_files(self.root)
+            wanted = self._list()
             unchanged: dict[str, FileRow] = {}
             sizes: dict[str, int] = {}
             for path in wanted:
@@ -98,12 +120,19 @@ class CodeIndex:
             # A cold build adds each file to the model as its worker returns it, so the
             # model is built while the pool parses, not after.
             building = Model() if cold else None
-            for path, size, mtime, digest, language, tags in self._index_files(changed, progress):
-                fresh[path] = (size, mtime, digest, language)
-                if tags is not None:
-                    new_blobs[digest] = tags
-                    if building is not None:
-                        building.add(path, digest, language, marshal.loads(tags))
+            try:
+                with contextlib.closing(self._index_files(changed, progress, stop)) as rows:
+                    for path, size, mtime, digest, language, tags in rows:
+                        fresh[path] = (size, mtime, digest, language)
+                        if tags is not None:
+                            new_blobs[digest] = tags
+                            if building is not None:
+                                building.add(path, digest, language, marshal.loads(tags))
+            except BaseException:
+                # Rows only for files read in full, with their tags: a consistent store.
+                with contextlib.suppress(sqlite3.Error):
+                    self.store.save(self.repo, fresh, [], new_blobs)
+                raise
             removed = [path for path in stored if path not in unchanged and path not in fresh]
             if fresh or removed:
                 self.store.save(self.repo, fresh, removed, new_blobs)
@@ -115,8 +144,13 @@ class CodeIndex:
                 self._load_model(new_blobs)
             return self._stats(started, cold, parsed=len(new_blobs), read=len(changed))
 
+    def _list(self) -> list[str]:
+        """The files to index; what is left out by name is kept for the stats."""
+        self.listed, self.left_out = candidate_files(self.root, self.max_files)
+        return self.listed
+
     def _refresh_loaded(self, started: float) -> Stats:
-        wanted = candidate_files(self.root)
+        wanted = self._list()
         listed = set(wanted)
         gone = [path for path in self.rows if path not in listed]
         stale: list[str] = []
@@ -132,14 +166,19 @@ class CodeIndex:
         self.save()
         return self._stats(started, cold=False, parsed=self.last_parsed, read=len(stale))
 
-    def _index_files(self, paths: list[str], progress: Progress | None = None) -> Iterator[Indexed]:
+    def _index_files(
+        self,
+        paths: list[str],
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Indexed]:
         if not paths:
-            return iter(())
+            return (row for row in ())  # a generator, so it can be closed like the others
         # Imported here: the parsers are only needed when a file changed, and a warm start
         # should not pay for loading them.
         from agent.index.build import index_files
 
-        return index_files(self.root, paths, self.store.path, self.store.has, progress)
+        return index_files(self.root, paths, self.store.path, self.store.has, progress, stop)
 
     def _load_model(self, new_blobs: dict[str, bytes]) -> None:
         """Start from the repository's last snapshot and replay what differs from it.
@@ -293,35 +332,61 @@ class CodeIndex:
                 ranking = self.ranker.rank(request, focus)
             return render(self.model, ranking, self.tags, tokens, request)
 
-    def definitions(self, name: str) -> list[SymbolUse]:
-        """Where ``name`` is defined: path, line (1-based), the definition's header."""
+    def definitions(self, symbol: str) -> list[SymbolUse]:
+        """Where ``symbol`` is defined: path, line (1-based), the definition's header.
+
+        A qualified name (``Class.method``, ``Type::function``, ``Class#method``) finds the
+        definitions of its last part directly inside one of its owner's name.
+        """
+        owner, name = split_qualified(symbol)
         with self.lock:
             found = []
             for path in sorted(self.model.defined.get(name) or ()):
-                tags = self.tags(path)
-                for defined, kind, line, _, _, signature in tags[0] if tags else []:
-                    if defined == name:
-                        found.append(SymbolUse(path, line + 1, signature, kind))
+                defs = (self.tags(path) or ([],))[0]
+                for defined, kind, line, _, parent, signature in defs:
+                    if defined != name:
+                        continue
+                    if owner and (parent < 0 or defs[parent][0] != owner):
+                        continue
+                    found.append(SymbolUse(path, line + 1, signature, kind))
             return found
 
-    def references(self, name: str, limit: int = 100) -> list[SymbolUse]:
-        """Lines that use ``name``, in the files the index says use it."""
+    def uses(self, symbol: str, limit: int = 100) -> Uses:
+        """Lines where the code uses ``symbol`` (calls, imports, types, bases: what the
+        grammar's tags query tags, never a comment, a string or the definition), the first
+        ``limit`` uses, and how many there are in all.
+
+        For ``Class.method`` the uses of ``method`` in the files that define or use
+        ``Class``: which object a call is made on is not known without types.
+        """
+        owner, name = split_qualified(symbol)
         with self.lock:
-            users = sorted(self.model.referenced.get(name) or ())
-        pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
+            counts = dict(self.model.referenced.get(name) or {})
+            if owner:
+                near = set(self.model.referenced.get(owner) or ())
+                near |= set(self.model.defined.get(owner) or ())
+                counts = {path: count for path, count in counts.items() if path in near}
+            languages = {path: self.model.files[path][1] for path in counts}
         found: list[SymbolUse] = []
-        for path in users:
+        covered = 0
+        for path in sorted(counts):
+            if covered >= limit:
+                break
             try:
                 with os.fdopen(open_inside(self.root, path), "rb") as handle:
-                    text = handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
+                    data = handle.read(MAX_FILE_BYTES)
             except OSError:
                 continue
-            for number, line in enumerate(text.splitlines(), 1):
-                if pattern.search(line):
-                    found.append(SymbolUse(path, number, line.strip()[:200]))
-                    if len(found) >= limit:
-                        return found
-        return found
+            numbers = reference_lines(data, languages[path], name)
+            lines = decode(data).text.splitlines()
+            for number in sorted(set(numbers)):
+                if covered >= limit:
+                    break
+                text = lines[number].strip()[:200] if number < len(lines) else ""
+                found.append(SymbolUse(path, number + 1, text))
+                covered += numbers.count(number)
+        total = max(sum(counts.values()), covered)
+        return Uses(found, total, total - covered)
 
     def outline(self, path: str) -> list[Definition] | None:
         """A file's definitions in source order (None if the index does not have the file)."""
@@ -332,22 +397,43 @@ class CodeIndex:
             tags = self.tags(path)
             return tags[0] if tags else []
 
+    def skipped(self) -> dict[str, str]:
+        """What the index leaves out, and why: by name (vendored, lock, secret, generated,
+        ``.shipmateignore``), by content (binary, minified, over 1 MB), or unreadable."""
+        with self.lock:
+            found = dict(self.left_out)
+            for path in self.listed:
+                row = self.rows.get(path)
+                if row is None:
+                    found[path] = "unreadable"
+                elif (row[3] or "").startswith("!"):
+                    found[path] = CONTENT_REASONS.get(row[3][1:], row[3][1:])
+            return found
+
     def _stats(self, started: float, cold: bool, parsed: int, read: int) -> Stats:
         languages: dict[str, int] = {}
-        skipped = 0
         for _, _, _, language in self.rows.values():
-            if (language or "").startswith("!"):
-                skipped += 1
-            else:
+            if not (language or "").startswith("!"):
                 key = language or "other"
                 languages[key] = languages.get(key, 0) + 1
+        skipped = self.skipped()
         return Stats(
-            files=len(self.rows) - skipped,
+            files=sum(languages.values()),
             parsed=parsed,
             read=read,
-            skipped=skipped,
+            skipped=len(skipped),
             symbols=self.model.definitions,
             languages=dict(sorted(languages.items(), key=lambda item: -item[1])),
             seconds=time.perf_counter() - started,
             cold=cold,
+            skipped_files=[{"path": path, "reason": why} for path, why in sorted(skipped.items())],
         )
+
+
+def split_qualified(symbol: str) -> tuple[str, str]:
+    """``Class.method``, ``Type::function`` or ``Class#method`` as (owner, name); a plain
+    name has no owner. A trailing ``()`` is ignored."""
+    parts = [part for part in re.split(r"\.|::|#", symbol.strip().removesuffix("()")) if part]
+    if len(parts) < 2:
+        return "", parts[0] if parts else ""
+    return parts[-2], parts[-1]

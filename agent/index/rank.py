@@ -30,6 +30,7 @@ rank by how much the rest of the repository depends on them.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -111,7 +112,7 @@ class Ranker:
         model = self.model
         focus = [path for path in focus if path in model.files]
         lexical = self.lexical(request)
-        seeds = dict(Counter(lexical).most_common(SEEDS))
+        seeds = strongest(lexical, SEEDS)
         top = max(lexical.values(), default=0.0)
         for path in focus:
             seeds[path] = seeds.get(path, 0.0) + max(top, 1.0)
@@ -204,9 +205,15 @@ def propagate(edges: Table, seeds: dict[str, float]) -> dict[str, float]:
             weight = sum(out.values())
             for target, share in out.items():
                 following[target] = following.get(target, 0.0) + value * share / weight
-        mass = dict(Counter(following).most_common(KEEP))
+        mass = strongest(following, KEEP)
         factor *= 1 - ALPHA
     return result
+
+
+def strongest(scores: dict[str, float], count: int) -> dict[str, float]:
+    """The ``count`` highest scores, ties by path: the same whatever order the files were
+    indexed in (a resumed build, a pool's workers finishing in another order)."""
+    return dict(heapq.nsmallest(count, scores.items(), key=lambda item: (-item[1], item[0])))
 
 
 def importance(edges: Table) -> dict[str, float]:

@@ -1,11 +1,11 @@
 """The repo map: the best-ranked files with the signatures of their most telling definitions.
 
 Each file shows its path and then definition headers (classes, functions, methods, with
-their nesting and line numbers), never bodies. Within a file, definitions the request names
-come first, then those the rest of the repository uses most, kept in source order for
-display. The map is filled file by file until the token budget is spent (estimated at four
-characters a token: a fast, slightly generous estimate, so the map is built once, never
-re-rendered in a search).
+their nesting and line numbers), never bodies, nor what is local to a function (a
+decorator's ``wrapper``). Within a file, definitions the request names come first, then
+those the rest of the repository uses most, kept in source order for display. The map is
+filled file by file until the token budget is spent (estimated at four characters a token:
+a fast, slightly generous estimate, so the map is built once, never re-rendered in a search).
 """
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ def render(
             break
         tags = tags_of(path)
         defs = tags[0] if tags else []
+        public = [index for index in range(len(defs)) if not _inside_function(defs, index)]
         most = max(FEWEST_DEFINITIONS, MOST_DEFINITIONS - position)
         for limit in (most, FEWEST_DEFINITIONS, 0):
-            block = _block(path, defs, _chosen(defs, model, wanted, limit))
+            chosen = _chosen(defs, public, model, wanted, limit)
+            block = _block(path, defs, chosen, len(public))
             cost = estimate_tokens(block) + 1
             if used + cost <= tokens:
                 blocks.append(block)
@@ -55,9 +57,12 @@ def render(
     return "\n".join(blocks)
 
 
-def _chosen(defs: list[Definition], model: Model, wanted: set[str], limit: int) -> list[int]:
-    """Indexes of the definitions to show, with their enclosing ones, in source order."""
-    if limit <= 0 or not defs:
+def _chosen(
+    defs: list[Definition], public: list[int], model: Model, wanted: set[str], limit: int
+) -> list[int]:
+    """Indexes of the definitions to show (from ``public``), with their enclosing ones, in
+    source order."""
+    if limit <= 0 or not public:
         return []
 
     def weight(index: int) -> tuple[float, int]:
@@ -75,7 +80,7 @@ def _chosen(defs: list[Definition], model: Model, wanted: set[str], limit: int) 
             -index,
         )
 
-    best = sorted(range(len(defs)), key=weight, reverse=True)[:limit]
+    best = sorted(public, key=weight, reverse=True)[:limit]
     shown: set[int] = set()
     for index in best:
         while index >= 0 and index not in shown:
@@ -84,11 +89,22 @@ def _chosen(defs: list[Definition], model: Model, wanted: set[str], limit: int) 
     return sorted(shown)
 
 
-def _block(path: str, defs: list[Definition], chosen: list[int]) -> str:
-    """A file's path, then its chosen definitions."""
+def _inside_function(defs: list[Definition], index: int) -> bool:
+    """Whether a definition is local to a function (a decorator's ``wrapper``): not part of
+    what the rest of the code can call, so the map leaves it out."""
+    parent = defs[index][4]
+    while parent >= 0:
+        if defs[parent][1] in ("function", "method"):
+            return True
+        parent = defs[parent][4]
+    return False
+
+
+def _block(path: str, defs: list[Definition], chosen: list[int], public: int) -> str:
+    """A file's path, then its chosen definitions (of ``public`` it could show)."""
     lines = [f"{path}:", *definition_lines(defs, chosen)] if chosen else [path]
-    if chosen and len(chosen) < len(defs):
-        lines.append(f"{'':>6}│ … {len(defs) - len(chosen)} more")
+    if chosen and len(chosen) < public:
+        lines.append(f"{'':>6}│ … {public - len(chosen)} more")
     return "\n".join(lines)
 
 

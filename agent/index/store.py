@@ -6,7 +6,8 @@ branch switch back and forth, or a ``touch``, re-parses nothing, and a warm star
 every size and mtime unchanged reads no file at all. ``snapshots`` hold each repository's
 in-memory model as last saved, so a warm start loads it in one read and replays only the
 files that changed since. A damaged or foreign database is moved aside and rebuilt; a
-locked one is bypassed with an in-memory database for this run. The database and its folder
+locked one, or one that cannot be written (a read-only home, a full disk), is bypassed with
+an in-memory copy for this run. The database and its folder
 are private to the user (0600, 0700): they hold the repository's code.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -56,44 +58,60 @@ class Store:
         try:
             private_dir(self.path.parent)
             private_database(self.path)
+        except OSError as error:
+            return self._copy_in_memory(_unwritable(self.path, error))
+        try:
             return self._connect(str(self.path))
         except sqlite3.OperationalError as error:
             if _busy(error):
-                return self._copy_in_memory(error)
+                return self._copy_in_memory(_busy_problem(error))
+            if _cannot_write(error):
+                return self._copy_in_memory(_unwritable(self.path, error))
             return self._rebuild(error)
-        except (sqlite3.DatabaseError, OSError) as error:
+        except sqlite3.DatabaseError as error:
             return self._rebuild(error)
 
-    def _copy_in_memory(self, error: Exception) -> sqlite3.Connection:
-        """Another process holds the write lock: this run works on a copy in memory.
+    def _copy_in_memory(self, problem: str) -> sqlite3.Connection:
+        """The database cannot take writes (another process holds the lock, or the folder
+        is read-only): this run works on a copy in memory.
 
-        Reading still works while another connection writes (WAL), so the copy keeps what
-        the store knows and the run stays warm; failing that, it starts from nothing.
+        Reading usually still works, so the copy keeps what the store knows and the run
+        stays warm; failing that, it starts from nothing.
         """
-        self.problem = f"the index database is busy ({error}); this run uses a temporary copy"
+        self.problem = problem
         self.in_memory = True
-        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        try:
-            source = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        # In a read-only folder SQLite cannot make the WAL's shared-memory file, so the
+        # database is then read as immutable (nothing can be writing it there).
+        for mode in ("mode=ro", "immutable=1"):
+            memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             try:
-                source.backup(memory)
-            finally:
-                source.close()
-            _prepare(memory)
-        except sqlite3.Error:
-            memory.close()
-            return self._connect(":memory:")
-        return memory
+                source = sqlite3.connect(f"{self.path.resolve().as_uri()}?{mode}", uri=True)
+                try:
+                    source.backup(memory)
+                finally:
+                    source.close()
+                _prepare(memory)
+                return memory
+            except sqlite3.Error:
+                memory.close()
+        return self._connect(":memory:")
 
     def _write(self, work: Callable[[], object]) -> None:
-        """Run a write; if the lock stays busy past the timeout, move to a copy in memory."""
+        """Run a write; if the lock stays busy past the timeout, or the disk refuses it
+        (full, read-only), move to a copy in memory."""
         try:
             work()
         except sqlite3.OperationalError as error:
-            if not _busy(error) or self.in_memory:
+            if self.in_memory:
+                raise
+            if _busy(error):
+                problem = _busy_problem(error)
+            elif _cannot_write(error):
+                problem = _unwritable(self.path, error)
+            else:
                 raise
             self.db.close()
-            self.db = self._copy_in_memory(error)
+            self.db = self._copy_in_memory(problem)
             work()
 
     def _rebuild(self, error: Exception) -> sqlite3.Connection:
@@ -206,6 +224,34 @@ class Store:
 
 def _busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
+
+
+def _busy_problem(error: sqlite3.Error) -> str:
+    return f"the index database is busy ({error}); this run uses a temporary copy"
+
+
+def _cannot_write(error: sqlite3.OperationalError) -> bool:
+    """SQLite's words for a file or folder it may not write, or a full disk."""
+    text = str(error)
+    return any(
+        words in text
+        for words in ("readonly", "unable to open", "disk is full", "disk I/O", "read-only")
+    )
+
+
+def _unwritable(path: Path, error: OSError | sqlite3.Error) -> str:
+    """What could not be written, where, and what still works."""
+    if isinstance(error, sqlite3.Error):  # SQLite's words are vague; ask the file system
+        try:
+            tempfile.TemporaryFile(dir=path.parent).close()
+        except OSError as refused:
+            error = refused
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    return (
+        f"the code index could not be saved in {path.parent} ({reason}); this run keeps it "
+        "in memory and works as usual, but what it indexes is not kept for the next run. "
+        "Make that folder writable, or point XDG_CACHE_HOME to one that is"
+    )
 
 
 def _prepare(db: sqlite3.Connection) -> None:

@@ -19,7 +19,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from agent.index.languages import tools_for
+from agent.index.languages import Tools, tools_for
+from tools.textio import decode
 
 Definition = tuple[str, str, int, int, int, str]
 FileTags = tuple[list[Definition], dict[str, int], dict[str, int], bool]
@@ -66,6 +67,47 @@ def extract(data: bytes, language: str | None) -> FileTags:
     tools = tools_for(language) if language else None
     if tools is None:
         return [], {}, words(data), False
+    data = as_utf8(data)
+    tree, names, found = _tagged(data, tools)
+    def_names = {(name.start_byte, name.end_byte) for _, _, name, _ in found}
+    # A name being defined is not a use of it (catch-all patterns such as Ruby's, or
+    # ``type_identifier`` in C and TypeScript, also match the name of the definition).
+    refs = Counter(_text(node) for span, node in names.items() if span not in def_names)
+    defs = _nest(sorted(found, key=lambda item: (item[0], item[1])), data)
+    return defs, dict(refs), words(data), tree.root_node.has_error
+
+
+def reference_lines(data: bytes, language: str | None, name: str) -> list[int]:
+    """The lines (0-based, one per use) where the tags query sees ``name`` used: calls,
+    imports, types, bases; never a comment, a string or the definition itself."""
+    tools = tools_for(language) if language else None
+    if tools is None:
+        return []
+    _, names, found = _tagged(as_utf8(data), tools)
+    def_names = {(node.start_byte, node.end_byte) for _, _, node, _ in found}
+    wanted = name.encode("utf-8")
+    return sorted(
+        node.start_point[0]
+        for span, node in names.items()
+        if span not in def_names and node.text == wanted
+    )
+
+
+def as_utf8(data: bytes) -> bytes:
+    """The bytes as UTF-8, which tree-sitter expects: a Latin-1 or Windows-1252 file is
+    decoded as the file tools decode it, so ``café_name`` stays one name."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        encoding = decode(data).encoding
+        if not encoding.startswith("utf-16"):
+            return data.decode(encoding).encode("utf-8")
+    return data
+
+
+def _tagged(data: bytes, tools: Tools) -> tuple[Any, dict[tuple[int, int], Any], list]:
+    """The tree, the tagged names by span, and the definitions: (start, -end, name node, kind
+    and node), from one pass of the query."""
     tree = tools.parser.parse(data)
     from tree_sitter import QueryCursor
 
@@ -76,8 +118,7 @@ def extract(data: bytes, language: str | None) -> FileTags:
     names = sorted(captures.get("name", ()), key=lambda node: node.start_byte)
     starts = [node.start_byte for node in names]
     by_span = {(node.start_byte, node.end_byte): node for node in names}
-    found: list[tuple[int, int, str, str, Any]] = []
-    def_names: set[tuple[int, int]] = set()
+    found: list[tuple[int, int, Any, tuple[str, Any]]] = []
     for key, nodes in captures.items():
         if not key.startswith("definition."):
             continue
@@ -86,13 +127,8 @@ def extract(data: bytes, language: str | None) -> FileTags:
             if name is None:
                 continue
             node = _definition_node(tagged)
-            def_names.add((name.start_byte, name.end_byte))
-            found.append((node.start_byte, -node.end_byte, _text(name), key[11:], node))
-    # A name being defined is not a use of it (catch-all patterns such as Ruby's, or
-    # ``type_identifier`` in C and TypeScript, also match the name of the definition).
-    refs = Counter(_text(node) for span, node in by_span.items() if span not in def_names)
-    defs = _nest(sorted(found, key=lambda item: (item[0], item[1])), data)
-    return defs, dict(refs), words(data), tree.root_node.has_error
+            found.append((node.start_byte, -node.end_byte, name, (key[11:], node)))
+    return tree, by_span, found
 
 
 def _name_of(tagged: Any, by_span: dict, names: list[Any], starts: list[int]) -> Any | None:
@@ -116,12 +152,13 @@ def _text(node: Any) -> str:
     return node.text.decode("utf-8", errors="replace")
 
 
-def _nest(found: list[tuple[int, int, str, str, Any]], data: bytes) -> list:
+def _nest(found: list[tuple[int, int, Any, tuple[str, Any]]], data: bytes) -> list:
     """Definitions in source order, each with the index of the one enclosing it."""
     defs: list[Definition] = []
     open_ends: list[tuple[int, int, int]] = []  # end, index, start
     seen: set[tuple[int, str]] = set()
-    for start, negative_end, name, kind, node in found:
+    for start, negative_end, name_node, (kind, node) in found:
+        name = _text(name_node)
         if (start, name) in seen:
             continue
         seen.add((start, name))
@@ -185,9 +222,40 @@ def _signature(node: Any, data: bytes) -> str:
     if end is None:
         newline = data.find(b"\n", node.start_byte, node.end_byte)
         end = newline if newline != -1 else node.end_byte
-    text = data[node.start_byte : end].decode("utf-8", errors="replace")
+        parameters = node.child_by_field_name("parameters")  # Ruby's, one per line
+        if parameters is not None and parameters.end_byte > end:
+            end = parameters.end_byte
+    dropped: list[tuple[int, int, bytes]] = []
+    _noise(node, end, dropped)
+    kept, position = [], node.start_byte
+    for start, stop, instead in sorted(dropped):
+        kept += [data[position:start], instead]
+        position = max(position, stop)
+    kept.append(data[position:end])
+    text = b"".join(kept).decode("utf-8", errors="replace")
     text = _SPACES.sub(" ", text).strip().removesuffix("{").rstrip()
-    text = _PADDING.sub("", text)  # "f( a, b, )", from parameters one per line
+    text = _PADDING.sub("", text)  # "f( a, b )", from parameters one per line
     if len(text) > MAX_SIGNATURE:
         text = text[: MAX_SIGNATURE - 1] + "…"
     return text
+
+
+_CLOSING = frozenset({")", "]", "}", ">"})
+
+
+def _noise(node: Any, end: int, found: list[tuple[int, int, bytes]]) -> None:
+    """Spans of ``node`` before ``end`` a one-line header leaves out, with what replaces
+    them: comments (a space), and a trailing comma before a closing bracket (``f(a, b,)``;
+    a tuple's ``(1,)`` keeps it)."""
+    children = node.children
+    for position, child in enumerate(children):
+        if child.start_byte >= end:
+            break
+        if "comment" in child.type:
+            found.append((child.start_byte, child.end_byte, b" "))
+        elif child.type == "," and "tuple" not in node.type:
+            after = [c for c in children[position + 1 :] if "comment" not in c.type]
+            if after and after[0].type in _CLOSING:
+                found.append((child.start_byte, child.end_byte, b""))
+        elif child.child_count:
+            _noise(child, end, found)
