@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from agent import __version__
 
 if TYPE_CHECKING:
-    from agent.headless import RunOptions
+    from agent.frontends.headless import RunOptions
 
 APPROVAL_CHOICES = ("read-only", "ask", "auto-edit", "full-auto")
 COMMANDS = ("run", "doctor", "rules", "index", "map", "symbols")
@@ -392,7 +392,7 @@ def _usage_failure(error: UsageError, argv: list[str]) -> int:
     print(f"{error.parser.prog}: error: {error.message}", file=sys.stderr)
     output = requested_output(argv)
     if argv[:1] == ["run"] and output in JSON_FORMATS:
-        from agent.headless import failure_result
+        from agent.frontends.headless import failure_result
 
         failure_result(error.message, output, sys.stdout)
     return EXIT_USAGE
@@ -463,7 +463,7 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
         settings = load_settings(workspace, _settings_flags(args))
     except ConfigError as error:
         if args.command == "run":
-            from agent.headless import config_failure
+            from agent.frontends.headless import config_failure
 
             return config_failure(str(error), args.output_format, sys.stdout, sys.stderr)
         print(f"shipmate: {error}", file=sys.stderr)
@@ -480,14 +480,14 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
     task = _read_task(args)
     if task is None:
         command.error("run needs a TASK (as an argument, or on stdin)")
-    from agent.headless import main as run_headless
+    from agent.frontends.headless import main as run_headless
 
     return run_headless(task, settings, workspace, options)
 
 
 def run_options(command: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptions:
     """``run``'s own flags, checked; a bad one is a usage error."""
-    from agent.headless import RunOptions
+    from agent.frontends.headless import RunOptions
     from tools.names import safe_text
 
     for flag, patterns in (("--allow", args.allow), ("--deny", args.deny)):

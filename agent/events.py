@@ -126,6 +126,14 @@ class SessionStarted(EventRecord):
     tools: list[str]
     sandbox: str = ""
     notices: list[str] = []
+    resumed: bool = Field(False, description="The session goes on from an earlier one")
+
+
+class UserMessage(EventRecord):
+    """What the user said; a transcript replays from these and the agent's answers."""
+
+    type: Literal["user_message"] = "user_message"
+    text: str
 
 
 class IndexReady(EventRecord):
@@ -220,6 +228,26 @@ class Error(EventRecord):
     detail: str = Field("", description="The raw error behind the message, if any")
 
 
+class ContextUpdated(EventRecord):
+    """How full the model's window is after a model call (what the next request would send)."""
+
+    type: Literal["context"] = "context"
+    tokens: int
+    window: int
+    percent: float
+
+
+class Compacted(EventRecord):
+    """Older history was shrunk to fit the window; the stored session keeps all of it."""
+
+    type: Literal["compacted"] = "compacted"
+    tokens_before: int
+    tokens_after: int
+    messages_summarised: int = Field(0, description="0 when only old tool outputs were dropped")
+    summary: str = ""
+    upto: int = Field(0, description="Messages before this position are replaced by the summary")
+
+
 class TurnFinished(EventRecord):
     type: Literal["turn_finished"] = "turn_finished"
     turn: int
@@ -242,6 +270,7 @@ class Result(EventRecord):
 
 Event = Annotated[
     SessionStarted
+    | UserMessage
     | IndexReady
     | TextDelta
     | AssistantMessage
@@ -252,6 +281,8 @@ Event = Annotated[
     | UsageUpdated
     | Retrying
     | Error
+    | ContextUpdated
+    | Compacted
     | TurnFinished
     | Result,
     Field(discriminator="type"),

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import Settings
+from agent.conversation import Conversation
 from agent.llm import LLM
-from agent.loop import Agent
 from agent.policy.approval import HeadlessApprover
 from agent.policy.rules import RuleBook
 from agent.policy.sandboxing import sandbox_for
@@ -77,10 +77,10 @@ def make_agent(
     model: str = "openai/scripted",
     tools: dict[str, type[Tool]] = REGISTRY,
     **settings: Any,
-) -> Agent:
+) -> Conversation:
     config = Settings(model=model, api_base=server.url, approval=approval, **settings)
     llm = LLM(model, api_base=server.url, api_key="k", retry_base_delay=0.01, max_retries=1)
-    return Agent(
+    return Conversation(
         llm=llm,
         settings=config,
         workspace=workspace,

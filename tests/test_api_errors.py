@@ -15,7 +15,7 @@ from agent.api_errors import display_url, is_local, scrub
 from agent.config import ConfigError, Settings, load_settings
 from agent.doctor import check_server, report
 from agent.events import Error, Result, Retrying, SessionStarted
-from agent.headless import TextOutput
+from agent.frontends.headless import TextOutput
 from agent.llm import LLM, LLMError
 from agent.llm import Reply as LLMReply
 
@@ -267,7 +267,7 @@ def test_verbose_text_output_adds_the_raw_error() -> None:
 
 async def test_a_run_answered_by_an_html_page_fails(llm: ScriptedLLM, repo: Path) -> None:
     llm.add(HTML)
-    events = [event async for event in make_agent(llm, repo).run("fix it")]
+    events = [event async for event in make_agent(llm, repo).send("fix it")]
     result = events[-1]
     assert isinstance(result, Result) and result.status == "failed"
     assert "answered with text/html, not a chat completion" in (result.error or "")
@@ -278,7 +278,7 @@ async def test_a_run_answered_by_an_html_page_fails(llm: ScriptedLLM, repo: Path
 
 async def test_a_run_with_two_empty_replies_fails(llm: ScriptedLLM, repo: Path) -> None:
     llm.add(Reply(calls=[tool("list_files")]), Reply(), Reply())
-    events = [event async for event in make_agent(llm, repo).run("look around")]
+    events = [event async for event in make_agent(llm, repo).send("look around")]
     result = events[-1]
     assert result.status == "failed"
     assert result.error.endswith("the model sent an empty reply, with no text and no tool calls")
@@ -297,14 +297,14 @@ async def test_a_budget_for_a_model_without_a_price_is_said_to_be_unenforced(
     llm: ScriptedLLM, repo: Path
 ) -> None:
     llm.add(Reply(text="done"))
-    events = [e async for e in make_agent(llm, repo, max_cost=1.0).run("hi")]
+    events = [e async for e in make_agent(llm, repo, max_cost=1.0).send("hi")]
     assert (
         "--max-cost $1 is not enforced: litellm has no price for openai/scripted; set "
         "input_cost_per_mtok and output_cost_per_mtok (US dollars per million tokens) to count "
         "its cost."
     ) in started(events).notices
     llm.add(Reply(text="done"))
-    events = [e async for e in make_agent(llm, repo).run("hi")]
+    events = [e async for e in make_agent(llm, repo).send("hi")]
     assert not any("max-cost" in notice for notice in started(events).notices)
 
 
@@ -317,7 +317,7 @@ async def test_prices_from_the_settings_make_a_budget_work(llm: ScriptedLLM, rep
     )
     agent = make_agent(llm, repo, max_cost=0.5)
     agent.llm.prices = (2.0, 10.0)  # as LLM.from_settings passes them: $0.30 per call here
-    events = [e async for e in agent.run("loop")]
+    events = [e async for e in agent.send("loop")]
     assert not any("max-cost" in notice for notice in started(events).notices)
     result = events[-1]
     assert result.status == "budget_exceeded"

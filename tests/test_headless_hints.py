@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 
 from agent.config import Settings
+from agent.conversation import Conversation
 from agent.events import PermissionDenial, Result, ToolFinished
-from agent.headless import RunOptions, TextOutput, run_task
+from agent.frontends.headless import RunOptions, TextOutput, run_task
 from agent.llm import LLM
-from agent.loop import Agent
 from agent.policy.approval import HeadlessApprover
 from agent.policy.hints import hints
 from agent.policy.rules import Rule, RuleBook, rules_path
@@ -26,7 +26,7 @@ from tools.sandbox import Sandbox, SandboxSettings
 from scripted_llm import Reply, ScriptedLLM, tool
 
 
-def agent_without_sandbox(llm: ScriptedLLM, repo: Path, deny: str) -> Agent:
+def agent_without_sandbox(llm: ScriptedLLM, repo: Path, deny: str) -> Conversation:
     """A full-auto agent on a machine where bubblewrap is not installed."""
     settings = Settings(model="openai/scripted", api_base=llm.url, approval="full-auto")
     sandbox = Sandbox(
@@ -35,7 +35,7 @@ def agent_without_sandbox(llm: ScriptedLLM, repo: Path, deny: str) -> Agent:
         Limits(settings.command_memory_mb, settings.command_max_processes),
         problem="bubblewrap (bwrap) is not installed",
     )
-    return Agent(
+    return Conversation(
         llm=LLM(settings.model or "", api_base=llm.url, api_key="k", max_retries=0),
         settings=settings,
         workspace=repo,
@@ -60,7 +60,7 @@ async def test_full_auto_refusals_each_name_their_own_fix(llm: ScriptedLLM, repo
         Reply(text="Could not do much."),
     )
     agent = agent_without_sandbox(llm, repo, "git push *")
-    events = [event async for event in agent.run("ship it")]
+    events = [event async for event in agent.send("ship it")]
     refused = [e for e in events if isinstance(e, ToolFinished) and e.status == "denied"]
     assert [(e.refusal, e.rule, e.path) for e in refused] == [
         ("deny_rule", "deny command git push *", None),

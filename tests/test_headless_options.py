@@ -15,7 +15,7 @@ import pytest
 
 from agent.cli import UsageError, build_parser, run_options
 from agent.config import Settings
-from agent.headless import RunOptions, run_task
+from agent.frontends.headless import RunOptions, run_task
 
 from scripted_llm import Fault, Reply, ScriptedLLM, tool
 

@@ -19,10 +19,11 @@ def loaded_after(code: str) -> set[str]:
 
 def test_core_does_not_import_textual() -> None:
     modules = loaded_after(
-        "import agent.loop, agent.headless, agent.llm, agent.doctor, agent.index.cli\n"
+        "import agent.conversation, agent.frontends.headless, agent.llm, agent.doctor\n"
+        "import agent.index.cli\n"
         "import tools.registry\nagent.llm.litellm()"
     )
-    assert "agent.loop" in modules and "litellm" in modules
+    assert "agent.conversation" in modules and "litellm" in modules
     assert not {m for m in modules if m == "textual" or m.startswith("textual.")}
 
 

@@ -214,7 +214,7 @@ async def test_a_run_goes_on_without_the_index_when_it_is_refused(
     generated_tree(ws, 5)
     llm.add(Reply(text="done"))
     agent = make_agent(llm, ws, index_max_files=3)
-    events = [event async for event in agent.run("find the widgets")]
+    events = [event async for event in agent.send("find the widgets")]
     ready = next(event for event in events if isinstance(event, IndexReady))
     assert ready.problem is not None
     assert "is not a git repository and holds more than 3 files" in ready.problem

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import pytest
 
+from agent.conversation import Conversation
 from agent.events import (
     ApprovalRequested,
     Error,
@@ -19,7 +20,6 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
 )
-from agent.loop import Agent
 from agent.policy.approval import ApprovalRequest, Decision
 from tools.base import Tool, ToolContext, ToolResult
 from tools.registry import REGISTRY
@@ -28,8 +28,8 @@ from helpers import ANSWER, fixing_script, make_agent
 from scripted_llm import Call, Fault, Reply, ScriptedLLM, tool
 
 
-async def run(agent: Agent, prompt: str = "fix slugify") -> list:
-    return [event async for event in agent.run(prompt)]
+async def run(agent: Conversation, prompt: str = "fix slugify") -> list:
+    return [event async for event in agent.send(prompt)]
 
 
 def tool_messages(request: dict) -> list[str]:
@@ -209,7 +209,7 @@ async def test_cancelling_stops_a_command_and_closes_the_session(
     seen: list = []
 
     async def consume() -> None:
-        async for event in agent.run("wait"):
+        async for event in agent.send("wait"):
             seen.append(event)
 
     task = asyncio.create_task(consume())
@@ -221,8 +221,8 @@ async def test_cancelling_stops_a_command_and_closes_the_session(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    result = agent.cancelled()
-    assert result.status == "cancelled"
+    result = agent.result
+    assert result is not None and result.status == "cancelled"
     for _ in range(40):
         if not running("sleep 37.25"):
             break

@@ -160,7 +160,7 @@ async def test_allow_always_saves_the_rule_and_stops_asking(llm: ScriptedLLM, re
         Reply(text="done"),
     )
     approver = AllowAlways()
-    events = [e async for e in make_agent(llm, repo, approval="ask", approver=approver).run("x")]
+    events = [e async for e in make_agent(llm, repo, approval="ask", approver=approver).send("x")]
     assert events[-1].status == "success"
     assert [r.suggestion for r in approver.requests] == ["allow command git log *"]
     assert [r.describe() for r in RuleBook(repo).rules] == ["allow command git log *"]

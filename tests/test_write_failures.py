@@ -236,7 +236,7 @@ async def test_a_store_that_fails_mid_run_is_said_once(llm: ScriptedLLM, ws: Pat
     )
     agent = make_agent(llm, ws)
     events = []
-    async for event in agent.run("x"):
+    async for event in agent.send("x"):
         events.append(event)
         if event.type == "session_started":  # from here on every write is refused
             path = agent.store.path

@@ -172,8 +172,8 @@ async def run_task(
     err: TextIO,
 ) -> int:
     """Run ``task`` to the end and return the process exit code."""
+    from agent.conversation import Conversation
     from agent.llm import LLM
-    from agent.loop import Agent
     from agent.policy.rules import RuleBook
     from agent.policy.sandboxing import sandbox_for
     from agent.session import SessionStore
@@ -202,7 +202,7 @@ async def run_task(
     except ConfigError as error:
         store.close()
         return config_failure(str(error), output, out, err)
-    agent = Agent(
+    conversation = Conversation(
         llm=llm,
         settings=settings,
         workspace=workspace,
@@ -213,20 +213,20 @@ async def run_task(
         appended_prompt=options.appended_prompt,
     )
     if output == "text":
-        agent.index_progress = ProgressLine(err)
+        conversation.index_progress = ProgressLine(err)
     try:
-        async for event in agent.run(task):
+        async for event in conversation.send(task):
             show(event)
     except asyncio.CancelledError:
-        result = agent.cancelled()
         if output == "text":
             print("Cancelled.", file=err, flush=True)
-        show(result)
+        if conversation.result is not None:  # the cancelled turn's, once its history is whole
+            show(conversation.result)
         return EXIT_CODES["cancelled"]
     finally:
-        agent.store.close()
-    assert agent.result is not None
-    return EXIT_CODES[agent.result.status]
+        store.close()
+    assert conversation.result is not None
+    return EXIT_CODES[conversation.result.status]
 
 
 def config_failure(message: str, output: OutputFormat, out: TextIO, err: TextIO) -> int:

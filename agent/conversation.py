@@ -1,8 +1,10 @@
-"""The agent loop: ask the model, run the tools it calls, repeat until it answers.
+"""A conversation with the model: the user sends messages, the agent works, for hours.
 
-``Agent.run(prompt)`` yields typed events; front-ends render them and answer approvals
-through an ``Approver``. Cancelling the consuming task stops the loop at once (the stream
-closes, a running command is killed); ``Agent.cancelled()`` then closes the session.
+``Conversation.send(text)`` yields one turn's typed events, ending with that turn's
+``Result``; history carries over to the next ``send``. Front-ends render the events and
+answer approvals through an ``Approver``. Cancelling a turn (the consuming task, or
+``cancel()``) stops it at once (the stream closes, a running command is killed) and leaves
+the history valid: the next message goes on in the same session.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pydantic import ValidationError
 
 import prompts
 from agent.config import MAP_TOKENS_CEILING, Settings, data_dir
-from agent.context import fill, system_prompt
+from agent.context.history import CANCELLED, sendable
+from agent.context.prompt import fill, system_prompt
 from agent.events import (
     ApprovalRequested,
     AssistantMessage,
@@ -40,6 +43,7 @@ from agent.events import (
     TurnFinished,
     Usage,
     UsageUpdated,
+    UserMessage,
 )
 from agent.index.files import IndexRefused, is_artifact
 from agent.index.index import CodeIndex
@@ -57,7 +61,7 @@ from tools.registry import REGISTRY
 from tools.sandbox import Sandbox
 
 
-class Agent:
+class Conversation:
     # Called as the index builds (files done, files in all): a front-end's progress display.
     index_progress: Callable[[int, int], None] | None = None
 
@@ -73,8 +77,11 @@ class Agent:
         rules: RuleBook,
         tools: dict[str, type[Tool]] = REGISTRY,
         appended_prompt: str = "",
+        session_id: str | None = None,
+        history: list[dict[str, Any]] | None = None,
     ) -> None:
-        """``appended_prompt``: the user's own instructions, after the system prompt."""
+        """``appended_prompt``: the user's own instructions, after the system prompt.
+        ``session_id`` and ``history`` go on with a stored session (see ``resume``)."""
         self.llm = llm
         self.appended_prompt = appended_prompt
         self.settings = settings
@@ -82,7 +89,8 @@ class Agent:
         self.store = store
         self.sandbox = sandbox
         self.tools = tools
-        self.session_id = uuid.uuid4().hex
+        self.resumed = session_id is not None
+        self.session_id = session_id or uuid.uuid4().hex
         self.ctx = ToolContext(
             workspace,
             command_timeout=settings.command_timeout,
@@ -92,53 +100,82 @@ class Agent:
         sandboxed = sandbox.active or settings.dangerously_no_sandbox
         self.permissions = Permissions(settings.approval, rules, self.ctx.workspace, sandboxed)
         self.ctx.reveal = self.permissions.reveals
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = list(history or [])
+        self.session_usage = Usage()
+        self.result: Result | None = None  # the last turn's, once it ended
+        self.unanswered: list[ToolCallInfo] = []
+        self._opened = False
+        self._worker: asyncio.Task[None] | None = None
+        self._told: str | None = None
+        self._begin_turn()
+
+    def _begin_turn(self) -> None:
+        """What one turn counts from: its model calls, usage, refusals and changed files."""
+        self.result = None
         self.usage = Usage()
         self.turns = 0
         self.denials: list[PermissionDenial] = []
         self.answer = ""
         self.started = time.monotonic()
+        self.changed_before = set(self.ctx.files_changed)
         self.dirty_at_start: set[str] = set()
-        self.unanswered: list[ToolCallInfo] = []
-        self.result: Result | None = None
 
-    async def run(self, prompt: str) -> AsyncIterator[Event]:
-        """The events of one task, ending with a ``Result``; each is also stored. A store
-        that starts failing on the way (a full disk) is said once; the run goes on."""
-        told = None
-        async for event in self._run(prompt):
-            if not isinstance(event, TextDelta):
-                self.store.add_event(self.session_id, event)
-            if isinstance(event, SessionStarted):
-                told = self.store.problem  # among its notices
-            elif self.store.problem != told and not isinstance(event, Result):
-                told = self.store.problem
-                yield Error(message=str(told), fatal=False)
-            yield event
+    async def send(self, text: str) -> AsyncIterator[Event]:
+        """One turn: ``text`` from the user, then the agent's work, ending with a ``Result``.
 
-    async def _run(self, prompt: str) -> AsyncIterator[Event]:
-        workspace = self.ctx.workspace
-        self.dirty_at_start = dirty_files(workspace)
-        self.store.create(self.session_id, workspace, self.llm.model, prompt)
-        yield SessionStarted(
-            session_id=self.session_id,
-            model=self.llm.model,
-            workspace=str(workspace),
-            approval=self.settings.approval,
-            tools=list(self.tools),
-            sandbox=describe_sandbox(self.sandbox),
-            notices=self._notices(),
-        )
-        stop = threading.Event()
+        The turn runs in a task of its own, so ``cancel()`` (or cancelling the consumer)
+        stops it wherever it is, and the cancelled result still closes the stream.
+        """
+        if self._worker is not None and not self._worker.done():
+            raise RuntimeError("a turn is already running; cancel it or wait for its result")
+        queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
+
+        async def work() -> None:
+            try:
+                async for event in self._turn(text):
+                    queue.put_nowait(self._record(event))
+            except asyncio.CancelledError:
+                queue.put_nowait(self._cancelled())
+            except BaseException as error:  # a bug: the consumer raises it
+                queue.put_nowait(error)
+            finally:
+                queue.put_nowait(None)
+
+        worker = self._worker = asyncio.create_task(work())
         try:
-            ready = await asyncio.to_thread(self._open_index, stop)
-        except asyncio.CancelledError:
-            stop.set()  # the build's thread cannot be cancelled, but stops when told
-            raise
-        yield ready
-        system = system_prompt(workspace, self.settings.approval, self.appended_prompt)
-        self._append({"role": "system", "content": system})
-        self._append({"role": "user", "content": await self._with_repo_map(prompt)})
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if not worker.done():
+                worker.cancel()
+                await asyncio.wait([worker])  # the history is repaired before we return
+
+    def cancel(self) -> None:
+        """Stop the running turn at once; its stream ends with a cancelled ``Result``."""
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+
+    def _record(self, event: Event) -> Event:
+        """Store every event but streamed text; a store that starts failing on the way (a
+        full disk) is said once, in the stream, and the session goes on."""
+        if not isinstance(event, TextDelta):
+            self.store.add_event(self.session_id, event)
+        return event
+
+    async def _turn(self, text: str) -> AsyncIterator[Event]:
+        self._begin_turn()
+        workspace = self.ctx.workspace
+        if not self._opened:
+            async for event in self._open(text):
+                yield event
+        if self.store.problem != self._told:
+            self._told = self.store.problem
+            yield Error(message=str(self._told), fatal=False)
+        yield UserMessage(text=text)
+        self.dirty_at_start = dirty_files(workspace)
+        self._append(await self._user_message(text))
         specs = [tool.spec() for tool in self.tools.values()]
         while True:
             budget = self._budget_exhausted()
@@ -148,19 +185,19 @@ class Agent:
                 return
             reply: Reply | None = None
             try:
-                async for item in self.llm.stream(self.messages, specs):
+                async for item in self.llm.stream(sendable(self.messages), specs):
                     if isinstance(item, Reply):
                         reply = item
                     else:
                         yield item
             except LLMError as error:
-                self.usage += error.usage
+                self._count(error.usage)
                 yield Error(message=str(error), detail=error.detail)
                 yield self._finish("config_error" if error.config else "failed", error=str(error))
                 return
             assert reply is not None
             self.turns += 1
-            self.usage += reply.usage
+            self._count(reply.usage)
             yield UsageUpdated(call=reply.usage, total=self.usage)
             yield AssistantMessage(text=reply.text, tool_calls=reply.tool_calls)
             self._append(_assistant_message(reply))
@@ -173,6 +210,39 @@ class Agent:
                 self.answer = reply.text
                 yield self._finish("success")
                 return
+
+    async def _open(self, title: str) -> AsyncIterator[Event]:
+        """The session's start, once: its record, the notices, the code index."""
+        self._opened = True
+        if not self.resumed:
+            self.store.create(self.session_id, self.ctx.workspace, self.llm.model, title)
+        yield SessionStarted(
+            session_id=self.session_id,
+            model=self.llm.model,
+            workspace=str(self.ctx.workspace),
+            approval=self.settings.approval,
+            tools=list(self.tools),
+            sandbox=describe_sandbox(self.sandbox),
+            notices=self._notices(),
+            resumed=self.resumed,
+        )
+        self._told = self.store.problem  # among its notices
+        stop = threading.Event()
+        try:
+            ready = await asyncio.to_thread(self._open_index, stop)
+        except asyncio.CancelledError:
+            stop.set()  # the build's thread cannot be cancelled, but stops when told
+            raise
+        yield ready
+        system = system_prompt(self.ctx.workspace, self.settings.approval, self.appended_prompt)
+        if not self.messages:
+            self._append({"role": "system", "content": system})
+        else:  # a resumed session: today's prompt (date, mode, AGENTS.md), same history
+            self.messages[0] = {"role": "system", "content": system}
+
+    def _count(self, usage: Usage) -> None:
+        self.usage += usage
+        self.session_usage += usage
 
     def _open_index(self, stop: threading.Event) -> IndexReady:
         """Build or refresh the code index; the session goes on without it if that fails."""
@@ -189,17 +259,23 @@ class Agent:
         self.ctx.index = index
         return IndexReady(files=stats.files, seconds=round(stats.seconds, 3), cold=stats.cold)
 
-    async def _with_repo_map(self, prompt: str) -> str:
-        """The request, after a repo map ranked for it (sized to the model's context)."""
+    async def _user_message(self, text: str) -> dict[str, Any]:
+        """The user's message, after a repo map ranked for it (sized to the model's context).
+
+        ``_request`` keeps the words alone: once a newer message brings its own map, this one
+        is sent as the words and a one-line stub (``context.history.sendable``).
+        """
         tokens = self.settings.map_tokens
         if tokens is None:
             tokens = min(MAP_TOKENS_CEILING, max(1024, self.llm.context_window() // 50))
+        message: dict[str, Any] = {"role": "user", "content": text}
         if not tokens or self.ctx.index is None:
-            return prompt
-        repo_map = await asyncio.to_thread(self.ctx.index.repo_map, prompt, (), tokens)
-        if not repo_map:
-            return prompt
-        return fill(prompts.load("repo_map.md").rstrip(), map=repo_map, request=prompt)
+            return message
+        repo_map = await asyncio.to_thread(self.ctx.index.repo_map, text, (), tokens)
+        if repo_map:
+            filled = fill(prompts.load("repo_map.md").rstrip(), map=repo_map, request=text)
+            message.update(content=filled, _request=text)
+        return message
 
     def _notices(self) -> list[str]:
         notices = [self.store.problem] if self.store.problem else []
@@ -361,7 +437,7 @@ class Agent:
         self.messages.append(message)
 
     def _finish(self, status: RunStatus, error: str | None = None) -> Result:
-        changed = set(self.ctx.files_changed)
+        changed = set(self.ctx.files_changed) - self.changed_before
         appeared = dirty_files(self.ctx.workspace) - self.dirty_at_start
         changed |= {path for path in appeared if not is_artifact(path)}
         self.result = Result(
@@ -379,14 +455,13 @@ class Agent:
         self.store.finish(self.result)
         return self.result
 
-    def cancelled(self) -> Result:
-        """Close a run whose task was cancelled: answer its open tool calls, store the end."""
+    def _cancelled(self) -> Result:
+        """Close a turn that was cancelled: answer its open tool calls, so the history stays
+        valid for the next message, and store the end."""
         if self.result is not None:
             return self.result
         for call in self.unanswered:
-            self._append(
-                {"role": "tool", "tool_call_id": call.id, "content": "Cancelled by the user."}
-            )
+            self._append({"role": "tool", "tool_call_id": call.id, "content": CANCELLED})
         self.unanswered = []
         result = self._finish("cancelled", error="Cancelled by the user.")
         self.store.add_event(self.session_id, result)
