@@ -362,7 +362,7 @@ def test_doctor_finds_the_model_on_the_server(llm: ScriptedLLM) -> None:
         f"{llm.url} answers and serves 'scripted'",
     )
     assert check_server(llm.url, "qwen", None) == (
-        True,
+        False,  # the run would fail with a 404: doctor exits 1
         f"{llm.url} answers, but does not list 'qwen' (it serves scripted): check --model",
     )
     assert "authorization" not in llm.gets[0][1]
