@@ -223,7 +223,14 @@ def _classify(error: BaseException, endpoint: Endpoint) -> Failure:
             )
         return Failure(f"{where} is rate-limiting these requests (429)", wait=wait)
     if status is not None and (status in (408, 409) or status >= 500):
-        return Failure(_answered(where, status, said))
+        wait = retry_after(error)  # an overloaded server may say when to come back, too
+        if wait is not None and wait > MAX_RETRY_AFTER:
+            return Failure(
+                f"{_answered(where, status, said)}; it asks to wait {_duration(wait)}: try "
+                "again later",
+                retry="no",
+            )
+        return Failure(_answered(where, status, said), wait=wait)
     if status is not None:
         return Failure(_answered(where, status, said), retry="no")
     return Failure(f"the model call failed: {said or _root(chain)}", retry="no")

@@ -60,6 +60,13 @@ def build_parser() -> Parser:
         "'shipmate -p TASK' is short for 'shipmate run TASK'.",
     )
     parser.add_argument("--version", action="version", version=f"shipmate {__version__}")
+    parser.add_argument(
+        "-C",
+        "--cwd",
+        dest="global_cwd",
+        metavar="DIR",
+        help="work in DIR (also accepted after the command)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.commands = commands.choices
 
@@ -448,17 +455,22 @@ def _crash_log(limit: int = 1_000_000) -> Path | None:
 
 def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
     command = parser.command(args.command)
-    start = Path(args.cwd) if args.cwd else Path.cwd()
+    folder = args.cwd or args.global_cwd  # `shipmate -C DIR index` or `shipmate index -C DIR`
+    start = Path(folder) if folder else Path.cwd()
     if not start.is_dir():
-        command.error(f"-C {args.cwd}: there is no such directory")
+        command.error(f"-C {folder}: there is no such directory")
     workspace = find_workspace(start)
     from tools.executables import protect
 
     protect(workspace)
     if args.command in ("index", "map", "symbols"):
         return _index_command(parser, args, workspace)
-    from agent.config import ConfigError, load_settings
+    from agent.config import ConfigError, check_flags, load_settings
 
+    try:
+        check_flags(_settings_flags(args))
+    except ConfigError as error:
+        command.error(str(error))
     try:
         settings = load_settings(workspace, _settings_flags(args))
     except ConfigError as error:
@@ -477,6 +489,7 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
 
         return rules_command(args, workspace)
     options = run_options(command, args)
+    settings.notices.extend(options.warnings)  # shown with the session's first notices
     task = _read_task(args)
     if task is None:
         command.error("run needs a TASK (as an argument, or on stdin)")
@@ -488,11 +501,20 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
 def run_options(command: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptions:
     """``run``'s own flags, checked; a bad one is a usage error."""
     from agent.frontends.headless import RunOptions
+    from agent.policy.rules import Rule, rule_problem, rule_warning
     from tools.names import safe_text
 
+    warnings = []
     for flag, patterns in (("--allow", args.allow), ("--deny", args.deny)):
         if any(not pattern.strip() for pattern in patterns):
             command.error(f"{flag} needs a pattern, e.g. {flag} 'pytest *'")
+        for pattern in patterns:  # the checks of `shipmate rules add`, for one run
+            action = "allow" if flag == "--allow" else "deny"
+            rule = Rule(action=action, tool="command", pattern=pattern.strip())
+            if problem := rule_problem(rule, Path.cwd()):
+                command.error(f"{flag} {pattern}: {problem}")
+            if warning := rule_warning(rule):
+                warnings.append(f"{flag} {warning}")
     appended = args.append_system_prompt or ""
     if appended.startswith("@"):
         path = Path(appended[1:]).expanduser()
@@ -507,4 +529,5 @@ def run_options(command: argparse.ArgumentParser, args: argparse.Namespace) -> R
         appended_prompt=safe_text(appended),
         allow=[pattern.strip() for pattern in args.allow],
         deny=[pattern.strip() for pattern in args.deny],
+        warnings=warnings,
     )

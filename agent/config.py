@@ -72,7 +72,9 @@ class Settings(BaseModel):
     api_base: str | None = Field(None, description="Base URL of an OpenAI-compatible server")
     approval: ApprovalMode = Field("ask", description="What runs without asking")
     max_turns: int = Field(100, ge=1, description="Model calls per task before stopping")
-    max_cost: float | None = Field(None, gt=0, description="US dollars per task before stopping")
+    max_cost: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="US dollars per task before stopping"
+    )
     input_cost_per_mtok: float | None = Field(
         None, ge=0, description="US dollars per million input tokens (over litellm's prices)"
     )
@@ -110,6 +112,17 @@ class Settings(BaseModel):
             return None
         return self.input_cost_per_mtok, self.output_cost_per_mtok
 
+    @field_validator("api_base")
+    @classmethod
+    def _a_url(cls, value: str | None) -> str | None:
+        """``localhost:11434`` would be read as a path by the HTTP client: minutes of retries
+        of a 500 that never happened, instead of this sentence."""
+        if value is not None and not value.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(
+                "should start with http:// or https://, e.g. http://localhost:11434/v1"
+            )
+        return value.strip() if value is not None else None
+
     @field_validator("pass_env", mode="before")
     @classmethod
     def _split_names(cls, value: Any) -> Any:
@@ -125,6 +138,11 @@ def user_config_file() -> Path:
 
 def data_dir() -> Path:
     return platformdirs.user_data_path("shipmate")
+
+
+def check_flags(flags: dict[str, Any]) -> None:
+    """Command-line values alone, before any file is read: a bad one is a usage error."""
+    _checked({key: value for key, value in flags.items() if value is not None}, "flag", _flag)
 
 
 def load_settings(workspace: Path, flags: dict[str, Any] | None = None) -> Settings:
@@ -208,7 +226,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no such file, its folder a file
         return {}
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path} could not be read: {error}. Fix or remove it.") from None
@@ -249,7 +267,8 @@ def _explain(error: ValidationError, where: str, name: Callable[[str], str] = st
             hint = f" (did you mean '{guess[0]}'?)" if guess else ""
             problems.append(f"'{key}' is not a setting{hint}")
         else:
-            message = str(item["msg"]).removeprefix("Input ").removeprefix("Value ")
+            message = str(item["msg"]).removeprefix("Value error, ")
+            message = message.removeprefix("Input ").removeprefix("Value ")
             problems.append(f"{name(key)} {message} (got {_shown(item.get('input'))})")
     text = f"Invalid {where}: " + "; ".join(problems) + "."
     if unknown:

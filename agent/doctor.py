@@ -204,7 +204,8 @@ def check_server(
     provider: str = "openai",
     timeout: float = 3.0,
 ) -> tuple[bool, str]:
-    """Ask the server for its models: whether it answers, and whether it serves ``model``.
+    """Ask the server for its models: whether it answers and serves ``model`` (False when a
+    run would fail: unreachable, not a model server, or the model not among those listed).
     OpenAI-compatible servers list them at ``/models``, Ollama's own API at ``/api/tags``;
     for other providers only whether the server answers at all is checked. A key is sent
     only to an OpenAI-compatible server, at this URL, the one the user named."""
@@ -239,7 +240,7 @@ def check_server(
     if not names:
         return True, f"{base} answers, but lists no models"
     listed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-    return True, f"{base} answers, but does not list '{model}' (it serves {listed}): check --model"
+    return False, f"{base} answers, but does not list '{model}' (it serves {listed}): check --model"
 
 
 def _answers(api_base: str, timeout: float) -> tuple[bool, str]:

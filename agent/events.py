@@ -47,7 +47,8 @@ ToolStatus = Literal["ok", "error", "denied", "cancelled"]
 RunStatus = Literal["success", "failed", "config_error", "budget_exceeded", "cancelled"]
 # Why a tool call was refused, so the fix offered is the right one: the run was read-only, a
 # deny rule, no sandbox, a command that asked to leave the sandbox, a secret file, a command
-# whose effect cannot be checked, or an ordinary action that needs approval in this mode.
+# whose effect cannot be checked, one that writes outside the workspace (no rule allows
+# that), or an ordinary action that needs approval in this mode.
 Refusal = Literal[
     "read_only",
     "deny_rule",
@@ -55,6 +56,7 @@ Refusal = Literal[
     "outside_sandbox",
     "secret_file",
     "unverifiable",
+    "writes_outside",
     "needs_approval",
 ]
 

@@ -186,6 +186,16 @@ async def test_a_long_retry_after_is_not_waited_for(llm: ScriptedLLM) -> None:
     assert retries == [] and len(llm.requests) == 1
 
 
+async def test_an_overloaded_server_is_waited_for_as_it_asks(llm: ScriptedLLM) -> None:
+    llm.add(Fault("status", status=503, retry_after=0.2), Reply(text="ok"))
+    items = await collect(client(llm.url))
+    assert [item.delay_seconds for item in items if isinstance(item, Retrying)] == [0.2]
+    llm.add(Fault("status", status=503, retry_after=7200), Reply(text="never"))
+    error, retries = await failure(client(llm.url))
+    assert "answered 503 Service Unavailable" in str(error) and "2.0 h" in str(error)
+    assert retries == []
+
+
 async def test_a_retried_fault_says_what_it_was(llm: ScriptedLLM) -> None:
     llm.add(Fault("status", status=503), Fault("drop"), Reply(text="ok"))
     items = await collect(client(llm.url))
@@ -352,7 +362,7 @@ def test_doctor_finds_the_model_on_the_server(llm: ScriptedLLM) -> None:
         f"{llm.url} answers and serves 'scripted'",
     )
     assert check_server(llm.url, "qwen", None) == (
-        True,
+        False,  # the run would fail with a 404: doctor exits 1
         f"{llm.url} answers, but does not list 'qwen' (it serves scripted): check --model",
     )
     assert "authorization" not in llm.gets[0][1]

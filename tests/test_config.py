@@ -155,3 +155,28 @@ def test_the_command_line_offers_every_approval_mode() -> None:
     from agent.config import ApprovalMode
 
     assert get_args(ApprovalMode) == APPROVAL_CHOICES
+
+
+def test_a_config_folder_under_a_file_is_no_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``XDG_CONFIG_HOME`` (or HOME) pointing under a regular file: nothing to read, and
+    nothing the user could "fix or remove"."""
+    from agent.policy.rules import RuleBook
+
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "afile" / "cfg"))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    assert load_settings(ws).approval == "ask"
+    assert RuleBook(ws).rules == []
+
+
+def test_flags_are_checked_alone_and_api_base_is_a_url() -> None:
+    from agent.config import check_flags
+
+    with pytest.raises(ConfigError, match=r"--api-base should start with http:// or https://"):
+        check_flags({"api_base": "localhost:11434"})
+    with pytest.raises(ConfigError, match=r"--max-cost should be a finite number"):
+        check_flags({"max_cost": float("inf")})
+    check_flags({"api_base": "http://localhost:11434/v1", "max_cost": 2.5, "model": None})

@@ -17,6 +17,7 @@ from agent.cli import UsageError, build_parser, run_options
 from agent.config import Settings
 from agent.frontends.headless import RunOptions, run_task
 
+from helpers import run_cli
 from scripted_llm import Fault, Reply, ScriptedLLM, tool
 
 
@@ -83,3 +84,16 @@ async def test_stream_json_lines_start_with_type_then_a_utc_ts(
     assert stamps == sorted(stamps)
     now = datetime.datetime.now(datetime.UTC)
     assert now - datetime.timedelta(minutes=5) < stamps[0] <= now
+
+
+def test_c_before_the_command_and_one_run_rules_checked_like_saved_ones(repo: Path) -> None:
+    done = run_cli("-C", str(repo), "index", cwd=repo.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Indexed ")
+    bad = run_cli("run", "--deny", 'a "b', "--output-format", "json", "go", cwd=repo)
+    assert bad.returncode == 2
+    assert "quote that is not closed" in bad.stderr and "usage: shipmate run" in bad.stderr
+    assert json.loads(bad.stdout)["status"] == "config_error"
+    no_scheme = run_cli("run", "--model", "m", "--api-base", "localhost:11434", "go", cwd=repo)
+    assert no_scheme.returncode == 2
+    assert "--api-base should start with http:// or https://" in no_scheme.stderr

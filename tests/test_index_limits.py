@@ -273,7 +273,7 @@ def test_an_unwritable_cache_folder_is_said_and_the_index_still_works(
     assert store.problem is not None
     assert store.problem.startswith(
         f"the code index could not be saved in {blocker / 'shipmate'} (Not a directory); "
-        "this run keeps it in memory and works as usual"
+        "it is built in memory and works as usual"
     )
     assert "damaged" not in store.problem and "rebuilt" not in store.problem
     index = CodeIndex(ws, store)
@@ -298,7 +298,6 @@ def test_a_read_only_cache_keeps_the_run_warm(ws: Path, isolated_home: Path) -> 
     assert '"cold": false' in done.stdout and '"parsed": 1' in done.stdout
     assert done.stderr == (
         f"note: the code index could not be saved in {cache / 'shipmate'} (Read-only file "
-        "system); this run keeps it in memory and works as usual, but what it indexes is not "
-        "kept for the next run. Make that folder writable, or point XDG_CACHE_HOME to one "
-        "that is.\n"
+        "system); it is built in memory and works as usual, but is not kept for the next "
+        "command. Make that folder writable, or point XDG_CACHE_HOME to one that is.\n"
     )

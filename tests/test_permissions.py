@@ -213,3 +213,46 @@ def test_a_saved_rule_lets_a_headless_run_use_the_command(llm: ScriptedLLM, repo
     result = json.loads(done.stdout)
     assert result["permission_denials"] == []
     assert "1 failed, 1 passed" in llm.requests[1]["messages"][-1]["content"]
+
+
+def test_a_write_outside_the_workspace_is_its_own_refusal(ws: Path) -> None:
+    """An allowed program with a redirection outside the workspace: no rule fixes that, so
+    no rule is suggested, and the hint says what does."""
+    from agent.events import PermissionDenial
+    from agent.policy.hints import hints
+
+    permissions = policy(
+        ws, "auto-edit", True, Rule(action="allow", tool="command", pattern="pytest*")
+    )
+    assert verdict(permissions, RunCommand(command="pytest -q > report.txt")) == "allow"
+    for line in ("pytest > /tmp/outside.txt", "pytest 2>/tmp/err.txt"):
+        check = permissions.check(RunCommand(command=line))
+        assert (check.verdict, check.refusal, check.suggestion) == ("ask", "writes_outside", None)
+    denial = PermissionDenial(
+        call_id="c", tool="run_command", kind="execute", summary="s", reason="r",
+        refusal="writes_outside",
+    )  # fmt: skip
+    (hint,) = hints([denial], "auto-edit")
+    assert "outside the workspace" in hint and "shipmate rules add" not in hint
+
+
+def test_a_rule_wide_enough_to_run_anything_is_never_suggested(ws: Path) -> None:
+    permissions = policy(ws, "auto-edit")
+    for line in ("exec pytest", "bash -c 'make'", "env FOO=1 make"):
+        check = permissions.check(RunCommand(command=line))
+        assert check.suggestion is None, line
+    assert permissions.check(RunCommand(command="make build")).suggestion.pattern == "make build *"
+
+
+def test_unverifiable_hint_names_where_a_run_deny_rule_came_from() -> None:
+    from agent.events import PermissionDenial
+    from agent.policy.hints import hints
+
+    denial = PermissionDenial(
+        call_id="c", tool="run_command", kind="execute", summary="s", reason="r",
+        refusal="unverifiable",
+    )  # fmt: skip
+    (mine,) = hints([denial], "full-auto")
+    (for_run,) = hints([denial], "full-auto", ["deny command git push*"])
+    assert "your deny rules" in mine and "--deny" not in mine
+    assert "--deny for this run" in for_run

@@ -133,3 +133,14 @@ def test_rules_add_refuses_warns_and_says_when_a_rule_exists(ws: Path) -> None:
     assert done.returncode == 0
     assert done.stdout == "Already a rule: 1. allow command *\n"
     assert len(RuleBook(ws).rules) == 1
+
+
+def test_an_interpreter_with_m_or_c_is_warned_about() -> None:
+    from agent.policy.rules import Rule, rule_warning
+
+    def warning(pattern: str) -> str | None:
+        return rule_warning(Rule(action="allow", tool="command", pattern=pattern))
+
+    assert "runs any module" in (warning("python -m *") or "")
+    assert "runs any code" in (warning("python3 -c *") or "")
+    assert warning("python3 -m pytest *") is None

@@ -110,7 +110,7 @@ def test_writers_say_what_could_not_be_written_and_why(
     assert answers == {
         "edit": f"app.py could not be written: {reason}; the file on disk is as it was.",
         "replace": f"app.py could not be written: {reason}; the file on disk is as it was.",
-        "create": f"pkg/new.py could not be written: {reason}; the file on disk is as it was.",
+        "create": f"pkg/new.py could not be written: {reason}; no file was created.",
     }
     assert (ws / "app.py").read_text() == "x = 1\n"
     assert left_behind(ws) == []

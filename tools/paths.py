@@ -214,12 +214,12 @@ def write_atomic(ctx: ToolContext, path: Path, data: bytes) -> None:
     stays behind.
     """
     shown = ctx.relative(path)
+    existed = os.path.lexists(path)
     try:
         _write_atomic(ctx, path, data, shown)
     except OSError as error:
-        raise ToolError(
-            f"{shown} could not be written: {os_reason(error)}; the file on disk is as it was."
-        ) from None
+        after = "the file on disk is as it was" if existed else "no file was created"
+        raise ToolError(f"{shown} could not be written: {os_reason(error)}; {after}.") from None
 
 
 def _write_atomic(ctx: ToolContext, path: Path, data: bytes, shown: str) -> None:

@@ -56,6 +56,7 @@ class RunOptions(BaseModel):
     appended_prompt: str = ""
     allow: list[str] = []
     deny: list[str] = []
+    warnings: list[str] = []  # what the --allow rules let through that may surprise
 
     def rules(self) -> list[Rule]:
         """The --allow and --deny command rules, for this run only."""

@@ -81,7 +81,10 @@ def _skipped_lines(skipped: list[dict[str, str]], verbose: bool) -> list[str]:
     if not skipped:
         return []
     reasons = Counter(item["reason"] for item in skipped)
-    summary = ", ".join(f"{count:,} {reason}" for reason, count in reasons.most_common())
+    summary = ", ".join(
+        plural(count, reason) if reason.endswith("file") else f"{count:,} {reason}"
+        for reason, count in reasons.most_common()
+    )
     lines = [
         f"  {len(skipped):,} skipped: {summary}" + ("" if verbose else " (--verbose lists them)")
     ]

@@ -248,9 +248,9 @@ def _unwritable(path: Path, error: OSError | sqlite3.Error) -> str:
             error = refused
     reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
     return (
-        f"the code index could not be saved in {path.parent} ({reason}); this run keeps it "
-        "in memory and works as usual, but what it indexes is not kept for the next run. "
-        "Make that folder writable, or point XDG_CACHE_HOME to one that is"
+        f"the code index could not be saved in {path.parent} ({reason}); it is built in "
+        "memory and works as usual, but is not kept for the next command. Make that folder "
+        "writable, or point XDG_CACHE_HOME to one that is"
     )
 
 

@@ -105,6 +105,9 @@ def runs_anything(words: tuple[str, ...]) -> str:
     name = words[0].rsplit("/", 1)[-1] if words else ""
     if len(words) == 2 and name in _RUNNERS and words[1] == _RUNNERS[name][0]:
         return f"{name} {words[1]} runs any command it is given"
+    if len(words) == 2 and _is_interpreter(name) and words[1] in ("-m", "-c"):
+        what = "module" if words[1] == "-m" else "code"
+        return f"{name} {words[1]} runs any {what} it is given"
     if len(words) != 1:
         return ""
     if name in SHELLS or _is_interpreter(name):

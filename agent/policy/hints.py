@@ -72,14 +72,25 @@ def _hint(group: list[PermissionDenial], mode: ApprovalMode, run_rules: list[str
                     "if needed."
                 )
             if mode == "full-auto":
+                rules = (
+                    "the deny rules (--deny for this run; `shipmate rules` lists yours)"
+                    if run_rules
+                    else "your deny rules (`shipmate rules` lists them)"
+                )
                 return (
                     f"{refused} because what {'it runs' if one else 'they run'} cannot be "
-                    "checked against your deny rules (`shipmate rules` lists them); run "
-                    f"{them} yourself if needed."
+                    f"checked against {rules}; run {them} yourself if needed."
                 )
             return (
                 f"{refused} because what {'it runs' if one else 'they run'} cannot be checked; "
                 "--approval full-auto runs such commands in the sandbox."
+            )
+        case "writes_outside":
+            return (
+                f"{refused} because {'it writes' if one else 'they write'} outside the "
+                "workspace (such as `> /tmp/out`), which no rule allows; --approval full-auto "
+                f"runs {them} in the sandbox, where only the workspace can be written, or run "
+                f"{them} yourself."
             )
     return _needs_approval(refused, first, mode, them)
 

@@ -32,7 +32,7 @@ from agent.policy.commands import (
     readings,
     suggest_pattern,
 )
-from agent.policy.rules import Rule, RuleBook, RulesNotSaved
+from agent.policy.rules import Rule, RuleBook, RulesNotSaved, rule_warning
 from agent.vcs import git
 from tools.base import Tool, ToolError
 from tools.listing import exact_glob, glob_matcher
@@ -186,9 +186,15 @@ class Permissions:
         first = blocked[0]
         if hidden := opaque(first):
             return _unverifiable(f"what it runs cannot be checked: {hidden}")
+        if not self._writes_inside(first):
+            return Check(
+                verdict="ask", reason="writes outside the workspace", refusal="writes_outside"
+            )
         suggestion = None
         if first.argv:
             suggestion = Rule(action="allow", tool="command", pattern=suggest_pattern(first))
+            if rule_warning(suggestion):  # `exec *`, `bash *`: never offered as a fix
+                suggestion = None
         return Check(
             verdict="ask", reason="runs a command", suggestion=suggestion, refusal="needs_approval"
         )

@@ -66,7 +66,7 @@ class RuleBook:
     def _load(self) -> list[Rule]:
         try:
             text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         except OSError as error:
             raise ConfigError(

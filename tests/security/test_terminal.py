@@ -83,7 +83,7 @@ def test_attack_escapes_from_the_model_in_text_output(llm: ScriptedLLM, repo: Pa
     assert done.stdout.startswith("Done \\x1b]52;c;ZWNobyBwd25lZA==\\x07\\x1b]0;pwned\\x1b\\")
     assert "\\u009b2J" in done.stdout and "\\u202eexe.txt" in done.stdout
     assert "rm -rf ~\\x0d# harmless\nbye" in done.stdout
-    assert "! 503 " in done.stderr and "overloaded \\x1b]52;c;" in done.stderr
+    assert "answered 503 " in done.stderr and "overloaded \\x1b]52;c;" in done.stderr
     assert "Looking \\x1b]52;c;" in done.stderr  # text that came with tool calls
     assert "notes\\x1b]52;c;ZWNobyBwd25lZA==\\x07.txt" in done.stderr  # path, and its error
     assert "→ $ echo \\x1b]0;pwned\\x1b\\\\x1b[2J" in done.stderr  # command
