@@ -107,6 +107,19 @@ async def test_resume_a_given_session_by_a_prefix_of_its_id(llm: ScriptedLLM, re
     assert notice in started[1]["notices"]
     assert [s.id for s in sessions.summaries(repo)] == [older["session_id"], newer["session_id"]]
     assert sessions.get(older["session_id"]).model == "openai/other"
+    # Text output says which session goes on, and the model notice.
+    parser = build_parser()
+    args = parser.parse_args(["run", "more", "--continue"])
+    settings = Settings(model="third", api_base=llm.url, approval="full-auto", max_retries=0)
+    out, err = io.StringIO(), io.StringIO()
+    llm.add(Reply(text="More."))
+    options = run_options(parser.command("run"), args)
+    assert await run_task("more", settings, repo, options, out, err) == 0
+    assert out.getvalue() == "More.\n"
+    assert f"resuming session {older['session_id'][:12]}\n" in err.getvalue()
+    assert "note: This session ran with openai/other before; it goes on with openai/third." in (
+        err.getvalue()
+    )
 
 
 async def test_sessions_that_cannot_be_resumed_here_are_clear_errors(

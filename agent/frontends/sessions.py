@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from agent.config import data_dir
 from agent.frontends.transcript import local_time, transcript
 from agent.session import SessionError, SessionInfo, SessionStore, SessionSummary, short_id
+from agent.terminal import json_safe
 from tools.base import plural
 
 EXIT_FAILED = 1
@@ -21,9 +22,13 @@ EXIT_USAGE = 2
 
 
 def sessions_command(
-    workspace: Path, *, show: str | None, as_json: bool, every: bool, out: TextIO = sys.stdout
+    workspace: Path, *, show: str | None, as_json: bool, every: bool, out: TextIO | None = None
 ) -> int:
-    """List the sessions (this workspace's, or all with ``every``), or show session ``show``."""
+    """List the sessions (this workspace's, or all with ``every``), or show session ``show``.
+
+    Printed to ``out`` (stdout, which shows control characters as text); JSON has them
+    escaped the JSON way, as ``run``'s JSON does."""
+    out = out or sys.stdout
     path = data_dir() / "sessions.db"
     if not path.exists():
         return show_failure(show) if show else _list([], workspace, as_json, every, out)
@@ -52,7 +57,7 @@ def show_failure(ref: str) -> int:
 def _show(session: SessionInfo, events: list[dict[str, Any]], as_json: bool, out: TextIO) -> int:
     if as_json:
         record = {"session": _public(session), "events": events}
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json_safe(json.dumps(record, ensure_ascii=False)) + "\n")
     else:
         out.write("\n".join(transcript(session, events)) + "\n")
     return 0
@@ -62,8 +67,8 @@ def _list(
     sessions: list[SessionSummary], workspace: Path, as_json: bool, every: bool, out: TextIO
 ) -> int:
     if as_json:
-        out.write(json.dumps({"sessions": [_public(s) for s in sessions]}, ensure_ascii=False))
-        out.write("\n")
+        listed = {"sessions": [_public(session) for session in sessions]}
+        out.write(json_safe(json.dumps(listed, ensure_ascii=False)) + "\n")
         return 0
     if not sessions:
         where = "yet" if every else f"in {workspace} ('shipmate sessions --all' lists them all)"
