@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from agent.frontends.headless import RunOptions
 
 APPROVAL_CHOICES = ("read-only", "ask", "auto-edit", "full-auto")
-COMMANDS = ("run", "doctor", "rules", "index", "map", "symbols")
+COMMANDS = ("run", "doctor", "rules", "index", "map", "symbols", "sessions")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -128,6 +128,20 @@ def build_parser() -> Parser:
         metavar="TEXT",
         help="instructions added after the system prompt; @PATH reads them from a file",
     )
+    earlier = run.add_mutually_exclusive_group()
+    earlier.add_argument(
+        "--continue",
+        dest="continue_session",
+        action="store_true",
+        help="go on with this workspace's newest session: the model sees the whole earlier "
+        "conversation",
+    )
+    earlier.add_argument(
+        "--resume",
+        metavar="ID",
+        help="go on with session ID of this workspace (a unique start of the id is enough; "
+        "'shipmate sessions' lists them)",
+    )
     run.add_argument(
         "--quiet",
         "-q",
@@ -201,6 +215,31 @@ def build_parser() -> Parser:
     remove = actions.add_parser("remove", help="remove a rule by its number in the list")
     remove.add_argument("number", type=whole_number)
     _add_workspace_option(rules)
+
+    sessions = commands.add_parser(
+        "sessions",
+        help="list this workspace's stored sessions, newest first, or show one",
+        description="Every run is a session. Without ACTION: this workspace's sessions, "
+        "newest first (id, when, status, model calls, cost, files changed, the first "
+        "request). 'shipmate run --continue' or '--resume ID' goes on with one.",
+    )
+    sessions.add_argument("--json", action="store_true", help="print them as JSON")
+    sessions.add_argument("--all", action="store_true", help="every workspace's sessions")
+    _add_workspace_option(sessions)
+    session_actions = sessions.add_subparsers(dest="action", metavar="ACTION")
+    show = session_actions.add_parser(
+        "show", help="a session's transcript: requests, answers, one line per tool call"
+    )
+    show.add_argument("id", help="the session's id, or a unique start of it")
+    show.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,  # else it would undo 'sessions --json show ID'
+        help="print the session and its stored events as JSON",
+    )
+    show.add_argument(
+        "-C", "--cwd", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     doctor = commands.add_parser(
         "doctor", help="show the effective settings and what works here (keys, git, tools)"
@@ -465,6 +504,11 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
     protect(workspace)
     if args.command in ("index", "map", "symbols"):
         return _index_command(parser, args, workspace)
+    if args.command == "sessions":
+        from agent.frontends.sessions import sessions_command
+
+        show = args.id if args.action == "show" else None
+        return sessions_command(workspace, show=show, as_json=args.json, every=args.all)
     from agent.config import ConfigError, check_flags, load_settings
 
     try:
@@ -515,6 +559,8 @@ def run_options(command: argparse.ArgumentParser, args: argparse.Namespace) -> R
                 command.error(f"{flag} {pattern}: {problem}")
             if warning := rule_warning(rule):
                 warnings.append(f"{flag} {warning}")
+    if args.resume is not None and not args.resume.strip():
+        command.error("--resume needs a session id ('shipmate sessions' lists them)")
     appended = args.append_system_prompt or ""
     if appended.startswith("@"):
         path = Path(appended[1:]).expanduser()
@@ -530,4 +576,6 @@ def run_options(command: argparse.ArgumentParser, args: argparse.Namespace) -> R
         allow=[pattern.strip() for pattern in args.allow],
         deny=[pattern.strip() for pattern in args.deny],
         warnings=warnings,
+        continue_session=args.continue_session,
+        resume=args.resume.strip() if args.resume else None,
     )

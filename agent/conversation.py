@@ -22,11 +22,12 @@ from pydantic import ValidationError
 
 import prompts
 from agent.config import MAP_TOKENS_CEILING, Settings, data_dir
-from agent.context.history import CANCELLED, sendable
+from agent.context.history import CANCELLED, repaired, sendable
 from agent.context.prompt import fill, system_prompt
 from agent.events import (
     ApprovalRequested,
     AssistantMessage,
+    Compacted,
     Error,
     Event,
     IndexReady,
@@ -52,7 +53,7 @@ from agent.policy.approval import ApprovalRequest, Approver
 from agent.policy.permissions import Permissions
 from agent.policy.rules import RuleBook
 from agent.policy.sandboxing import describe_sandbox
-from agent.session import SessionStore
+from agent.session import SessionInfo, SessionStore
 from tools.base import Tool, ToolContext, ToolError, ToolResult
 from tools.executables import imports_from
 from tools.listing import dirty_files
@@ -103,11 +104,33 @@ class Conversation:
         self.messages: list[dict[str, Any]] = list(history or [])
         self.session_usage = Usage()
         self.result: Result | None = None  # the last turn's, once it ended
+        # The session's newest compaction, stored: a resumed session sends what it sent.
+        self.compacted: Compacted | None = None
+        self.notices: list[str] = []  # said when the session starts, after the usual ones
         self.unanswered: list[ToolCallInfo] = []
         self._opened = False
         self._worker: asyncio.Task[None] | None = None
         self._told: str | None = None
         self._begin_turn()
+
+    @classmethod
+    def resume(
+        cls, session: SessionInfo, *, store: SessionStore, llm: LLM, **kwargs: Any
+    ) -> Conversation:
+        """Go on with a stored session: its whole history (a process killed half-way left
+        tool calls unanswered: they are answered as interrupted, and stored so), its id,
+        its last compaction; the model is today's, said in a notice when it changed."""
+        stored = store.messages(session.id)
+        history = repaired(stored)
+        if history != stored:
+            store.replace_messages(session.id, history)
+        conversation = cls(llm=llm, store=store, session_id=session.id, history=history, **kwargs)
+        conversation.compacted = store.last_compacted(session.id)
+        if session.model != llm.model:
+            conversation.notices.append(
+                f"This session ran with {session.model} before; it goes on with {llm.model}."
+            )
+        return conversation
 
     def _begin_turn(self) -> None:
         """What one turn counts from: its model calls, usage, refusals and changed files."""
@@ -214,7 +237,9 @@ class Conversation:
     async def _open(self, title: str) -> AsyncIterator[Event]:
         """The session's start, once: its record, the notices, the code index."""
         self._opened = True
-        if not self.resumed:
+        if self.resumed:
+            self.store.reopen(self.session_id, self.llm.model)
+        else:
             self.store.create(self.session_id, self.ctx.workspace, self.llm.model, title)
         yield SessionStarted(
             session_id=self.session_id,
@@ -300,7 +325,7 @@ class Conversation:
                 f"No sandbox: {self.sandbox.problem}. Every command needs approval; install "
                 "bubblewrap (apt-get install bubblewrap) to let commands run in a sandbox."
             )
-        return notices
+        return notices + self.notices
 
     def _budget_exhausted(self) -> str | None:
         limit = self.settings.max_turns

@@ -31,6 +31,7 @@ from agent.index.progress import ProgressLine
 from agent.policy.approval import HeadlessApprover
 from agent.policy.hints import hints
 from agent.policy.rules import Rule
+from agent.session import short_id
 from agent.terminal import json_safe
 from tools.base import plural
 from tools.plan import MARKS
@@ -57,6 +58,8 @@ class RunOptions(BaseModel):
     allow: list[str] = []
     deny: list[str] = []
     warnings: list[str] = []  # what the --allow rules let through that may surprise
+    continue_session: bool = False  # --continue: the workspace's newest session
+    resume: str | None = None  # --resume ID: that session (a unique prefix of its id)
 
     def rules(self) -> list[Rule]:
         """The --allow and --deny command rules, for this run only."""
@@ -86,6 +89,8 @@ class TextOutput:
     def show(self, event: Event) -> None:
         match event:
             case SessionStarted():  # the header line was shown before the model was ready
+                if event.resumed:
+                    self.say(f"resuming session {short_id(event.session_id)}")
                 for notice in event.notices:
                     self.say(f"note: {notice}")
             case IndexReady(problem=None):
@@ -177,7 +182,7 @@ async def run_task(
     from agent.llm import LLM
     from agent.policy.rules import RuleBook
     from agent.policy.sandboxing import sandbox_for
-    from agent.session import SessionStore
+    from agent.session import SessionError, SessionStore
 
     output = options.output
     text = TextOutput(out, err, options.quiet, options.verbose) if output == "text" else None
@@ -199,11 +204,14 @@ async def run_task(
     sandbox = sandbox_for(settings, workspace)
     store = SessionStore(data_dir() / "sessions.db")
     try:
+        session = None
+        if options.continue_session or options.resume:
+            session = store.to_resume(workspace, options.resume)
         llm = LLM.from_settings(settings)  # waits for litellm's import, if still running
-    except ConfigError as error:
+    except (ConfigError, SessionError) as error:
         store.close()
         return config_failure(str(error), output, out, err)
-    conversation = Conversation(
+    parts = dict(
         llm=llm,
         settings=settings,
         workspace=workspace,
@@ -213,6 +221,7 @@ async def run_task(
         rules=rules,
         appended_prompt=options.appended_prompt,
     )
+    conversation = Conversation.resume(session, **parts) if session else Conversation(**parts)
     if output == "text":
         conversation.index_progress = ProgressLine(err)
     try:
