@@ -31,9 +31,11 @@ TIGHTEN_ONLY = (
     "command_memory_mb",
     "command_max_processes",
     "map_tokens",
+    "compact_at",
 )
 # What a repository's own file may set at all; everything else (permissions, the model and
-# the server that get your code and key, the sandbox) is the user's alone.
+# the server that get your code and key, the sandbox, and context_window, which describes
+# the model you chose) is the user's alone.
 PROJECT_ALLOWED = ("approval", *TIGHTEN_ONLY)
 # The largest repo map chosen by model size, when map_tokens is not set.
 MAP_TOKENS_CEILING = 4096
@@ -96,6 +98,16 @@ class Settings(BaseModel):
     )
     index_max_files: int = Field(
         50_000, ge=1, description="Outside git, the most files a folder may hold to be indexed"
+    )
+    context_window: int | None = Field(
+        None, ge=1024, description="Input tokens the model accepts (unset: litellm's figure)"
+    )
+    compact_at: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Compact the history when a request would fill this share of the window "
+        "(0: never by itself)",
     )
     sandbox: SandboxOptions = Field(default_factory=SandboxOptions)
     _notices: list[str] = PrivateAttr(default_factory=list)
@@ -191,7 +203,7 @@ def _tightened(
         if limit is None and name == "map_tokens":
             limit = MAP_TOKENS_CEILING
         value = getattr(theirs, name)
-        if limit is not None and (value is None or value > limit):
+        if limit is not None and _looser(name, value, limit):
             dropped.append(f"{name} = {_shown(project[name])} (yours: {_shown(limit)})")
             del kept[name]
     approval = project.get("approval")
@@ -205,6 +217,14 @@ def _tightened(
             "A project file may only tighten them."
         )
     return kept, notices
+
+
+def _looser(name: str, value: Any, limit: Any) -> bool:
+    """Whether a project's ``value`` would loosen the user's ``limit``; compact_at 0 means
+    never compacting, the loosest value there is."""
+    if name == "compact_at":
+        return limit != 0 and (value == 0 or value > limit)
+    return value is None or value > limit
 
 
 def _project_settings(values: dict[str, Any], path: Path) -> dict[str, Any]:

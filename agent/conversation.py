@@ -4,7 +4,9 @@
 ``Result``; history carries over to the next ``send``. Front-ends render the events and
 answer approvals through an ``Approver``. Cancelling a turn (the consuming task, or
 ``cancel()``) stops it at once (the stream closes, a running command is killed) and leaves
-the history valid: the next message goes on in the same session.
+the history valid: the next message goes on in the same session. A request that would fill
+``compact_at`` of the model's window is compacted first (``agent.context.compaction``);
+``compact()`` does it on demand.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from pydantic import ValidationError
 
 import prompts
 from agent.config import MAP_TOKENS_CEILING, Settings, data_dir
+from agent.context.compaction import Compactor
 from agent.context.history import CANCELLED, repaired, sendable
 from agent.context.prompt import fill, system_prompt
+from agent.context.tokens import TokenCounter, context_window
 from agent.events import (
     ApprovalRequested,
     AssistantMessage,
     Compacted,
+    ContextUpdated,
     Error,
     Event,
     IndexReady,
@@ -80,9 +85,12 @@ class Conversation:
         appended_prompt: str = "",
         session_id: str | None = None,
         history: list[dict[str, Any]] | None = None,
+        compacted: Compacted | None = None,
     ) -> None:
         """``appended_prompt``: the user's own instructions, after the system prompt.
-        ``session_id`` and ``history`` go on with a stored session (see ``resume``)."""
+        ``session_id`` and ``history`` go on with a stored session (see ``resume``), and
+        ``compacted``, its last ``compacted`` event, sends it as it was sent before, without
+        a new summary call."""
         self.llm = llm
         self.appended_prompt = appended_prompt
         self.settings = settings
@@ -102,10 +110,13 @@ class Conversation:
         self.permissions = Permissions(settings.approval, rules, self.ctx.workspace, sandboxed)
         self.ctx.reveal = self.permissions.reveals
         self.messages: list[dict[str, Any]] = list(history or [])
+        self.window = context_window(llm, settings.context_window)
+        self.counter = TokenCounter(llm.model)
+        self.compactor = Compactor(llm, self.counter, self.window, settings.compact_at)
+        self.compacted = compacted if _applies(compacted, self.messages) else None
+        self.specs = [tool.spec() for tool in tools.values()]
         self.session_usage = Usage()
         self.result: Result | None = None  # the last turn's, once it ended
-        # The session's newest compaction, stored: a resumed session sends what it sent.
-        self.compacted: Compacted | None = None
         self.notices: list[str] = []  # said when the session starts, after the usual ones
         self.unanswered: list[ToolCallInfo] = []
         self._opened = False
@@ -124,8 +135,14 @@ class Conversation:
         history = repaired(stored)
         if history != stored:
             store.replace_messages(session.id, history)
-        conversation = cls(llm=llm, store=store, session_id=session.id, history=history, **kwargs)
-        conversation.compacted = store.last_compacted(session.id)
+        conversation = cls(
+            llm=llm,
+            store=store,
+            session_id=session.id,
+            history=history,
+            compacted=store.last_compacted(session.id),  # sent as it was, no new summary
+            **kwargs,
+        )
         if session.model != llm.model:
             conversation.notices.append(
                 f"This session ran with {session.model} before; it goes on with {llm.model}."
@@ -149,16 +166,43 @@ class Conversation:
         The turn runs in a task of its own, so ``cancel()`` (or cancelling the consumer)
         stops it wherever it is, and the cancelled result still closes the stream.
         """
+        async for event in self._serve(self._turn(text), self._cancelled):
+            yield event
+
+    async def compact(self) -> AsyncIterator[Event]:
+        """Compact the history now (the TUI's /compact): old tool outputs become stubs and
+        the older part is summarised, the last turns kept verbatim. Yields the summary
+        calls' ``Retrying`` and ``UsageUpdated`` (their cost counts in the session's), then
+        ``Compacted`` (``tokens_after`` equal to ``tokens_before``: nothing to compact), or
+        an ``Error`` if the summary call failed, which changes nothing. Like a turn, it
+        cannot run beside one, and ``cancel()`` stops it, leaving things as they were."""
+        async for event in self._serve(self._compact_now(), lambda: None):
+            yield event
+
+    async def _compact_now(self) -> AsyncIterator[Event]:
+        try:
+            async for event in self._compact(aim=0, summarise=True, in_turn=False):
+                yield event
+        except LLMError as error:
+            self.session_usage += error.usage
+            yield Error(message=f"Compacting failed: {error}", fatal=False, detail=error.detail)
+
+    async def _serve(
+        self, events: AsyncIterator[Event], cancelled: Callable[[], Event | None]
+    ) -> AsyncIterator[Event]:
+        """Run ``events`` in a task of its own and pass them on; a cancelled task's stream
+        ends with what ``cancelled`` says (a turn's cancelled ``Result``)."""
         if self._worker is not None and not self._worker.done():
             raise RuntimeError("a turn is already running; cancel it or wait for its result")
         queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
 
         async def work() -> None:
             try:
-                async for event in self._turn(text):
+                async for event in events:
                     queue.put_nowait(self._record(event))
             except asyncio.CancelledError:
-                queue.put_nowait(self._cancelled())
+                if (last := cancelled()) is not None:
+                    queue.put_nowait(last)
             except BaseException as error:  # a bug: the consumer raises it
                 queue.put_nowait(error)
             finally:
@@ -176,7 +220,8 @@ class Conversation:
                 await asyncio.wait([worker])  # the history is repaired before we return
 
     def cancel(self) -> None:
-        """Stop the running turn at once; its stream ends with a cancelled ``Result``."""
+        """Stop the running turn (or compaction) at once; a turn's stream ends with a
+        cancelled ``Result``."""
         if self._worker is not None and not self._worker.done():
             self._worker.cancel()
 
@@ -199,7 +244,6 @@ class Conversation:
         yield UserMessage(text=text)
         self.dirty_at_start = dirty_files(workspace)
         self._append(await self._user_message(text))
-        specs = [tool.spec() for tool in self.tools.values()]
         while True:
             budget = self._budget_exhausted()
             if budget:
@@ -208,7 +252,7 @@ class Conversation:
                 return
             reply: Reply | None = None
             try:
-                async for item in self.llm.stream(sendable(self.messages), specs):
+                async for item in self._model_call():
                     if isinstance(item, Reply):
                         reply = item
                     else:
@@ -228,11 +272,71 @@ class Conversation:
             for call in reply.tool_calls:
                 async for event in self._call_tool(call):
                     yield event
+            yield self._context()
             yield TurnFinished(turn=self.turns)
             if not reply.tool_calls:
                 self.answer = reply.text
                 yield self._finish("success")
                 return
+
+    async def _model_call(self) -> AsyncIterator[Event | Reply]:
+        """One model call on the history as it is sent: compacted first when it would pass
+        ``compact_at`` of the window, and when the provider says it is too long anyway,
+        compacted harder and sent once more."""
+        if self.compactor.due(self.messages, self.compacted, self.specs):
+            async for event in self._compact():
+                yield event
+        try:
+            async for item in self.llm.stream(sendable(self.messages, self.compacted), self.specs):
+                yield item
+            return
+        except LLMError as error:
+            if not error.too_long:
+                raise
+            self._count(error.usage)
+        tokens = self.compactor.tokens(self.messages, self.compacted, self.specs)
+        async for event in self._compact(aim=tokens // 2, summarise=True):
+            yield event
+        try:
+            async for item in self.llm.stream(sendable(self.messages, self.compacted), self.specs):
+                yield item
+        except LLMError as error:
+            if not error.too_long:
+                raise
+            raise LLMError(
+                "The conversation is still too long for the model's context window after "
+                f"compacting it: if {self.llm.model} takes fewer than {self.window:,} tokens, "
+                "set context_window to its size (e.g. SHIPMATE_CONTEXT_WINDOW=32768), or start "
+                "a new session.",
+                detail=error.detail,
+                usage=error.usage,
+            ) from error
+
+    async def _compact(
+        self, *, aim: int | None = None, summarise: bool = False, in_turn: bool = True
+    ) -> AsyncIterator[Event]:
+        """Compact what is sent (``Compactor.compact``); the summary calls count in the
+        turn's usage (``in_turn``) and the session's."""
+        async for item in self.compactor.compact(
+            self.messages, self.compacted, self.specs, aim=aim, summarise=summarise
+        ):
+            if isinstance(item, Usage):
+                if in_turn:
+                    self._count(item)
+                else:
+                    self.session_usage += item
+                yield UsageUpdated(call=item, total=self.usage if in_turn else self.session_usage)
+            elif isinstance(item, Compacted):
+                self.compacted = item
+                yield item
+            else:
+                yield item
+
+    def _context(self) -> ContextUpdated:
+        """How full the window is: what the next request would send, as it would be sent."""
+        tokens = self.compactor.tokens(self.messages, self.compacted, self.specs)
+        percent = round(100 * tokens / self.window, 1)
+        return ContextUpdated(tokens=tokens, window=self.window, percent=percent)
 
     async def _open(self, title: str) -> AsyncIterator[Event]:
         """The session's start, once: its record, the notices, the code index."""
@@ -292,7 +396,7 @@ class Conversation:
         """
         tokens = self.settings.map_tokens
         if tokens is None:
-            tokens = min(MAP_TOKENS_CEILING, max(1024, self.llm.context_window() // 50))
+            tokens = min(MAP_TOKENS_CEILING, max(1024, self.window // 50))
         message: dict[str, Any] = {"role": "user", "content": text}
         if not tokens or self.ctx.index is None:
             return message
@@ -491,6 +595,17 @@ class Conversation:
         result = self._finish("cancelled", error="Cancelled by the user.")
         self.store.add_event(self.session_id, result)
         return result
+
+
+def _applies(compacted: Compacted | None, messages: list[dict[str, Any]]) -> bool:
+    """Whether a stored compaction still fits the history it came with: its positions
+    within it, its summary standing in front of a message that is not a tool's answer."""
+    if compacted is None:
+        return False
+    upto = compacted.upto if compacted.summary else 0
+    if upto > len(messages) or compacted.outputs_dropped_before > len(messages):
+        return False
+    return upto == 0 or (upto > 1 and (upto == len(messages) or messages[upto]["role"] != "tool"))
 
 
 def _assistant_message(reply: Reply) -> dict[str, Any]:

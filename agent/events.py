@@ -248,6 +248,9 @@ class Compacted(EventRecord):
     messages_summarised: int = Field(0, description="0 when only old tool outputs were dropped")
     summary: str = ""
     upto: int = Field(0, description="Messages before this position are replaced by the summary")
+    outputs_dropped_before: int = Field(
+        0, description="Tool outputs before this position are sent as one-line stubs"
+    )
 
 
 class TurnFinished(EventRecord):

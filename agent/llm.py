@@ -55,15 +55,23 @@ KEEP_LITELLM_COPIES_UNTIL = 600_000
 
 class LLMError(Exception):
     """The model call failed for good. ``config`` marks faults the user must fix (key, model);
-    ``detail`` is the raw error for --verbose, ``usage`` what the failed attempts cost."""
+    ``detail`` is the raw error for --verbose, ``usage`` what the failed attempts cost;
+    ``too_long``: the provider said the request does not fit the model's context window."""
 
     def __init__(
-        self, message: str, *, config: bool = False, detail: str = "", usage: Usage | None = None
+        self,
+        message: str,
+        *,
+        config: bool = False,
+        detail: str = "",
+        usage: Usage | None = None,
+        too_long: bool = False,
     ) -> None:
         super().__init__(message)
         self.config = config
         self.detail = detail
         self.usage = usage or Usage()
+        self.too_long = too_long
 
 
 class ReplyTooLarge(APIAnswerError):
@@ -203,6 +211,7 @@ class LLM:
                         config=failure.config,
                         detail=failure.detail,
                         usage=spent,
+                        too_long=isinstance(error, litellm().exceptions.ContextWindowExceededError),
                     ) from error
                 delay = self._delay(failure, attempt)
                 attempt += 1

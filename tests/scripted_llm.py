@@ -15,6 +15,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -71,7 +72,9 @@ def tool(name: str, **arguments: Any) -> Call:
 
 
 class ScriptedLLM:
-    """Serves the script in order; each request consumes one item."""
+    """Serves the script in order; each request consumes one item, except those ``answer``
+    (given the request's body) replies to itself: requests that come at times a script
+    cannot know, such as the summary calls of a compaction."""
 
     def __init__(self, script: list[Reply | Fault] | None = None, model: str = "scripted") -> None:
         self.script: list[Reply | Fault] = list(script or [])
@@ -81,6 +84,7 @@ class ScriptedLLM:
         self.request_times: list[float] = []
         self.gets: list[tuple[str, dict[str, str]]] = []
         self.models_fault: Fault | None = None  # a ``status`` fault answers GET /v1/models
+        self.answer: Callable[[dict[str, Any]], Reply | Fault | None] | None = None
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -107,6 +111,9 @@ class ScriptedLLM:
             self.requests.append(body)
             self.headers.append(headers)
             self.request_times.append(time.monotonic())
+            answered = self.answer(body) if self.answer is not None else None
+            if answered is not None:
+                return answered
             return self.script.pop(0) if self.script else None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

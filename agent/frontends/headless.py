@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from agent.config import ConfigError, Settings, choose_model, data_dir
 from agent.events import (
     AssistantMessage,
+    Compacted,
     Error,
     Event,
     IndexReady,
@@ -116,6 +117,16 @@ class TextOutput:
                 when = f"in {event.delay_seconds:g} s" if event.delay_seconds else "now"
                 self.say(f"! {event.reason} (retrying {when}, attempt {event.attempt + 1})")
                 self.raw(event.detail)
+            case Compacted():
+                how = (
+                    f"{plural(event.messages_summarised, 'message')} summarised"
+                    if event.messages_summarised
+                    else "old tool outputs dropped"
+                )
+                self.say(
+                    f"compacted the conversation: {event.tokens_before:,} → "
+                    f"{event.tokens_after:,} tokens ({how})"
+                )
             case Error():
                 self.say(f"error: {event.message}", always=True)
                 self.raw(event.detail, always=True)
