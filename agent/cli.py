@@ -508,6 +508,8 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
         from agent.frontends.sessions import sessions_command
 
         show = args.id if args.action == "show" else None
+        if show is not None and not show.strip():
+            command.error("show needs a session id ('shipmate sessions' lists them)")
         return sessions_command(workspace, show=show, as_json=args.json, every=args.all)
     from agent.config import ConfigError, check_flags, load_settings
 
