@@ -148,6 +148,11 @@ def user_config_file() -> Path:
     return platformdirs.user_config_path("shipmate") / "config.toml"
 
 
+def user_instructions_file() -> Path:
+    """The user's standing instructions for every project (XDG-aware, beside config.toml)."""
+    return platformdirs.user_config_path("shipmate") / "AGENTS.md"
+
+
 def data_dir() -> Path:
     return platformdirs.user_data_path("shipmate")
 

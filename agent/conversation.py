@@ -26,7 +26,7 @@ import prompts
 from agent.config import MAP_TOKENS_CEILING, Settings, data_dir
 from agent.context.compaction import Compactor
 from agent.context.history import CANCELLED, repaired, sendable
-from agent.context.prompt import fill, system_prompt
+from agent.context.prompt import FolderInstructions, fill, folder_instructions, system_prompt
 from agent.context.tokens import TokenCounter, context_window
 from agent.events import (
     ApprovalRequested,
@@ -63,6 +63,7 @@ from tools.base import Tool, ToolContext, ToolError, ToolResult
 from tools.executables import imports_from
 from tools.listing import dirty_files
 from tools.names import safe_text
+from tools.paths import canonical
 from tools.registry import REGISTRY
 from tools.sandbox import Sandbox
 
@@ -511,9 +512,32 @@ class Conversation:
                 is_error=True,
                 summary=f"{type(error).__name__}: {error}",
             )
-        yield self._answer(call, "error" if result.is_error else "ok", result)
+        blocks, files = ([], []) if result.is_error else self._folder_instructions(tool)
+        yield self._answer(call, "error" if result.is_error else "ok", result, None, blocks, files)
         if result.plan is not None:
             yield PlanUpdated(items=result.plan)
+
+    def _folder_instructions(self, tool: Tool) -> tuple[list[FolderInstructions], list[str]]:
+        """The nearest AGENTS.md of each file ``tool`` read or edited, unless given before:
+        the blocks to add to its result, and the files to record as given (``_instructions``
+        on the tool message, so the history says so, also in a resumed session)."""
+        workspace = self.ctx.workspace
+        whole = _sent_whole_from(self.compacted)  # earlier ones were stubbed or summarised
+        added = {
+            file for message in self.messages[whole:] for file in message.get("_instructions", ())
+        }
+        blocks: list[FolderInstructions] = []
+        files: list[str] = []
+        for raw in tool.files_used():
+            try:
+                real = canonical(workspace, raw)
+            except ToolError:
+                continue
+            more, recorded = folder_instructions(workspace, real, added)
+            blocks += more
+            files += recorded
+            added.update(recorded)
+        return blocks, files
 
     def _parse(self, call: ToolCallInfo, tool_class: type[Tool] | None) -> Tool:
         """The validated tool call; a ToolError tells the model what was wrong with it."""
@@ -544,10 +568,18 @@ class Conversation:
         status: ToolStatus,
         result: ToolResult,
         denial: PermissionDenial | None = None,
+        instructions: list[FolderInstructions] | None = None,
+        recorded: list[str] | None = None,
     ) -> ToolFinished:
-        """Give the model the tool's result, and tell the front-ends (why, if refused)."""
-        content = safe_text(result.output)  # file names that are not UTF-8, as \\xNN
-        self._append({"role": "tool", "tool_call_id": call.id, "content": content})
+        """Give the model the tool's result (with the folder ``instructions`` it reached), and
+        tell the front-ends (why, if refused)."""
+        instructions = instructions or []
+        content = "\n\n".join([result.output, *(item.block() for item in instructions)])
+        content = safe_text(content)  # file names that are not UTF-8, as \\xNN
+        message: dict[str, Any] = {"role": "tool", "tool_call_id": call.id, "content": content}
+        if recorded:
+            message["_instructions"] = recorded
+        self._append(message)
         self.unanswered = [c for c in self.unanswered if c.id != call.id]
         why = denial.model_dump(include={"refusal", "rule", "suggestion", "path"}) if denial else {}
         return ToolFinished(
@@ -558,6 +590,7 @@ class Conversation:
             output=result.output,
             diff=result.diff,
             files_changed=result.files_changed,
+            instructions=[item.file for item in instructions],
             **why,
         )
 
@@ -595,6 +628,14 @@ class Conversation:
         result = self._finish("cancelled", error="Cancelled by the user.")
         self.store.add_event(self.session_id, result)
         return result
+
+
+def _sent_whole_from(compacted: Compacted | None) -> int:
+    """The first message a compaction leaves as it was: instructions given before it were
+    dropped from what is sent, so they are given again when they apply again."""
+    if compacted is None:
+        return 0
+    return max(compacted.upto if compacted.summary else 0, compacted.outputs_dropped_before)
 
 
 def _applies(compacted: Compacted | None, messages: list[dict[str, Any]]) -> bool:

@@ -27,6 +27,7 @@ from agent.config import (
     choose_model,
     data_dir,
     user_config_file,
+    user_instructions_file,
 )
 from agent.index.languages import LANGUAGES
 from agent.llm import PLACEHOLDER_KEY
@@ -45,6 +46,9 @@ def report(settings: Settings, workspace: Path) -> int:
         ("project config", workspace / PROJECT_FILE),
     ):
         rows.append((label, f"{path} ({'found' if path.is_file() else 'not found'})"))
+    instructions = user_instructions_file()
+    used = "found: every session follows it" if instructions.is_file() else "not found"
+    rows.append(("user instructions", f"{instructions} ({used})"))
     model_ok = True
     model = None
     api_key = None

@@ -198,6 +198,8 @@ class ToolFinished(EventRecord):
     rule: str | None = None
     suggestion: str | None = None
     path: str | None = None
+    # Instruction files (a nested AGENTS.md) the model was given with this result.
+    instructions: list[str] = []
 
 
 class PlanUpdated(EventRecord):

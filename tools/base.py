@@ -86,6 +86,11 @@ class Tool(BaseModel):
         """What permission rules match against: the path or command line, if any."""
         return getattr(self, "path", None)
 
+    def files_used(self) -> list[str]:
+        """Files (as the model named them) this call reads or edits: once it succeeded, the
+        instructions of their folders (a nested AGENTS.md) reach the model with its result."""
+        return []
+
     def summary(self) -> str:
         """One line for people watching: the tool and its main argument."""
         first = next(iter(self.model_dump().values()), "")

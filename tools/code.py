@@ -104,6 +104,9 @@ class FileOutline(Tool):
 
     path: str = Field(description="Path relative to the workspace root.")
 
+    def files_used(self) -> list[str]:
+        return [self.path]
+
     def summary(self) -> str:
         return f"outline {self.path}"
 

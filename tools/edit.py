@@ -37,6 +37,9 @@ class EditFile(Tool):
     new_text: str = Field(description="The text to put in its place.")
     replace_all: bool = Field(False, description="Replace every occurrence.")
 
+    def files_used(self) -> list[str]:
+        return [self.path]
+
     def summary(self) -> str:
         return f"edit {self.path}"
 

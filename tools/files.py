@@ -31,6 +31,9 @@ class ReadFile(Tool):
     offset: int = Field(1, ge=1, description="First line to show (1-based).")
     limit: int = Field(2000, ge=1, le=5000, description="How many lines to show at most.")
 
+    def files_used(self) -> list[str]:
+        return [self.path]
+
     def summary(self) -> str:
         if self.offset > 1:
             return f"read {self.path} from line {self.offset}"
@@ -111,6 +114,9 @@ class WriteFile(Tool):
 
     path: str = Field(description="Path relative to the workspace root.")
     content: str = Field(description="The complete new content of the file.")
+
+    def files_used(self) -> list[str]:
+        return [self.path]
 
     def summary(self) -> str:
         return f"write {self.path}"

@@ -1,17 +1,52 @@
-"""What the model sees first: the system prompt, filled in for this workspace and mode."""
+"""What the model sees first: the system prompt, filled in for this workspace and mode; and
+the instructions of the folders the model works in, given once each as it reaches them.
+
+Instructions come, in this order: the user's own (``~/.config/shipmate/AGENTS.md``), the
+project's (``AGENTS.md``/``CLAUDE.md`` at the workspace root), the user's
+``--append-system-prompt``, all in the system prompt; then, later in the session, the nearest
+``AGENTS.md``/``CLAUDE.md`` below the root of each file the model reads or edits. The
+repository may be hostile, so its files are read through the workspace's confinement (no link
+leading out, no secret file, no hard link, a size cap).
+"""
 
 from __future__ import annotations
 
 import datetime
+import os
 import platform
-from pathlib import Path
+import stat
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import prompts
-from agent.config import ApprovalMode
+from agent.config import ApprovalMode, user_instructions_file
 from agent.vcs import git
+from tools.base import ToolError
+from tools.names import safe_text
+from tools.paths import canonical, open_inside
+from tools.secret_files import is_secret_path
 
 PROJECT_FILES = ("AGENTS.md", "CLAUDE.md")
 MAX_PROJECT_FILE_CHARS = 40_000
+CUT = "\n… (cut: the file is longer)"
+
+
+@dataclass(frozen=True)
+class FolderInstructions:
+    """One instruction file of a folder below the root, as the model is given it."""
+
+    file: str  # relative to the workspace, e.g. packages/api/AGENTS.md
+    folder: str  # the folder it applies to, e.g. packages/api
+    text: str
+
+    def block(self) -> str:
+        """The delimited block added after a tool's result."""
+        return fill(
+            prompts.load("folder_instructions.md").strip(),
+            file=self.file,
+            folder=self.folder,
+            text=self.text,
+        )
 
 
 def fill(template: str, **values: str) -> str:
@@ -32,9 +67,12 @@ def system_prompt(workspace: Path, mode: ApprovalMode, appended: str = "") -> st
         date=datetime.date.today().isoformat(),
         mode=prompts.load(f"modes/{mode}.md").strip(),
     )
+    user_file = user_instructions_file()
+    if mine := user_instructions(user_file):
+        text += "\n\n" + fill(prompts.load("user.md"), file=str(user_file), text=mine)
     seen: set[str] = set()
     for name in PROJECT_FILES:
-        instructions = _project_file(workspace / name)
+        instructions = project_file(workspace, name)
         if instructions and instructions not in seen:
             seen.add(instructions)
             text += "\n\n" + fill(prompts.load("project.md"), file=name, text=instructions)
@@ -43,13 +81,86 @@ def system_prompt(workspace: Path, mode: ApprovalMode, appended: str = "") -> st
     return text
 
 
-def _project_file(path: Path) -> str:
+def user_instructions(path: Path) -> str:
+    """The user's own standing instructions; the user wrote them, so a link is followed."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PROJECT_FILE_CHARS * 4 + 1)
     except OSError:
         return ""
+    return _cut(data.decode("utf-8", errors="replace"))
+
+
+def project_file(workspace: Path, relative: str) -> str:
+    """An instruction file of the repository, or "" when it is missing or not safe to read:
+    a link may lead only to another file inside the workspace, never to a secret file (a
+    ``.env``, a key) the model must ask to read, and a file with other hard links is not read
+    (another link may be outside, as the file tools refuse it too)."""
+    workspace = workspace.resolve()
+    try:
+        real = canonical(workspace, relative)
+    except ToolError:
+        return ""
+    inside = real.relative_to(workspace).as_posix()
+    if is_secret_path(inside):
+        return ""
+    try:
+        fd = open_inside(workspace, inside)  # the real path: no link on the way, none swapped in
+    except OSError:
+        return ""
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+            return ""
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(MAX_PROJECT_FILE_CHARS * 4 + 1)
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    return _cut(data.decode("utf-8", errors="replace"))
+
+
+def folder_instructions(
+    workspace: Path, path: Path, added: set[str]
+) -> tuple[list[FolderInstructions], list[str]]:
+    """What to give the model now that it read or edited ``path`` (a real path inside the
+    workspace): the instructions of the nearest folder between the file's folder and the root
+    (the root's own are in the system prompt), unless already ``added``.
+
+    Returns the blocks to add and the files to record as added; a file the model just read
+    itself is recorded but not repeated.
+    """
+    workspace = workspace.resolve()
+    folder = path.parent
+    while folder != workspace and folder.is_relative_to(workspace):
+        shown = safe_text(folder.relative_to(workspace).as_posix())  # as the model sees names
+        found: list[tuple[str, str]] = []
+        for name in PROJECT_FILES:
+            file = (PurePosixPath(shown) / name).as_posix()
+            if text := project_file(workspace, file):
+                found.append((file, text))
+        if found:
+            blocks: list[FolderInstructions] = []
+            recorded: list[str] = []
+            seen: set[str] = set()
+            for file, text in found:
+                repeated = text in seen
+                seen.add(text)
+                if file in added:
+                    continue
+                recorded.append(file)
+                if not repeated and folder / PurePosixPath(file).name != path:
+                    blocks.append(FolderInstructions(file, shown, text))
+            return blocks, recorded
+        folder = folder.parent
+    return [], []
+
+
+def _cut(text: str) -> str:
+    text = text.strip()
     if len(text) > MAX_PROJECT_FILE_CHARS:
-        text = text[:MAX_PROJECT_FILE_CHARS] + "\n… (cut: the file is longer)"
+        text = text[:MAX_PROJECT_FILE_CHARS] + CUT
     return text
 
 

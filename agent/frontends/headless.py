@@ -110,6 +110,8 @@ class TextOutput:
             case ToolFinished():
                 mark = {"ok": "✓", "error": "✗", "cancelled": "⊘"}[event.status]
                 self.say(f"  {mark} {event.summary}")
+                for file in event.instructions:
+                    self.say(f"  + instructions from {file}")
             case PlanUpdated():
                 for item in event.items:
                     self.say(f"  {MARKS[item.status]} {item.step}")
