@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sqlite3
 import time
 from pathlib import Path
@@ -268,15 +269,43 @@ class SessionStore:
         if session.workspace != str(workspace):
             raise SessionError(
                 f"Session {short_id(session.id)} belongs to {session.workspace}, not this "
-                f"workspace; resume it there (shipmate run -C {session.workspace} --resume "
-                f"{short_id(session.id)} TASK)."
+                f"workspace; resume it there (shipmate run -C {shlex.quote(session.workspace)} "
+                f"--resume {short_id(session.id)} TASK)."
             )
-        if session.status == "running" and session.pid != os.getpid():
-            raise SessionError(
-                f"Session {short_id(session.id)} is still running (process {session.pid}); "
-                "wait for it to end, or stop it, before resuming it."
-            )
+        self._claim(session)
         return session
+
+    def release(self, session: SessionInfo) -> None:
+        """Give back a session claimed for a run that then could not start (a bad model,
+        a missing key): it reads as it did before."""
+        self._write(
+            "UPDATE sessions SET status=?, pid=NULL WHERE id=? AND pid=?",
+            (session.status, session.id, os.getpid()),
+        )
+
+    def _claim(self, session: SessionInfo) -> None:
+        """Mark ``session`` as run by this process, unless another live one runs it: one
+        transaction, so two runs resuming it at once cannot both go on (and write their
+        messages over each other's)."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            return  # the store is failing already; the run goes on without history
+        try:
+            status, pid = self.db.execute(
+                "SELECT status, pid FROM sessions WHERE id=?", (session.id,)
+            ).fetchone()
+            if status == "running" and pid != os.getpid() and _alive(pid):
+                raise SessionError(
+                    f"Session {short_id(session.id)} is still running (process {pid}); "
+                    "wait for it to end, or stop it, before resuming it."
+                )
+            self.db.execute(
+                "UPDATE sessions SET status='running', pid=?, updated=? WHERE id=?",
+                (os.getpid(), time.time(), session.id),
+            )
+        finally:
+            self.db.execute("COMMIT")
 
     def summaries(self, workspace: Path | None = None, limit: int = -1) -> list[SessionSummary]:
         """The sessions of ``workspace`` (all with None), the one used last first."""

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from test_conversation import well_formed
 from test_imports import loaded_after
 
@@ -29,7 +30,7 @@ from agent.events import Compacted, Result, SessionStarted, ToolStarted, UserMes
 from agent.frontends.headless import run_task
 from agent.frontends.sessions import ago, sessions_command
 from agent.frontends.transcript import transcript
-from agent.session import SessionStore
+from agent.session import SessionError, SessionStore
 
 from helpers import REPO_ROOT, git, run_cli
 from scripted_llm import Reply, ScriptedLLM, tool
@@ -432,3 +433,30 @@ def test_listing_sessions_does_not_import_litellm(tmp_path: Path) -> None:
         f"assert main(['sessions', 'show', 'abc', '--json', '-C', {str(tmp_path)!r}]) == 2"
     )
     assert "agent.frontends.sessions" in modules and "litellm" not in modules
+
+
+def test_resuming_claims_the_session_at_once(repo: Path) -> None:
+    """The check and the mark are one transaction, made before the model is even loaded:
+    a second run resuming the same session a moment later is refused, so two processes never
+    write their messages over each other's."""
+    first, second = store(), store()
+    session_id = "fed" + "0" * 29
+    first.create(session_id, repo, "openai/scripted", "a task")
+    first.finish(Result(status="success", session_id=session_id))
+    claimed = first.to_resume(repo, "fed")
+    raw = second.db.execute("SELECT status, pid FROM sessions WHERE id=?", (session_id,))
+    assert raw.fetchone() == ("running", os.getpid())
+    # As another live process would have claimed it:
+    first.db.execute("UPDATE sessions SET pid=? WHERE id=?", (os.getppid(), claimed.id))
+    with pytest.raises(SessionError, match="is still running"):
+        second.to_resume(repo, None)
+
+
+def test_a_claimed_session_is_given_back_when_the_run_cannot_start(repo: Path) -> None:
+    sessions = store()
+    session_id = "bee" + "0" * 29
+    sessions.create(session_id, repo, "openai/scripted", "a task")
+    sessions.finish(Result(status="success", session_id=session_id))
+    claimed = sessions.to_resume(repo, "bee")
+    sessions.release(claimed)
+    assert sessions.get(session_id).status == "success"

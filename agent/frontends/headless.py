@@ -216,12 +216,14 @@ async def run_task(
         return config_failure(str(error), output, out, err)
     sandbox = sandbox_for(settings, workspace)
     store = SessionStore(data_dir() / "sessions.db")
+    session = None
     try:
-        session = None
         if options.continue_session or options.resume:
             session = store.to_resume(workspace, options.resume)
         llm = LLM.from_settings(settings)  # waits for litellm's import, if still running
     except (ConfigError, SessionError) as error:
+        if session is not None:
+            store.release(session)
         store.close()
         return config_failure(str(error), output, out, err)
     parts = dict(
