@@ -135,6 +135,15 @@ class Settings(BaseModel):
             )
         return value.strip() if value is not None else None
 
+    @field_validator("compact_at")
+    @classmethod
+    def _off_or_half(cls, value: float) -> float:
+        """Below half the window, nearly every call would be a summary call: more cost, and
+        less of the user's own words kept (a hostile project file could aim at that)."""
+        if 0 < value < 0.5:
+            raise ValueError("should be 0 (off) or between 0.5 and 1")
+        return value
+
     @field_validator("pass_env", mode="before")
     @classmethod
     def _split_names(cls, value: Any) -> Any:

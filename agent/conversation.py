@@ -123,6 +123,7 @@ class Conversation:
         self._opened = False
         self._worker: asyncio.Task[None] | None = None
         self._told: str | None = None
+        self._running: str | None = None  # the id of the tool call running now
         self._begin_turn()
 
     @classmethod
@@ -177,7 +178,7 @@ class Conversation:
         ``Compacted`` (``tokens_after`` equal to ``tokens_before``: nothing to compact), or
         an ``Error`` if the summary call failed, which changes nothing. Like a turn, it
         cannot run beside one, and ``cancel()`` stops it, leaving things as they were."""
-        async for event in self._serve(self._compact_now(), lambda: None):
+        async for event in self._serve(self._compact_now(), list):
             yield event
 
     async def _compact_now(self) -> AsyncIterator[Event]:
@@ -189,10 +190,10 @@ class Conversation:
             yield Error(message=f"Compacting failed: {error}", fatal=False, detail=error.detail)
 
     async def _serve(
-        self, events: AsyncIterator[Event], cancelled: Callable[[], Event | None]
+        self, events: AsyncIterator[Event], cancelled: Callable[[], list[Event]]
     ) -> AsyncIterator[Event]:
         """Run ``events`` in a task of its own and pass them on; a cancelled task's stream
-        ends with what ``cancelled`` says (a turn's cancelled ``Result``)."""
+        ends with what ``cancelled`` says (a turn's cancelled tool call and ``Result``)."""
         if self._worker is not None and not self._worker.done():
             raise RuntimeError("a turn is already running; cancel it or wait for its result")
         queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
@@ -202,7 +203,7 @@ class Conversation:
                 async for event in events:
                     queue.put_nowait(self._record(event))
             except asyncio.CancelledError:
-                if (last := cancelled()) is not None:
+                for last in cancelled():
                     queue.put_nowait(last)
             except BaseException as error:  # a bug: the consumer raises it
                 queue.put_nowait(error)
@@ -307,8 +308,8 @@ class Conversation:
             raise LLMError(
                 "The conversation is still too long for the model's context window after "
                 f"compacting it: if {self.llm.model} takes fewer than {self.window:,} tokens, "
-                "set context_window to its size (e.g. SHIPMATE_CONTEXT_WINDOW=32768), or start "
-                "a new session.",
+                "set context_window to its real size (e.g. SHIPMATE_CONTEXT_WINDOW="
+                f"{max(1024, self.window // 2)}), or start a new session.",
                 detail=error.detail,
                 usage=error.usage,
             ) from error
@@ -329,7 +330,9 @@ class Conversation:
                 yield UsageUpdated(call=item, total=self.usage if in_turn else self.session_usage)
             elif isinstance(item, Compacted):
                 self.compacted = item
-                yield item
+                gained = item.tokens_after < item.tokens_before or item.messages_summarised
+                if gained or not in_turn:  # on demand, "nothing to compact" is an answer
+                    yield item
             else:
                 yield item
 
@@ -397,7 +400,8 @@ class Conversation:
         """
         tokens = self.settings.map_tokens
         if tokens is None:
-            tokens = min(MAP_TOKENS_CEILING, max(1024, self.window // 50))
+            # A share of the window, and never more than an eighth of a small one.
+            tokens = min(MAP_TOKENS_CEILING, max(1024, self.window // 50), self.window // 8)
         message: dict[str, Any] = {"role": "user", "content": text}
         if not tokens or self.ctx.index is None:
             return message
@@ -454,6 +458,7 @@ class Conversation:
             return
         assert tool_class is not None
         summary = tool.summary()
+        self._running = call.id
         yield ToolStarted(
             call_id=call.id,
             name=call.name,
@@ -617,17 +622,26 @@ class Conversation:
         self.store.finish(self.result)
         return self.result
 
-    def _cancelled(self) -> Result:
+    def _cancelled(self) -> list[Event]:
         """Close a turn that was cancelled: answer its open tool calls, so the history stays
-        valid for the next message, and store the end."""
+        valid for the next message, and store the end. The call that was running ends as
+        cancelled for the front-ends too."""
         if self.result is not None:
-            return self.result
+            return [self.result]
+        ended: list[Event] = []
         for call in self.unanswered:
             self._append({"role": "tool", "tool_call_id": call.id, "content": CANCELLED})
+            if call.id == self._running:
+                ended.append(
+                    ToolFinished(
+                        call_id=call.id, name=call.name, status="cancelled", summary="cancelled"
+                    )
+                )
         self.unanswered = []
-        result = self._finish("cancelled", error="Cancelled by the user.")
-        self.store.add_event(self.session_id, result)
-        return result
+        ended.append(self._finish("cancelled", error="Cancelled by the user."))
+        for event in ended:
+            self.store.add_event(self.session_id, event)
+        return ended
 
 
 def _sent_whole_from(compacted: Compacted | None) -> int:

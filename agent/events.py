@@ -233,7 +233,8 @@ class Error(EventRecord):
 
 
 class ContextUpdated(EventRecord):
-    """How full the model's window is after a model call (what the next request would send)."""
+    """How full the model's window is after a model call: the history as it stands (past
+    ``compact_at`` the next request is compacted first, so ``percent`` may pass 100)."""
 
     type: Literal["context"] = "context"
     tokens: int

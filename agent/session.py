@@ -83,14 +83,15 @@ class SessionSummary(SessionInfo):
 
 
 _INFO = "id, created, updated, workspace, model, title, status, pid"
+# Model calls and cost come from the usage event of every call, so a turn killed half-way
+# (no result stored) and the summary calls of compactions are counted too.
 _SUMMARY = f"""
 SELECT {_INFO},
     (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id AND e.type = 'user_message'),
     (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id AND e.type = 'result'),
-    (SELECT TOTAL(json_extract(e.data, '$.turns')) FROM events e
-        WHERE e.session_id = s.id AND e.type = 'result'),
-    (SELECT TOTAL(json_extract(e.data, '$.cost_usd')) FROM events e
-        WHERE e.session_id = s.id AND e.type = 'result'),
+    (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id AND e.type = 'usage'),
+    (SELECT TOTAL(json_extract(e.data, '$.call.cost_usd')) FROM events e
+        WHERE e.session_id = s.id AND e.type = 'usage'),
     (SELECT json_group_array(DISTINCT f.value) FROM events e,
         json_each(e.data, '$.files_changed') f WHERE e.session_id = s.id AND e.type = 'result')
 FROM sessions s

@@ -389,3 +389,21 @@ def test_context_window_is_the_user_s_alone(
     (tmp_path / ".shipmate.toml").write_text("context_window = 4096\n")
     with pytest.raises(ConfigError, match="may not set context_window"):
         load_settings(tmp_path)
+
+
+async def test_a_small_window_gets_a_small_repo_map(llm: ScriptedLLM, repo: Path) -> None:
+    """A local model with 4,096 tokens: the map takes an eighth of it, so the first request
+    fits, and no compaction is announced when it would gain nothing."""
+    for number in range(60):
+        (repo / f"module_{number}.py").write_text(
+            "".join(f"def function_{number}_{n}(alpha, beta, gamma):\n    pass\n" for n in range(8))
+        )
+    llm.add(Reply(text="ok"))
+    conversation = make_agent(llm, repo, context_window=4096)
+    events = [event async for event in conversation.send("explain the modules")]
+    sent = llm.requests[0]["messages"]
+    user = sent[1]["content"]
+    assert "<repository_map>" in user
+    assert conversation.counter.text(user) <= 4096 // 4  # the map counts tokens its own way
+    assert conversation.counter.request(sent, conversation.specs) <= 4096
+    assert not any(event.type == "compacted" for event in events)

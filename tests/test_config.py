@@ -180,3 +180,14 @@ def test_flags_are_checked_alone_and_api_base_is_a_url() -> None:
     with pytest.raises(ConfigError, match=r"--max-cost should be a finite number"):
         check_flags({"max_cost": float("inf")})
     check_flags({"api_base": "http://localhost:11434/v1", "max_cost": 2.5, "model": None})
+
+
+def test_compact_at_is_off_or_at_least_half(tmp_path: Path) -> None:
+    """A project file (or a slip) cannot make nearly every call a summary call."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / ".shipmate.toml").write_text("compact_at = 0.05\n")
+    with pytest.raises(ConfigError, match=r"compact_at should be 0 \(off\) or between 0.5"):
+        load_settings(ws)
+    assert Settings(compact_at=0).compact_at == 0
+    assert Settings(compact_at=0.5).compact_at == 0.5

@@ -118,7 +118,15 @@ async def test_cancel_mid_command_answers_the_call_and_goes_on(
     conversation.cancel()
     events = await asyncio.wait_for(task, 10)  # the stream ends; the consumer is not cancelled
     assert isinstance(events[-1], Result) and events[-1].status == "cancelled"
-    assert any(isinstance(event, ToolStarted) for event in events)
+    started = next(event for event in events if isinstance(event, ToolStarted))
+    ended = events[-2]
+    assert (ended.type, ended.call_id, ended.status) == (
+        "tool_finished",
+        started.call_id,
+        "cancelled",
+    )
+    stored = [e["type"] for e in conversation.store.events(conversation.session_id)]
+    assert stored[-2:] == ["tool_finished", "result"]
     after = [event async for event in conversation.send("never mind, stop")]
     assert after[-1].result == "Stopped waiting."
     sent = llm.requests[-1]["messages"]

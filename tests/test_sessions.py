@@ -26,7 +26,15 @@ from test_imports import loaded_after
 from agent.cli import build_parser, run_options
 from agent.config import Settings, data_dir
 from agent.context.history import INTERRUPTED
-from agent.events import Compacted, Result, SessionStarted, ToolStarted, UserMessage
+from agent.events import (
+    Compacted,
+    Result,
+    SessionStarted,
+    ToolStarted,
+    Usage,
+    UsageUpdated,
+    UserMessage,
+)
 from agent.frontends.headless import run_task
 from agent.frontends.sessions import ago, sessions_command
 from agent.frontends.transcript import transcript
@@ -244,6 +252,11 @@ def test_a_schema_1_database_is_read_and_upgraded(tmp_path: Path) -> None:
     )
     result = Result(status="success", turns=3, cost_usd=0.5, files_changed=["a.py"], session_id="x")
     old.execute("INSERT INTO events VALUES ('old1', 0, 'result', ?)", (result.model_dump_json(),))
+    for seq, cost in ((1, 0.125), (2, 0.125), (3, 0.25)):  # a usage event per model call
+        call = UsageUpdated(call=Usage(cost_usd=cost), total=Usage())
+        old.execute(
+            "INSERT INTO events VALUES ('old1', ?, 'usage', ?)", (seq, call.model_dump_json())
+        )
     old.commit()
     old.close()
     sessions = SessionStore(path)
@@ -404,7 +417,9 @@ def test_a_killed_run_continues_from_the_real_command(llm: ScriptedLLM, repo: Pa
         process.wait()
     session_id = started["session_id"]
     listed = run_cli("sessions", "--json", cwd=repo)
-    assert json.loads(listed.stdout)["sessions"][0]["status"] == "interrupted"
+    killed = json.loads(listed.stdout)["sessions"][0]
+    assert killed["status"] == "interrupted"
+    assert killed["turns"] == 1  # the model call made before the kill counts, with no result
 
     done = run_cli(
         "run", "--continue", "what happened?", *flags, "--output-format", "json", cwd=repo

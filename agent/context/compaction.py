@@ -101,6 +101,7 @@ class Compactor:
         after = self.tokens(messages, state, tools)
         if after > aim or summarise:
             upto = self._upto(messages, state, start, int((aim - fixed) * RECENT))
+            stubs_only, stubbed = state, after
             if upto > start:
                 summary = state.summary
                 async for item in self._summarise(summary, messages[start:upto]):
@@ -117,6 +118,8 @@ class Compactor:
                     }
                 )
                 after = self.tokens(messages, state, tools)
+                if after >= stubbed:  # a note longer than what it replaced: keep the words
+                    state, after = stubs_only, stubbed
         if after > self.window:  # the recent calls alone do not fit: their outputs go too
             last = max((n for n in assistants if n >= state.upto), default=0)
             state = state.model_copy(update={"outputs_dropped_before": max(dropped, last)})
