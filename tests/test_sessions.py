@@ -434,6 +434,7 @@ def test_a_killed_run_continues_from_the_real_command(llm: ScriptedLLM, repo: Pa
     shown = run_cli("sessions", "show", session_id[:10], cwd=repo)
     assert shown.returncode == 0, shown.stderr
     assert "  $ touch started; sleep 60 · ? interrupted" in shown.stdout
+    assert "— interrupted (Shipmate stopped before this turn ended)" in shown.stdout
     assert "It was interrupted; nothing to do." in shown.stdout
     elsewhere = run_cli("run", "--resume", session_id, "x", *flags, cwd=repo.parent)
     assert elsewhere.returncode == 2

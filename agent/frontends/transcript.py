@@ -30,9 +30,17 @@ def transcript(session: SessionInfo, events: list[dict[str, Any]]) -> list[str]:
     said = any(event.get("type") == "user_message" for event in events)
     open_calls: list[tuple[str, str]] = []  # (call id, summary) started, not yet finished
 
+    turn_open = False  # a request was shown and its turn has no result yet
+
     def close_open() -> None:
         lines.extend(f"  {summary} · {INTERRUPTED}" for _, summary in open_calls)
         open_calls.clear()
+
+    def close_turn() -> None:
+        nonlocal turn_open
+        if turn_open:  # the process was killed in the middle of the turn
+            lines.append("— interrupted (Shipmate stopped before this turn ended)")
+        turn_open = False
 
     for event in events:
         kind = event.get("type")
@@ -46,12 +54,16 @@ def transcript(session: SessionInfo, events: list[dict[str, Any]]) -> list[str]:
             continue
         close_open()
         if kind == "session_started":
+            close_turn()
             if event.get("resumed"):
                 lines += ["", f"── resumed with {event.get('model')} ({_when(event)})"]
             elif not said:  # a session stored before user messages were
                 lines += ["", *_quoted(session.title)]
+                turn_open = True
         elif kind == "user_message":
+            close_turn()
             lines += ["", *_quoted(event.get("text", ""))]
+            turn_open = True
         elif kind == "assistant_message" and (event.get("text") or "").strip():
             lines.append(event["text"].strip())
         elif kind == "error":
@@ -62,7 +74,10 @@ def transcript(session: SessionInfo, events: list[dict[str, Any]]) -> list[str]:
             lines.append(f"── earlier conversation compacted ({what})")
         elif kind == "result":
             lines.append(_result_line(event))
+            turn_open = False
     close_open()
+    if session.status != "running":
+        close_turn()
     return lines
 
 
