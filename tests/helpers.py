@@ -92,6 +92,21 @@ def make_agent(
     )
 
 
+def reopened(conversation: Conversation, **session: Any) -> Conversation:
+    """A new Conversation with ``conversation``'s parts and store, as a resumed session is
+    built (``session``: session_id, history, compacted …)."""
+    return Conversation(
+        llm=conversation.llm,
+        settings=conversation.settings,
+        workspace=conversation.ctx.workspace,
+        approver=conversation.approver,
+        store=conversation.store,
+        sandbox=conversation.sandbox,
+        rules=conversation.permissions.rules,
+        **session,
+    )
+
+
 FIX_OLD = "    text = text.lower()\n"
 FIX_NEW = (
     '    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()\n'

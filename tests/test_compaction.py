@@ -17,7 +17,7 @@ from agent.context.tokens import TokenCounter
 from agent.conversation import Conversation
 from agent.events import Compacted, ContextUpdated, Error, Event, Result, UsageUpdated
 
-from helpers import git, make_agent
+from helpers import git, make_agent, reopened
 from scripted_llm import Fault, Reply, ScriptedLLM, tool
 
 MODEL = "openai/scripted"
@@ -227,15 +227,8 @@ async def test_compact_on_demand_then_a_resumed_session_sends_the_same(
     stored = conversation.store.events(conversation.session_id)
     last = Compacted.model_validate([e for e in stored if e["type"] == "compacted"][-1])
     llm.add(Reply(text="Resumed."))
-    resumed = make_agent(llm, repo)
-    again = Conversation(
-        llm=resumed.llm,
-        settings=resumed.settings,
-        workspace=repo,
-        approver=resumed.approver,
-        store=conversation.store,
-        sandbox=resumed.sandbox,
-        rules=resumed.permissions.rules,
+    again = reopened(
+        conversation,
         session_id=conversation.session_id,
         history=conversation.store.messages(conversation.session_id),
         compacted=last,
@@ -326,18 +319,7 @@ async def test_a_stored_compaction_that_no_longer_fits_is_ignored(
     ]
     for upto, fits in ((2, True), (3, False), (1, False), (9, False)):
         state = Compacted(tokens_before=0, tokens_after=0, summary="N", upto=upto)
-        again = Conversation(
-            llm=conversation.llm,
-            settings=conversation.settings,
-            workspace=repo,
-            approver=conversation.approver,
-            store=conversation.store,
-            sandbox=conversation.sandbox,
-            rules=conversation.permissions.rules,
-            session_id="s",
-            history=history,
-            compacted=state,
-        )
+        again = reopened(conversation, session_id="s", history=history, compacted=state)
         assert (again.compacted is not None) == fits
 
 

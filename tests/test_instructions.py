@@ -21,10 +21,9 @@ from agent.conversation import Conversation
 from agent.doctor import report
 from agent.events import Event, ToolFinished
 from agent.frontends.headless import RunOptions, run_task
-from agent.policy.rules import RuleBook
 from tools.files import ReadFile
 
-from helpers import make_agent
+from helpers import make_agent, reopened
 from scripted_llm import Reply, ScriptedLLM, tool
 
 API_RULES = "Handlers in packages/api return pydantic models, never dicts."
@@ -158,16 +157,8 @@ async def test_a_resumed_session_does_not_repeat_them(llm: ScriptedLLM, mono: Pa
     )
     first = make_agent(llm, mono)
     await collect(first, "read a")
-    resumed = Conversation(
-        llm=first.llm,
-        settings=first.settings,
-        workspace=mono,
-        approver=first.approver,
-        store=first.store,
-        sandbox=first.sandbox,
-        rules=RuleBook(mono),
-        session_id=first.session_id,
-        history=first.store.messages(first.session_id),
+    resumed = reopened(
+        first, session_id=first.session_id, history=first.store.messages(first.session_id)
     )
     events = await collect(resumed, "read b")
     assert [e.instructions for e in events if isinstance(e, ToolFinished)] == [[]]
