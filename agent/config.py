@@ -251,7 +251,7 @@ def _project_settings(values: dict[str, Any], path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path} may not set {', '.join(granted)}: a repository cannot grant itself "
             "permissions or choose the model; it may only tighten your limits and approval. "
-            "Set it in your user config or with a flag instead."
+            "Set it in your user config, a SHIPMATE_* environment variable or a flag instead."
         )
     return values
 
