@@ -34,8 +34,8 @@ TIGHTEN_ONLY = (
     "compact_at",
 )
 # What a repository's own file may set at all; everything else (permissions, the model and
-# the server that get your code and key, the sandbox, and context_window, which describes
-# the model you chose) is the user's alone.
+# the server that get your code and key, the sandbox, test_command, which chooses what runs,
+# and context_window, which describes the model you chose) is the user's alone.
 PROJECT_ALLOWED = ("approval", *TIGHTEN_ONLY)
 # The largest repo map chosen by model size, when map_tokens is not set.
 MAP_TOKENS_CEILING = 4096
@@ -84,6 +84,9 @@ class Settings(BaseModel):
         None, ge=0, description="US dollars per million output tokens (over litellm's prices)"
     )
     command_timeout: float = Field(300.0, gt=0, description="Seconds before a command is killed")
+    test_command: str | None = Field(
+        None, description="The command run_tests runs (unset: detected from the project)"
+    )
     request_timeout: float = Field(300.0, gt=0, description="Seconds to wait on the model API")
     max_retries: int = Field(5, ge=0, le=20, description="Retries of a failed model call")
     allow_network: bool = Field(False, description="Let sandboxed commands reach the network")

@@ -106,6 +106,7 @@ class Conversation:
             command_timeout=settings.command_timeout,
             log_dir=data_dir() / "logs" / self.session_id,
             sandbox=sandbox,
+            test_command=settings.test_command,
         )
         sandboxed = sandbox.active or settings.dangerously_no_sandbox
         self.permissions = Permissions(settings.approval, rules, self.ctx.workspace, sandboxed)
@@ -457,6 +458,7 @@ class Conversation:
             yield self._answer(call, "error", ToolResult(output=f"Error: {error}", is_error=True))
             return
         assert tool_class is not None
+        tool.bind(self.ctx)
         summary = tool.summary()
         self._running = call.id
         yield ToolStarted(

@@ -54,6 +54,8 @@ class ToolContext:
     files_changed: set[str] = field(default_factory=set)
     # Whether a read rule lets commands see a secret file of the workspace (relative path).
     reveal: Callable[[str], bool] | None = None
+    # The user's own test command (the test_command setting); None: detect it.
+    test_command: str | None = None
 
     def __post_init__(self) -> None:
         self.workspace = self.workspace.resolve()
@@ -81,6 +83,10 @@ class Tool(BaseModel):
 
     async def run(self, ctx: ToolContext) -> ToolResult:
         raise NotImplementedError
+
+    def bind(self, ctx: ToolContext) -> None:
+        """Settle what depends on the workspace before the call is checked: a tool whose
+        command line comes from the project (run_tests) must show the one it will run."""
 
     def subject(self) -> str | None:
         """What permission rules match against: the path or command line, if any."""

@@ -9,6 +9,7 @@ from tools.files import ListFiles, ReadFile, WriteFile
 from tools.plan import UpdatePlan
 from tools.search import Grep
 from tools.shell import RunCommand
+from tools.tests import RunTests
 
 REGISTRY: dict[str, type[Tool]] = {
     tool.name: tool
@@ -22,6 +23,7 @@ REGISTRY: dict[str, type[Tool]] = {
         EditFile,
         WriteFile,
         RunCommand,
+        RunTests,
         UpdatePlan,
     )
 }

@@ -101,10 +101,15 @@ class Bubblewrap:
     user_namespace: bool
 
     def argv(
-        self, command: str, settings: SandboxSettings, reveal: Callable[[str], bool] | None = None
+        self,
+        command: str,
+        settings: SandboxSettings,
+        reveal: Callable[[str], bool] | None = None,
+        writable: tuple[Path, ...] = (),
     ) -> list[str]:
         """bwrap's command line for ``command``; ``reveal`` says which of the workspace's
-        secret files a read rule lets commands see."""
+        secret files a read rule lets commands see; ``writable``: Shipmate's own folders the
+        command may write too (where a test runner leaves its report)."""
         workspace = str(settings.workspace)
         args = [self.path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for path in PROC_READ_ONLY:
@@ -118,6 +123,8 @@ class Bubblewrap:
         if git.exists():
             args += ["--ro-bind", str(git), str(git)]
         args += after
+        for folder in writable:
+            args += ["--bind", str(folder), str(folder)]
         if self.user_namespace:
             args.append("--unshare-user")
         args += _drop_capabilities()
@@ -201,11 +208,16 @@ class Sandbox:
         return self.bubblewrap is not None
 
     def prepare(
-        self, command: str, outside: bool = False, reveal: Callable[[str], bool] | None = None
+        self,
+        command: str,
+        outside: bool = False,
+        reveal: Callable[[str], bool] | None = None,
+        writable: tuple[Path, ...] = (),
     ) -> tuple[list[str], dict[str, str]]:
-        """The argv and environment for ``command``; ``outside`` skips bubblewrap (approved)."""
+        """The argv and environment for ``command``; ``outside`` skips bubblewrap (approved);
+        ``writable``: Shipmate's own folders the command may also write."""
         if outside or self.bubblewrap is None:
             env = command_env(self.settings.pass_env, sandboxed=False)
             return [require("bash"), "-c", command], env
-        argv = self.bubblewrap.argv(command, self.settings, reveal)
+        argv = self.bubblewrap.argv(command, self.settings, reveal, writable)
         return argv, command_env(self.settings.pass_env)
