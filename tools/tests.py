@@ -29,7 +29,7 @@ from tools.limits import limited
 from tools.process import Outcome, run_process, run_shell
 
 RunnerKind = Literal["pytest", "go", "plain"]
-BUDGET = 6_000  # characters of a summary (about 1,500 tokens), whatever the number of failures
+BUDGET = 5_000  # characters of a summary: under 2,000 tokens, even for 100 failures
 MESSAGE_LINES = 8
 MESSAGE_CHARS = 600
 FRAMES_SHOWN = 5
