@@ -150,6 +150,11 @@ async def test_narrowing_to_a_file_an_id_and_a_keyword(project: Path, ctx: ToolC
     assert "collected no tests" in output
 
 
+def test_a_target_is_not_an_option() -> None:
+    with pytest.raises(ValueError, match="not an option"):
+        RunTests(target="--rootdir=/")
+
+
 async def test_timeout_kills_the_run(ws: Path, ctx: ToolContext) -> None:
     (ws / "test_slow.py").write_text("import time\n\ndef test_slow():\n    time.sleep(30)\n")
     output, failing = await run(ctx, timeout=2)

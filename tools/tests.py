@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 
 from agent.events import ToolKindName
 from agent.storage import private_dir, tighten
@@ -171,6 +171,14 @@ class RunTests(Tool):
     )
     _runner: Runner | None = PrivateAttr(None)
     _bound: bool = PrivateAttr(False)
+
+    @field_validator("target")
+    @classmethod
+    def _not_an_option(cls, value: str | None) -> str | None:
+        """Options would change what runs behind the command line the user approves."""
+        if value is not None and value.strip().startswith("-"):
+            raise ValueError("should be a file, folder or test id, not an option")
+        return value
 
     def bind(self, ctx: ToolContext) -> None:
         self._runner = runner_for(ctx.test_command, ctx.workspace)
