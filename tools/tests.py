@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import tempfile
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ MESSAGE_CHARS = 600
 FRAMES_SHOWN = 5
 TAIL_CHARS = 3_000
 REPORT = "report.xml"
+MAX_REPORT_BYTES = 50_000_000
 LIBRARY_PARTS = {"site-packages", "dist-packages", ".venv", "venv", "node_modules"}
 FRAME = re.compile(r"^(?P<path>\S.*?):(?P<line>\d+): in (?P<func>\S+)$")
 PYTEST_ORDER = ("failed", "passed", "skipped", "xfailed", "xpassed", "error")
@@ -322,9 +324,22 @@ def _tail(output: str) -> str:
 
 
 def read_junit(path: Path, workspace: Path) -> Report | None:
-    """pytest's JUnit XML report (xunit1, so each case names its file), or None if absent."""
+    """pytest's JUnit XML report (xunit1, so each case names its file), or None if absent.
+
+    The sandboxed command could write anything in its place, a link to ~/.ssh/id_rsa
+    included, and Shipmate reads it as the user: a link, anything but a regular file, or a
+    report past MAX_REPORT_BYTES is no report.
+    """
     try:
-        root = ElementTree.parse(path).getroot()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_REPORT_BYTES:
+                return None
+            root = ElementTree.fromstring(handle.read(MAX_REPORT_BYTES + 1))
     except (OSError, ElementTree.ParseError):
         return None
     counts: dict[str, int] = {}

@@ -1,0 +1,84 @@
+"""run_tests reads the JUnit report pytest wrote in a folder the sandbox could write: a
+hostile conftest.py may put anything there, and Shipmate reads it as the user."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.base import ToolContext
+from tools.sandbox import Sandbox, SandboxSettings, find_bubblewrap
+from tools.tests import RunTests
+
+MARKER = "7f3a9c-secret-report"
+# A file outside the workspace, shaped as a report, so a followed link would show its text.
+SECRET = f"""<?xml version="1.0"?>
+<testsuite tests="1" failures="1"><testcase classname="t" name="t" file="t.py">
+<failure message="{MARKER}">{MARKER}</failure></testcase></testsuite>
+"""
+
+SWAP_FOR_A_LINK = """
+import os
+
+
+def pytest_unconfigure(config):
+    report = config.option.xmlpath
+    if report and os.path.exists(report):
+        os.remove(report)
+        os.symlink({secret!r}, report)
+"""
+
+SWAP_FOR_A_FIFO = """
+import os
+
+
+def pytest_unconfigure(config):
+    report = config.option.xmlpath
+    if report and os.path.exists(report):
+        os.remove(report)
+        os.mkfifo(report)
+"""
+
+
+@pytest.fixture(autouse=True)
+def python_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+
+def project(ws: Path, conftest: str) -> Path:
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_app.py").write_text("def test_ok():\n    assert 1 == 2\n")
+    (ws / "conftest.py").write_text(conftest)
+    return ws
+
+
+async def run_in_sandbox(ws: Path, tmp_path: Path) -> str:
+    bubblewrap, why = find_bubblewrap()
+    if bubblewrap is None:
+        pytest.skip(why)
+    ctx = ToolContext(
+        workspace=ws, log_dir=tmp_path / "logs", sandbox=Sandbox(SandboxSettings(ws), bubblewrap)
+    )
+    tool = RunTests()
+    tool.bind(ctx)
+    return (await tool.run(ctx)).output
+
+
+async def test_attack_report_swapped_for_a_link_to_a_secret(ws: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "outside" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text(SECRET)
+    project(ws, SWAP_FOR_A_LINK.format(secret=str(secret)))
+    output = await run_in_sandbox(ws, tmp_path)
+    assert MARKER not in output
+    assert "exit code" in output or "failed" in output  # still a summary, from the output
+
+
+async def test_attack_report_swapped_for_a_fifo(ws: Path, tmp_path: Path) -> None:
+    """Reading a FIFO would wait forever for a writer."""
+    project(ws, SWAP_FOR_A_FIFO)
+    output = await run_in_sandbox(ws, tmp_path)
+    assert output  # it came back
