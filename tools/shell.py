@@ -53,7 +53,7 @@ class RunCommand(Tool):
             raise ToolError("The command is empty.")
         # The model may shorten the user's command_timeout, never lengthen it.
         timeout = min(self.timeout or ctx.command_timeout, ctx.command_timeout)
-        outcome = await self._execute(ctx, timeout)
+        outcome = await execute(ctx, self.command, timeout, outside=self.outside_sandbox)
         parts = [outcome.output.rstrip("\n") or "(no output)"]
         if outcome.truncated and outcome.log_path is not None:
             parts.append(f"[output cut; the log (first and last 2 MB) is in {outcome.log_path}]")
@@ -90,12 +90,27 @@ class RunCommand(Tool):
             summary=summary,
         )
 
-    async def _execute(self, ctx: ToolContext, timeout: float) -> Outcome:
-        log_dir = ctx.log_dir or Path(tempfile.gettempdir()) / "shipmate-logs"
-        if ctx.sandbox is None:
-            return await run_shell(self.command, ctx.workspace, timeout, ctx.output_limit, log_dir)
-        argv, env = ctx.sandbox.prepare(self.command, self.outside_sandbox, ctx.reveal)
-        with limited(argv, env, ctx.sandbox.limits) as wrapped:
-            return await run_process(
-                wrapped, ctx.workspace, env, timeout, ctx.output_limit, log_dir
-            )
+
+async def execute(
+    ctx: ToolContext,
+    command: str,
+    timeout: float,
+    *,
+    outside: bool = False,
+    writable: tuple[Path, ...] = (),
+) -> Outcome:
+    """Run ``command`` as the tools do: in the sandbox with the limits (``outside`` skips it,
+    when approved), output capped and the full log kept in the session's logs; ``writable``:
+    Shipmate's own folders the command may write too."""
+    if ctx.sandbox is None:
+        return await run_shell(command, ctx.workspace, timeout, ctx.output_limit, log_dir(ctx))
+    argv, env = ctx.sandbox.prepare(command, outside, ctx.reveal, writable)
+    with limited(argv, env, ctx.sandbox.limits) as wrapped:
+        return await run_process(
+            wrapped, ctx.workspace, env, timeout, ctx.output_limit, log_dir(ctx)
+        )
+
+
+def log_dir(ctx: ToolContext) -> Path:
+    """Where the logs of commands' whole output go."""
+    return ctx.log_dir or Path(tempfile.gettempdir()) / "shipmate-logs"

@@ -25,9 +25,10 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from agent.events import ToolKindName
 from agent.storage import private_dir, tighten
+from agent.terminal import for_model
 from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
-from tools.limits import limited
-from tools.process import Outcome, run_process, run_shell
+from tools.process import Outcome
+from tools.shell import execute, log_dir
 
 RunnerKind = Literal["pytest", "go", "plain"]
 BUDGET = 5_000  # characters of a summary: under 2,000 tokens, even for 100 failures
@@ -215,27 +216,16 @@ class RunTests(Tool):
                 actual += (
                     f" -q --tb=short -o junit_family=xunit1 --junitxml={shlex.quote(str(report))}"
                 )
-            outcome = await _execute(ctx, actual, timeout, report_dir)
+            outcome = await execute(ctx, actual, timeout, writable=(report_dir,))
             log = _full_log(ctx, outcome)
             text = _summarise(ctx.workspace, runner, outcome, report, timeout)
         finally:
             shutil.rmtree(report_dir, ignore_errors=True)
         text.append(f"Full log: {log}" if log else "No log was kept (the disk refused it).")
         failing = outcome.timed_out or outcome.exit_code != 0
-        return ToolResult(output="\n".join(text), is_error=failing, summary=text[0])
-
-
-async def _execute(ctx: ToolContext, command: str, timeout: float, writable: Path) -> Outcome:
-    log_dir = _log_dir(ctx)
-    if ctx.sandbox is None:
-        return await run_shell(command, ctx.workspace, timeout, ctx.output_limit, log_dir)
-    argv, env = ctx.sandbox.prepare(command, reveal=ctx.reveal, writable=(writable,))
-    with limited(argv, env, ctx.sandbox.limits) as wrapped:
-        return await run_process(wrapped, ctx.workspace, env, timeout, ctx.output_limit, log_dir)
-
-
-def _log_dir(ctx: ToolContext) -> Path:
-    return ctx.log_dir or Path(tempfile.gettempdir()) / "shipmate-logs"
+        # Messages and frames from the report are the project's text, as output is: cleaned
+        # of escape sequences and controls the same way before the model reads them.
+        return ToolResult(output=for_model("\n".join(text)), is_error=failing, summary=text[0])
 
 
 def _full_log(ctx: ToolContext, outcome: Outcome) -> Path | None:
@@ -243,7 +233,7 @@ def _full_log(ctx: ToolContext, outcome: Outcome) -> Path | None:
     if outcome.log_path is not None:
         return outcome.log_path
     try:
-        folder = private_dir(_log_dir(ctx))
+        folder = private_dir(log_dir(ctx))
         fd, name = tempfile.mkstemp(prefix="command-", suffix=".log", dir=folder)
         tighten(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -82,3 +82,17 @@ async def test_attack_report_swapped_for_a_fifo(ws: Path, tmp_path: Path) -> Non
     project(ws, SWAP_FOR_A_FIFO)
     output = await run_in_sandbox(ws, tmp_path)
     assert output  # it came back
+
+
+async def test_attack_escapes_in_a_failure_message_never_reach_the_model(
+    ws: Path, tmp_path: Path
+) -> None:
+    """The report's messages and frames are the project's text, like command output: an
+    8-bit CSI (valid XML, so pytest keeps it) is removed before the model reads it."""
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_app.py").write_text(
+        "def test_screen():\n    assert False, 'wipe \\x9b2J here'\n"
+    )
+    output = await run_in_sandbox(ws, tmp_path)
+    assert "FAILED tests/test_app.py::test_screen" in output
+    assert "\x9b" not in output and "wipe  here" in output
