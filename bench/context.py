@@ -25,20 +25,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 
-def module_text(number: int, functions: int = 30) -> str:
-    return "".join(
-        f"def function_{number}_{j}(value):\n"
-        f'    """Scale value by {j} for module {number}."""\n'
-        f"    return value * {j} + {number}\n\n\n"
-        for j in range(functions)
-    )
-
-
 async def session(folder: Path, tasks: int, window: int, compact_at: float) -> dict[str, Any]:
     from agent.context.tokens import TokenCounter
     from agent.events import Compacted
 
-    from helpers import git, make_agent
+    from helpers import git, make_agent, module_text
     from scripted_llm import Reply, ScriptedLLM, tool
 
     repo = folder / f"repo-{compact_at}"

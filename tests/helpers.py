@@ -107,6 +107,16 @@ def reopened(conversation: Conversation, **session: Any) -> Conversation:
     )
 
 
+def module_text(number: int, functions: int = 30) -> str:
+    """A module of ``functions`` small documented functions: sizable, realistic source."""
+    return "".join(
+        f"def function_{number}_{j}(value):\n"
+        f'    """Scale value by {j} for module {number}."""\n'
+        f"    return value * {j} + {number}\n\n\n"
+        for j in range(functions)
+    )
+
+
 FIX_OLD = "    text = text.lower()\n"
 FIX_NEW = (
     '    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()\n'

@@ -17,7 +17,7 @@ from agent.context.tokens import TokenCounter
 from agent.conversation import Conversation
 from agent.events import Compacted, ContextUpdated, Error, Event, Result, UsageUpdated
 
-from helpers import git, make_agent, reopened
+from helpers import git, make_agent, module_text, reopened
 from scripted_llm import Fault, Reply, ScriptedLLM, tool
 
 MODEL = "openai/scripted"
@@ -37,15 +37,6 @@ TOO_LONG = Fault(
         }
     ),
 )
-
-
-def module_text(number: int, functions: int = 30) -> str:
-    return "".join(
-        f"def function_{number}_{j}(value):\n"
-        f'    """Scale value by {j} for module {number}."""\n'
-        f"    return value * {j} + {number}\n\n\n"
-        for j in range(functions)
-    )
 
 
 @pytest.fixture
