@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from agent.frontends.headless import RunOptions
 
 APPROVAL_CHOICES = ("read-only", "ask", "auto-edit", "full-auto")
-COMMANDS = ("run", "doctor", "rules", "index", "map", "symbols", "sessions")
+COMMANDS = ("run", "doctor", "rules", "index", "map", "symbols", "sessions", "undo", "diff")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -122,6 +122,18 @@ def build_parser() -> Parser:
         metavar="PATTERN",
         help="for this run only, refuse commands matching PATTERN, whatever the approval "
         "mode (e.g. 'git push *'); repeat for more",
+    )
+    run.add_argument(
+        "--auto-commit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="commit the agent's changes at the end of the task, with a message the model "
+        "writes (off by default in run)",
+    )
+    run.add_argument(
+        "--branch",
+        metavar="NAME",
+        help="start the work on a new git branch NAME (refused mid-merge or mid-rebase)",
     )
     run.add_argument(
         "--append-system-prompt",
@@ -241,6 +253,26 @@ def build_parser() -> Parser:
         "-C", "--cwd", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
 
+    undo = commands.add_parser(
+        "undo",
+        help="undo the agent's last turn in this workspace (again: the turn before)",
+        description="Restore the files the agent's last turn changed, as they were before it "
+        "(your own uncommitted changes included). Refused, naming the files, when one was "
+        "changed since the agent's edit; a file you created is never deleted. An agent "
+        "commit that is the tip and not pushed is undone by moving HEAD back (soft reset); "
+        "any other by a new revert commit.",
+    )
+    undo.add_argument("--session", metavar="ID", help="that session (default: the newest here)")
+    undo.add_argument(
+        "--force", action="store_true", help="restore even files changed since the agent's edit"
+    )
+    _add_workspace_option(undo)
+    diff = commands.add_parser(
+        "diff", help="show what the agent changed in this workspace's session (unified diff)"
+    )
+    diff.add_argument("--session", metavar="ID", help="that session (default: the newest here)")
+    _add_workspace_option(diff)
+
     doctor = commands.add_parser(
         "doctor", help="show the effective settings and what works here (keys, git, tools)"
     )
@@ -315,6 +347,8 @@ def _settings_flags(args: argparse.Namespace) -> dict[str, Any]:
         "max_cost",
         "allow_network",
         "dangerously_no_sandbox",
+        "auto_commit",
+        "branch",
     )
     return {name: getattr(args, name, None) for name in names}
 
@@ -511,6 +545,12 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
         if show is not None and not show.strip():
             command.error("show needs a session id ('shipmate sessions' lists them)")
         return sessions_command(workspace, show=show, as_json=args.json, every=args.all)
+    if args.command in ("undo", "diff"):
+        from agent.frontends.changes import diff_command, undo_command
+
+        if args.command == "diff":
+            return diff_command(workspace, args.session)
+        return undo_command(workspace, args.session, args.force)
     from agent.config import ConfigError, check_flags, load_settings
 
     try:

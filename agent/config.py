@@ -87,6 +87,12 @@ class Settings(BaseModel):
     test_command: str | None = Field(
         None, description="The command run_tests runs (unset: detected from the project)"
     )
+    auto_commit: bool | None = Field(
+        None,
+        description="Commit the agent's changes at the end of each turn that made some "
+        "(unset: off in run, on in the interactive front-ends)",
+    )
+    branch: str | None = Field(None, description="Start the work on this new git branch")
     request_timeout: float = Field(300.0, gt=0, description="Seconds to wait on the model API")
     max_retries: int = Field(5, ge=0, le=20, description="Retries of a failed model call")
     allow_network: bool = Field(False, description="Let sandboxed commands reach the network")

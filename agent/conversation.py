@@ -31,6 +31,7 @@ from agent.context.tokens import TokenCounter, context_window
 from agent.events import (
     ApprovalRequested,
     AssistantMessage,
+    Committed,
     Compacted,
     ContextUpdated,
     Error,
@@ -59,13 +60,26 @@ from agent.policy.permissions import Permissions
 from agent.policy.rules import RuleBook
 from agent.policy.sandboxing import describe_sandbox
 from agent.session import SessionInfo, SessionStore
+from agent.vcs.checkpoints import Recorder, Snapshot, blob_store
+from agent.vcs.commits import (
+    SUBJECT_LIMIT,
+    WIP_MESSAGE,
+    CommitError,
+    changed_paths,
+    co_author,
+    commit_files,
+    with_trailer,
+)
+from agent.vcs.undo import turn_diff
 from tools.base import Tool, ToolContext, ToolError, ToolResult
 from tools.executables import imports_from
+from tools.git import hook_runner
 from tools.listing import dirty_files
 from tools.names import safe_text
 from tools.paths import canonical
 from tools.registry import REGISTRY
 from tools.sandbox import Sandbox
+from tools.secret_files import is_secret_path
 
 
 class Conversation:
@@ -87,8 +101,10 @@ class Conversation:
         session_id: str | None = None,
         history: list[dict[str, Any]] | None = None,
         compacted: Compacted | None = None,
+        auto_commit: bool = False,
     ) -> None:
         """``appended_prompt``: the user's own instructions, after the system prompt.
+        ``auto_commit``: the front-end's default when the auto_commit setting is unset.
         ``session_id`` and ``history`` go on with a stored session (see ``resume``), and
         ``compacted``, its last ``compacted`` event, sends it as it was sent before, without
         a new summary call."""
@@ -111,6 +127,13 @@ class Conversation:
         sandboxed = sandbox.active or settings.dangerously_no_sandbox
         self.permissions = Permissions(settings.approval, rules, self.ctx.workspace, sandboxed)
         self.ctx.reveal = self.permissions.reveals
+        self.ctx.model = llm.model
+        self.auto_commit = auto_commit if settings.auto_commit is None else settings.auto_commit
+        folder = data_dir() / "checkpoints" / self.session_id
+        blobs = blob_store(self.ctx.workspace, self.session_id, folder)
+        self.checkpoints = Recorder(self.ctx.workspace, self.session_id, blobs, store)
+        self.ctx.checkpoints = self.checkpoints
+        self._snapshot: Snapshot | None = None  # of the command running now
         self.messages: list[dict[str, Any]] = list(history or [])
         self.window = context_window(llm, settings.context_window)
         self.counter = TokenCounter(llm.model)
@@ -237,6 +260,7 @@ class Conversation:
 
     async def _turn(self, text: str) -> AsyncIterator[Event]:
         self._begin_turn()
+        self.checkpoints.start_turn(text)
         workspace = self.ctx.workspace
         if not self._opened:
             async for event in self._open(text):
@@ -279,6 +303,8 @@ class Conversation:
             yield TurnFinished(turn=self.turns)
             if not reply.tool_calls:
                 self.answer = reply.text
+                async for event in self._auto_commit():
+                    yield event
                 yield self._finish("success")
                 return
 
@@ -510,6 +536,8 @@ class Conversation:
             yield self._answer(call, "denied", ToolResult(output=refusal, is_error=True), denial)
             return
         try:
+            async for event in self._before(tool):
+                yield event
             result = await tool.run(self.ctx)
         except ToolError as error:
             result = ToolResult(output=f"Error: {error}", is_error=True, summary=str(error))
@@ -519,10 +547,117 @@ class Conversation:
                 is_error=True,
                 summary=f"{type(error).__name__}: {error}",
             )
+        if problem := await asyncio.to_thread(self._after):
+            yield Error(message=problem, fatal=False)
+        self.checkpoints.save()
         blocks, files = ([], []) if result.is_error else self._folder_instructions(tool)
         yield self._answer(call, "error" if result.is_error else "ok", result, None, blocks, files)
         if result.plan is not None:
             yield PlanUpdated(items=result.plan)
+
+    async def _before(self, tool: Tool) -> AsyncIterator[Event]:
+        """Checkpoint what ``tool`` may change: the files an edit names (the user's own
+        uncommitted changes to them committed first, with auto-commit), or what git sees
+        changed before a command."""
+        if tool.kind == "execute":
+            self._snapshot = await asyncio.to_thread(self.checkpoints.before_command)
+            return
+        if tool.kind != "edit":
+            return
+        paths = []
+        for raw in tool.files_used():
+            try:
+                paths.append(self.ctx.relative(canonical(self.ctx.workspace, raw)))
+            except ToolError:
+                continue  # the tool refuses it too
+        if self.auto_commit:
+            async for event in self._commit_users_changes(paths):
+                yield event
+        await asyncio.to_thread(self.checkpoints.before_edit, paths)
+
+    def _after(self) -> str | None:
+        """Record what the tool (or the command) changed, as the agent left it; what went
+        wrong, if the checkpoint could not be kept."""
+        snapshot, self._snapshot = self._snapshot, None
+        try:
+            self.checkpoints.after_command(snapshot)
+            self.checkpoints.settle()
+        except Exception as error:  # a checkpoint that fails must not end the session
+            return f"A checkpoint could not be saved ({error}); undo of this turn may be partial."
+        return None
+
+    async def _commit_users_changes(self, paths: list[str]) -> AsyncIterator[Event]:
+        """The user's uncommitted changes to files the agent is about to edit, committed on
+        their own first (auto-commit only), so the agent's commit holds only its work."""
+        repository = self.checkpoints.repository
+        if repository is None:
+            return
+        own = set(self.checkpoints.changed())
+        mine = [path for path in paths if path not in own and not is_secret_path(path)]
+        users = await asyncio.to_thread(changed_paths, repository, mine)
+        if not users:
+            return
+        try:
+            commit = await commit_files(repository, users, WIP_MESSAGE + "\n")
+        except CommitError as error:
+            yield Error(
+                message=f"Your changes to {', '.join(users)} were not committed first "
+                f"({error}); Shipmate's checkpoint keeps them, and undo restores them.",
+                fatal=False,
+            )
+            return
+        yield Committed(commit=commit, subject=WIP_MESSAGE, files=users, wip=True)
+
+    async def _auto_commit(self) -> AsyncIterator[Event]:
+        """Commit this turn's changes (the auto_commit setting), with a message the model
+        writes in one short call, or one made from the turn if that fails."""
+        repository = self.checkpoints.repository
+        turn = self.checkpoints.current
+        if not self.auto_commit or repository is None or turn is None:
+            return
+        changed = [path for path, change in turn.files.items() if change.before != change.after]
+        paths = await asyncio.to_thread(changed_paths, repository, changed)
+        if not paths:
+            return
+        message = ""
+        try:
+            async for item in self._commit_message(turn_diff(turn, self.checkpoints.blobs)):
+                if isinstance(item, str):
+                    message = item
+                else:
+                    yield item
+        except LLMError as error:
+            self._count(error.usage)
+        message = message or _message_from(turn.request, paths)
+        message = with_trailer(message, co_author(self.llm.model))
+        try:
+            commit = await commit_files(repository, paths, message, run_hook=hook_runner(self.ctx))
+        except CommitError as error:
+            yield Error(message=f"The changes were not committed: {error}", fatal=False)
+            return
+        self.checkpoints.add_commit(commit)
+        subject = message.split("\n", 1)[0]
+        yield Committed(commit=commit, subject=subject, files=paths, auto=True)
+
+    async def _commit_message(self, diff: str) -> AsyncIterator[Event | str]:
+        """The model's commit message for ``diff`` ('' if unusable); its usage counts."""
+        request = fill(
+            prompts.load("commit_request.md"),
+            request=self.checkpoints.current.request if self.checkpoints.current else "",
+            diff=diff[:12_000] + ("\n[diff cut]" if len(diff) > 12_000 else ""),
+        )
+        sent = [
+            {"role": "system", "content": prompts.load("commit_message.md")},
+            {"role": "user", "content": request},
+        ]
+        reply: Reply | None = None
+        async for item in self.llm.stream(sent, []):
+            if isinstance(item, Reply):
+                reply = item
+        assert reply is not None
+        self._count(reply.usage)
+        yield UsageUpdated(call=reply.usage, total=self.usage)
+        yield _commit_text(reply.text)
 
     def _folder_instructions(self, tool: Tool) -> tuple[list[FolderInstructions], list[str]]:
         """The nearest AGENTS.md of each file ``tool`` read or edited, unless given before:
@@ -630,6 +765,8 @@ class Conversation:
         cancelled for the front-ends too."""
         if self.result is not None:
             return [self.result]
+        self._after()  # what a killed command or a half-done turn changed is kept too
+        self.checkpoints.save()
         ended: list[Event] = []
         for call in self.unanswered:
             self._append({"role": "tool", "tool_call_id": call.id, "content": CANCELLED})
@@ -686,3 +823,25 @@ def _valid_json(arguments: str) -> str:
     except json.JSONDecodeError:
         return "{}"
     return arguments or "{}"
+
+
+def _commit_text(text: str) -> str:
+    """The model's message, cleaned: no fence or quotes, a subject of at most 72 characters."""
+    lines = [line.rstrip() for line in text.strip().strip("`").strip().splitlines()]
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines:
+        return ""
+    subject = lines[0].strip().strip("\"'").rstrip(".")
+    if len(subject) > SUBJECT_LIMIT:
+        subject = subject[: SUBJECT_LIMIT - 1].rsplit(" ", 1)[0] + "…"
+    body = "\n".join(lines[1:]).strip()
+    return subject + (f"\n\n{body}" if body else "")
+
+
+def _message_from(request: str, paths: list[str]) -> str:
+    """A message built from the turn, when the model could not write one."""
+    words = " ".join(request.split()) or "Shipmate's changes"
+    subject = words if len(words) <= SUBJECT_LIMIT else words[: SUBJECT_LIMIT - 1] + "…"
+    files = "\n".join(f"- {path}" for path in paths)
+    return f"{subject}\n\nAsked of Shipmate; files changed:\n{files}"

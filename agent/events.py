@@ -42,7 +42,7 @@ def _encodable(value: Any) -> Any:
     return value
 
 
-ToolKindName = Literal["read", "edit", "execute", "plan"]
+ToolKindName = Literal["read", "edit", "execute", "git", "plan"]
 ToolStatus = Literal["ok", "error", "denied", "cancelled"]
 RunStatus = Literal["success", "failed", "config_error", "budget_exceeded", "cancelled"]
 # Why a tool call was refused, so the fix offered is the right one: the run was read-only, a
@@ -225,6 +225,18 @@ class Retrying(EventRecord):
     detail: str = Field("", description="The raw error, as the libraries gave it")
 
 
+class Committed(EventRecord):
+    """The agent committed ``files`` (``auto``: at the end of a turn, by the auto_commit
+    setting; ``wip``: the user's own uncommitted changes, kept before Shipmate edits them)."""
+
+    type: Literal["committed"] = "committed"
+    commit: str
+    subject: str
+    files: list[str]
+    auto: bool = False
+    wip: bool = False
+
+
 class Error(EventRecord):
     type: Literal["error"] = "error"
     message: str
@@ -288,6 +300,7 @@ Event = Annotated[
     | PlanUpdated
     | UsageUpdated
     | Retrying
+    | Committed
     | Error
     | ContextUpdated
     | Compacted

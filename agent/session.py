@@ -7,6 +7,7 @@ or output cannot grow the file by more than a few hundred kB per record.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from agent.events import Compacted, Result
 from agent.storage import os_reason, private_database, private_dir
+from agent.vcs.checkpoints import Checkpoint
 
 # Characters of long text one stored event or message may hold; strings up to SHORT_TEXT
 # (ids, names, types, paths) are never cut, so every record still parses as what it was.
@@ -45,6 +47,12 @@ CREATE TABLE IF NOT EXISTS events (
     type TEXT NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    session_id TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (session_id, turn)
 );
 CREATE TABLE IF NOT EXISTS messages (
     session_id TEXT NOT NULL,
@@ -207,6 +215,24 @@ class SessionStore:
             ),
         )
 
+    def save_checkpoint(self, session_id: str, checkpoint: Checkpoint) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)",
+            (session_id, checkpoint.turn, checkpoint.model_dump_json()),
+        )
+
+    def checkpoints(self, session_id: str) -> list[Checkpoint]:
+        """The session's checkpoints, oldest first (one a newer Shipmate wrote, that this
+        one cannot read, is left out)."""
+        rows = self.db.execute(
+            "SELECT data FROM checkpoints WHERE session_id=? ORDER BY turn", (session_id,)
+        ).fetchall()
+        found = []
+        for (data,) in rows:
+            with contextlib.suppress(ValueError):
+                found.append(Checkpoint.model_validate_json(data))
+        return found
+
     def messages(self, session_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(
             "SELECT data FROM messages WHERE session_id=? ORDER BY seq", (session_id,)
@@ -339,6 +365,11 @@ def _info(row: tuple[Any, ...]) -> SessionInfo:
     if info.status == "running" and not _alive(info.pid):
         info.status = "interrupted"
     return info
+
+
+def running_elsewhere(session: SessionInfo) -> bool:
+    """Whether another live process is running ``session`` now."""
+    return session.status == "running" and session.pid != os.getpid() and _alive(session.pid)
 
 
 def _alive(pid: int | None) -> bool:

@@ -20,6 +20,7 @@ from tools.sandbox import Sandbox
 
 if TYPE_CHECKING:
     from agent.index.index import CodeIndex
+    from agent.vcs.checkpoints import Recorder
 
 
 def plural(count: int, noun: str, many: str = "") -> str:
@@ -56,6 +57,9 @@ class ToolContext:
     reveal: Callable[[str], bool] | None = None
     # The user's own test command (the test_command setting); None: detect it.
     test_command: str | None = None
+    # The session's checkpoints (what the agent changed), and the model's name for commits.
+    checkpoints: Recorder | None = None
+    model: str = ""
 
     def __post_init__(self) -> None:
         self.workspace = self.workspace.resolve()

@@ -206,8 +206,9 @@ def _open_parts(root: Path, parts: tuple[str, ...]) -> int:
     return fd
 
 
-def write_atomic(ctx: ToolContext, path: Path, data: bytes) -> None:
-    """Replace ``path`` (from ``resolve``) with ``data`` in one rename, keeping its mode.
+def write_atomic(ctx: ToolContext, path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` (from ``resolve``) with ``data`` in one rename, keeping its mode
+    (or giving it ``mode``).
 
     When the disk refuses (read-only, full, no permission, a folder in the way, a name too
     long) the model is told which file and why, never the temp file's name, and no temp file
@@ -216,20 +217,21 @@ def write_atomic(ctx: ToolContext, path: Path, data: bytes) -> None:
     shown = ctx.relative(path)
     existed = os.path.lexists(path)
     try:
-        _write_atomic(ctx, path, data, shown)
+        _write_atomic(ctx, path, data, shown, mode)
     except OSError as error:
         after = "the file on disk is as it was" if existed else "no file was created"
         raise ToolError(f"{shown} could not be written: {os_reason(error)}; {after}.") from None
 
 
-def _write_atomic(ctx: ToolContext, path: Path, data: bytes, shown: str) -> None:
+def _write_atomic(ctx: ToolContext, path: Path, data: bytes, shown: str, mode: int | None) -> None:
     folder = _open_folder(ctx, path.parent, shown)
     try:
         _check_opened(ctx, folder, shown)
         try:
-            mode = os.stat(path.name, dir_fd=folder, follow_symlinks=False).st_mode & 0o7777
+            kept = os.stat(path.name, dir_fd=folder, follow_symlinks=False).st_mode & 0o7777
         except FileNotFoundError:
-            mode = 0o666 & ~_UMASK
+            kept = 0o666 & ~_UMASK
+        mode = kept if mode is None else mode
         # Short whatever the file's name, so a long name cannot make the temp name too long.
         temp = f".{path.name[:40]}.{secrets.token_hex(4)}.shipmate-tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -245,5 +247,25 @@ def _write_atomic(ctx: ToolContext, path: Path, data: bytes, shown: str) -> None
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp, dir_fd=folder)
             raise
+    finally:
+        os.close(folder)
+
+
+def remove_file(ctx: ToolContext, path: Path) -> None:
+    """Delete the file ``path`` (from ``resolve``), reached without following links; a
+    missing one is not an error. ToolError when the disk refuses."""
+    shown = ctx.relative(path)
+    if not os.path.lexists(path):
+        return
+    try:
+        folder = _open_folder(ctx, path.parent, shown)
+    except OSError as error:
+        raise ToolError(f"{shown} could not be removed: {os_reason(error)}.") from None
+    try:
+        _check_opened(ctx, folder, shown)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path.name, dir_fd=folder)
+    except OSError as error:
+        raise ToolError(f"{shown} could not be removed: {os_reason(error)}.") from None
     finally:
         os.close(folder)

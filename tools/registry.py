@@ -6,6 +6,7 @@ from tools.base import Tool
 from tools.code import FileOutline, FindSymbol, RepoMap
 from tools.edit import EditFile
 from tools.files import ListFiles, ReadFile, WriteFile
+from tools.git import Git, GitCommit
 from tools.plan import UpdatePlan
 from tools.search import Grep
 from tools.shell import RunCommand
@@ -24,6 +25,8 @@ REGISTRY: dict[str, type[Tool]] = {
         WriteFile,
         RunCommand,
         RunTests,
+        Git,
+        GitCommit,
         UpdatePlan,
     )
 }

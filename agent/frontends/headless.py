@@ -196,6 +196,7 @@ async def run_task(
     from agent.policy.rules import RuleBook
     from agent.policy.sandboxing import sandbox_for
     from agent.session import SessionError, SessionStore
+    from agent.vcs.branches import BranchError, start_branch
 
     output = options.output
     text = TextOutput(out, err, options.quiet, options.verbose) if output == "text" else None
@@ -214,6 +215,13 @@ async def run_task(
         rules = RuleBook(workspace, options.rules())
     except ConfigError as error:
         return config_failure(str(error), output, out, err)
+    if settings.branch:
+        try:
+            started = start_branch(workspace, settings.branch)
+        except BranchError as error:
+            return config_failure(str(error), output, out, err)
+        if text:
+            text.say(f"git: {started}")
     sandbox = sandbox_for(settings, workspace)
     store = SessionStore(data_dir() / "sessions.db")
     session = None

@@ -7,7 +7,8 @@ the person, and the rule that "allow always" would save). Order of precedence:
 2. running outside the sandbox (asked for, or because there is none) always asks;
 3. full-auto allows, except reads of secret files, which always ask;
 4. allow rules, and in auto-edit the built-in read-only commands, allow;
-5. edits are allowed from auto-edit up; anything left asks.
+5. edits are allowed from auto-edit up, and so are commits (their hooks run in the
+   sandbox); anything left asks.
 
 A command is allowed by rules only if every simple command in it is, and it writes files
 only inside the workspace; a command line that cannot be fully parsed always asks.
@@ -86,7 +87,18 @@ class Permissions:
                 outside=bool(getattr(tool, "outside_sandbox", False)),
                 why=getattr(tool, "justification", None),
             )
+        if tool.kind == "git":
+            return self._git(tool.summary())
         return Check(verdict="allow")
+
+    def _git(self, summary: str) -> Check:
+        """A commit: asked in ask mode, and wherever hooks would run without a sandbox."""
+        if self.mode == "read-only":
+            return Check(verdict="deny", reason=READ_ONLY_REFUSAL, refusal="read_only")
+        if self.mode != "ask" and self.sandboxed:
+            return Check(verdict="allow")
+        why = "commits" if self.sandboxed else "commits (its hooks run without a sandbox)"
+        return Check(verdict="ask", reason=f"{why}: {summary}", refusal="needs_approval")
 
     def remember(self, rule: Rule) -> str | None:
         """Save ``rule`` for this project; what went wrong when it could only be kept for

@@ -66,6 +66,16 @@ _KEPT_GIT_VARIABLES = {
 }  # fmt: skip
 
 
+_IN_PROGRESS = (
+    ("MERGE_HEAD", "a merge"),
+    ("rebase-merge", "a rebase"),
+    ("rebase-apply", "a rebase"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick"),
+    ("REVERT_HEAD", "a revert"),
+    ("BISECT_LOG", "a bisect"),
+)
+
+
 class GitError(Exception):
     """git failed or is missing; the message says what happened."""
 
@@ -107,7 +117,11 @@ def _run(
     config: Sequence[Setting] = (),
     input: bytes | None = None,
     timeout: float = TIMEOUT,
+    index: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
+    env = git_environment(config)
+    if index is not None:
+        env["GIT_INDEX_FILE"] = str(index)
     try:
         return subprocess.run(
             argv,
@@ -115,7 +129,7 @@ def _run(
             input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
             capture_output=True,
-            env=git_environment(config),
+            env=env,
             timeout=timeout,
         )
     except MissingProgram as error:
@@ -154,15 +168,48 @@ class Repository:
         hooks: bool = False,
         timeout: float = TIMEOUT,
         cwd: Path | None = None,
+        index: Path | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         """``git ARGS`` in this repository (from ``cwd``, a folder of the work tree), hardened;
-        ``hooks`` only for a commit."""
+        ``hooks`` only to ask where they are; ``index``: a private index instead of the
+        user's (checkpoints and commits build their trees there)."""
         config = [*HARDENING, *self._driver_overrides()]
         if not hooks:
             config.append(NO_HOOKS)
         argv = [require_git(), "--no-pager", f"--git-dir={self.git_dir}"]
         argv += [f"--work-tree={self.root}", *args]
-        return _run(argv, cwd or self.root, config=config, input=input, timeout=timeout)
+        return _run(
+            argv, cwd or self.root, config=config, input=input, timeout=timeout, index=index
+        )
+
+    def check(self, *args: str, input: bytes | None = None, index: Path | None = None) -> bytes:
+        """``git ARGS``'s output; GitError with git's own words when it fails."""
+        done = self.run(*args, input=input, index=index)
+        if done.returncode != 0:
+            said = done.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(f"git {args[0]} failed: {said[-1] if said else done.returncode}")
+        return done.stdout
+
+    def head(self) -> str | None:
+        """The commit HEAD names, None on a branch with no commit yet."""
+        done = self.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        if done.returncode != 0:
+            return None
+        return done.stdout.decode().strip() or None
+
+    def store_blob(self, data: bytes) -> str:
+        """Write ``data`` into the object store as it is (no filters): its id."""
+        return self.check("hash-object", "-w", "--stdin", input=data).decode().strip()
+
+    def read_blob(self, blob: str) -> bytes:
+        return self.check("cat-file", "blob", blob)
+
+    def in_progress(self) -> str | None:
+        """``a merge`` / ``a rebase`` / … when one is under way, else None."""
+        for name, what in _IN_PROGRESS:
+            if (self.git_dir / name).exists():
+                return what
+        return None
 
     def _driver_overrides(self) -> list[Setting]:
         """Program-running driver keys set by the repository's own config (or what it
@@ -257,6 +304,11 @@ def _driver_keys(entry: str, scope: str) -> list[str]:
 def _split(data: bytes) -> list[str]:
     """NUL-separated names; bytes that are not UTF-8 stay as the OS gives them."""
     return [os.fsdecode(part) for part in data.split(b"\0") if part]
+
+
+def chunks(paths: list[str], size: int = 500) -> list[list[str]]:
+    """``paths`` in groups small enough for one command line."""
+    return [paths[start : start + size] for start in range(0, len(paths), size)]
 
 
 def require_git() -> str:
