@@ -94,3 +94,37 @@ def repo(tmp_path: Path) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-qm", "initial")
     return root
+
+
+# git commands that can lose the user's work, or publish it: Shipmate never runs them.
+FORBIDDEN = (
+    ("reset", "--hard"),
+    ("checkout", "--"),
+    ("clean",),
+    ("stash",),
+    ("push",),
+    ("add", "-A"),
+    ("add", "--all"),
+    ("commit", "--amend"),
+)
+
+
+@pytest.fixture
+def git_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+    """Every git command line Shipmate runs; none may be one that can lose work."""
+    calls: list[list[str]] = []
+    real = vcs_git._run
+
+    def recording(argv: list[str], *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(list(argv))
+        return real(argv, *args, **kwargs)
+
+    monkeypatch.setattr(vcs_git, "_run", recording)
+    yield calls
+    assert calls, "no git command was recorded"
+    for argv in calls:
+        words = argv[1:]
+        while words and words[0].startswith("-"):  # git's own options, before the command
+            words = words[1:]
+        for bad in FORBIDDEN:
+            assert words[: len(bad)] != list(bad), f"forbidden git command: {argv}"

@@ -146,3 +146,17 @@ def fixing_script() -> list[Reply | Fault]:
         Reply(calls=[tool("run_command", command=PYTEST)]),
         Reply(text=ANSWER),
     ]
+
+
+def identity(repo: Path) -> None:
+    git(repo, "config", "user.name", "Ada User")
+    git(repo, "config", "user.email", "ada@example.com")
+
+
+async def drain(conversation: Conversation, text: str) -> list[Any]:
+    """One turn's events."""
+    return [event async for event in conversation.send(text)]
+
+
+def edit(path: str, old: str, new: str) -> Reply:
+    return Reply(calls=[tool("edit_file", path=path, old_text=old, new_text=new)])

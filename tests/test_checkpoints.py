@@ -4,7 +4,6 @@ model over HTTP, and every git command Shipmate runs recorded and checked."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,51 +14,10 @@ from agent.frontends.changes import session_blobs
 from agent.vcs import git as vcs_git
 from agent.vcs.undo import UndoError, session_diff, undo
 
-from helpers import git, make_agent
+from helpers import drain, edit, git, identity, make_agent
 from scripted_llm import Reply, ScriptedLLM, tool
 
-FORBIDDEN = (
-    ("reset", "--hard"),
-    ("checkout", "--"),
-    ("clean",),
-    ("stash",),
-    ("push",),
-    ("add", "-A"),
-    ("add", "--all"),
-    ("commit", "--amend"),
-)
-
-
-@pytest.fixture(autouse=True)
-def git_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
-    """Every git command line Shipmate runs; none may be one that can lose work."""
-    calls: list[list[str]] = []
-    real = vcs_git._run
-
-    def recording(argv: list[str], *args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(list(argv))
-        return real(argv, *args, **kwargs)
-
-    monkeypatch.setattr(vcs_git, "_run", recording)
-    yield calls
-    for argv in calls:
-        words = [word for word in argv[1:] if not word.startswith(("--git-dir", "--work-tree"))]
-        words = [word for word in words if word != "--no-pager"]
-        for bad in FORBIDDEN:
-            assert words[: len(bad)] != list(bad), f"forbidden git command: {argv}"
-
-
-def identity(repo: Path) -> None:
-    git(repo, "config", "user.name", "Ada User")
-    git(repo, "config", "user.email", "ada@example.com")
-
-
-async def drain(conversation, text: str) -> list:  # type: ignore[no-untyped-def]
-    return [event async for event in conversation.send(text)]
-
-
-def edit(path: str, old: str, new: str) -> Reply:
-    return Reply(calls=[tool("edit_file", path=path, old_text=old, new_text=new)])
+pytestmark = pytest.mark.usefixtures("git_calls")
 
 
 USER_BYTES = b"import re\r\n# my own note \xff\xfe not utf-8\r\n"

@@ -9,10 +9,10 @@ import pytest
 from agent.events import ApprovalRequested, ToolFinished
 from agent.vcs import git as vcs_git
 
-from helpers import git, make_agent, run_cli
+from helpers import drain, edit, git, identity, make_agent, run_cli
 from scripted_llm import Reply, ScriptedLLM, tool
-from test_checkpoints import drain, edit, git_calls, identity  # noqa: F401
 
+pytestmark = pytest.mark.usefixtures("git_calls")
 HOOK_FAILS = "#!/bin/sh\necho 'lint: line too long in' $(git diff --cached --name-only)\nexit 1\n"
 
 

@@ -16,7 +16,7 @@ from agent.frontends.changes import session_blobs
 from agent.vcs.undo import UndoError, undo
 from tools.sandbox import Bubblewrap
 
-from helpers import git, make_agent
+from helpers import drain, git, make_agent
 from scripted_llm import Reply, ScriptedLLM, tool
 
 ESCAPE = (
@@ -40,10 +40,6 @@ def repo(site: Site) -> Path:
     git(ws, "add", "-A")
     git(ws, "commit", "-qm", "initial")
     return ws
-
-
-async def drain(agent, text: str) -> list:  # type: ignore[no-untyped-def]
-    return [event async for event in agent.send(text)]
 
 
 async def test_attack_hook_written_by_a_command_runs_only_in_the_sandbox(
@@ -70,7 +66,7 @@ async def test_attack_hook_written_by_a_command_runs_only_in_the_sandbox(
     guard = watch()
     agent = make_agent(llm, repo, approval="full-auto")
     events = await drain(agent, "plant and commit")
-    commit = [e for e in events if isinstance(e, ToolFinished) and e.name == "git_commit"][0]
+    commit = next(e for e in events if isinstance(e, ToolFinished) and e.name == "git_commit")
     assert commit.status == "ok", commit.output
     assert (repo / "hook-ran.txt").read_text() == "ran\n"  # it ran, inside the sandbox
     guard.check()
@@ -93,7 +89,7 @@ async def test_attack_undo_through_a_folder_swapped_for_a_link(
     await drain(agent, "edit then swap")
     assert (repo / "sub").is_symlink()
     blobs = session_blobs(repo, agent.session_id)
-    with pytest.raises(UndoError, match="sub/mod.py"):
+    with pytest.raises(UndoError, match=r"sub/mod\.py"):
         await undo(repo, agent.session_id, agent.store, blobs)
     with pytest.raises(UndoError):
         await undo(repo, agent.session_id, agent.store, blobs, force=True)
