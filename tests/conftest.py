@@ -121,7 +121,6 @@ def git_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
 
     monkeypatch.setattr(vcs_git, "_run", recording)
     yield calls
-    assert calls, "no git command was recorded"
     for argv in calls:
         words = argv[1:]
         while words and words[0].startswith("-"):  # git's own options, before the command
