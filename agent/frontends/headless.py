@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from agent.config import ConfigError, Settings, choose_model, data_dir
 from agent.events import (
     AssistantMessage,
+    Committed,
     Compacted,
     Error,
     Event,
@@ -119,6 +120,11 @@ class TextOutput:
                 when = f"in {event.delay_seconds:g} s" if event.delay_seconds else "now"
                 self.say(f"! {event.reason} (retrying {when}, attempt {event.attempt + 1})")
                 self.raw(event.detail)
+            case Committed(wip=True):
+                files = ", ".join(event.files)
+                self.say(f"git: your changes to {files} committed first ({event.commit[:12]})")
+            case Committed():
+                self.say(f"git: committed {event.commit[:12]} {event.subject}")
             case Compacted():
                 how = (
                     f"{plural(event.messages_summarised, 'message')} summarised"

@@ -206,7 +206,11 @@ def _file_diff(path: str, change: FileChange, blobs: Blobs) -> str:
     new = _content(blobs, change.after)
     old_name = f"a/{path}" if change.before.exists else "/dev/null"
     new_name = f"b/{path}" if change.after.exists else "/dev/null"
-    header = f"diff --shipmate a/{path} b/{path}\n"
+    header = f"diff --git a/{path} b/{path}\n"
+    if not change.before.exists:
+        header += f"new file mode 100{change.after.mode:o}\n"
+    elif not change.after.exists:
+        header += f"deleted file mode 100{change.before.mode:o}\n"
     if old is None or new is None:
         return f"{header}Binary file {path} changed\n"
     lines = difflib.unified_diff(
