@@ -41,20 +41,18 @@ def _repository(ctx: ToolContext) -> git.Repository:
 
 
 class Git(Tool):
-    """Read the repository's git state without a shell: action "status" (branch and changed
-    files), "diff" (unstaged changes; staged=true for the index; revision to compare the
-    work tree with a commit such as HEAD~1; path to narrow it) or "log" (recent commits,
-    count of them, optionally of one path). Files that usually hold secrets are left out
-    of diffs."""
+    """git status (branch, changed files), diff (unstaged; staged=true for the index;
+    revision=HEAD~1 to compare with a commit) or log (recent commits), optionally of one
+    path. Secret files are left out of diffs."""
 
     name: ClassVar[str] = "git"
     kind: ClassVar[ToolKindName] = "read"
 
     action: Literal["status", "diff", "log"]
-    path: str | None = Field(None, description="Only this file or folder.")
-    staged: bool = Field(False, description="diff: the staged changes (the index vs HEAD).")
-    revision: str | None = Field(None, description="diff: compare with this commit instead.")
-    count: int = Field(20, ge=1, le=200, description="log: how many commits.")
+    path: str | None = None
+    staged: bool = False
+    revision: str | None = None
+    count: int = Field(20, ge=1, le=200, description="log: how many commits")
 
     @field_validator("revision")
     @classmethod
@@ -120,16 +118,16 @@ class Git(Tool):
 
 
 class GitCommit(Tool):
-    """Commit the files you changed in this session (exactly those, nothing the user
-    changed elsewhere) with your message: an imperative subject of at most 72 characters
-    ("Fix login redirect loop"), a blank line, then a short body saying why. The user is the
-    author and Shipmate is added as co-author. The repository's pre-commit hooks run; if one
-    fails its output comes back and nothing is committed."""
+    """Commit exactly the files you changed in this session, as the user with you as
+    co-author. The repository's hooks run; a failing hook's output comes back and nothing
+    is committed."""
 
     name: ClassVar[str] = "git_commit"
     kind: ClassVar[ToolKindName] = "git"
 
-    message: str = Field(description="Subject line (≤ 72 characters), blank line, body.")
+    message: str = Field(
+        description="Imperative subject of at most 72 characters, a blank line, a short body on why"
+    )
 
     @field_validator("message")
     @classmethod

@@ -36,6 +36,8 @@ class GitBlobs:
         self.repository = repository
         self.ref = f"refs/shipmate/{session_id}"
         self._pending: set[str] = set()
+        self._kept: set[str] | None = None  # what the ref holds, once read
+        self._ref_id = ""
 
     def put(self, data: bytes) -> str:
         blob = self.repository.store_blob(data)
@@ -54,20 +56,22 @@ class GitBlobs:
         if not self._pending:
             return
         repository = self.repository
-        old = repository.run("rev-parse", "--verify", "--quiet", self.ref)
-        old_id = old.stdout.decode().strip() if old.returncode == 0 else ""
-        kept: set[str] = set()
-        if old_id:
-            for entry in repository.check("ls-tree", "-z", old_id).split(b"\0"):
-                if entry:
-                    kept.add(entry.decode().rsplit("\t", 1)[1])
-        if self._pending <= kept:
+        if self._kept is None:  # a resumed session: what earlier runs kept
+            old = repository.run("rev-parse", "--verify", "--quiet", self.ref)
+            self._ref_id = old.stdout.decode().strip() if old.returncode == 0 else ""
+            self._kept = set()
+            if self._ref_id:
+                for entry in repository.check("ls-tree", "-z", self._ref_id).split(b"\0"):
+                    if entry:
+                        self._kept.add(entry.decode().rsplit("\t", 1)[1])
+        if self._pending <= self._kept:
             self._pending.clear()
             return
-        kept |= self._pending
+        kept = self._kept | self._pending
         listing = b"".join(f"100644 blob {blob}\t{blob}\0".encode() for blob in sorted(kept))
         tree = repository.check("mktree", "-z", input=listing).decode().strip()
-        repository.check("update-ref", "-m", "shipmate checkpoint", self.ref, tree, old_id)
+        repository.check("update-ref", "-m", "shipmate checkpoint", self.ref, tree, self._ref_id)
+        self._kept, self._ref_id = kept, tree
         self._pending.clear()
 
 
