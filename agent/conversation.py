@@ -70,7 +70,7 @@ from agent.vcs.commits import (
     commit_files,
     with_trailer,
 )
-from agent.vcs.undo import turn_diff
+from agent.vcs.undo import UndoError, Undone, session_diff, turn_diff, undo
 from tools.base import Tool, ToolContext, ToolError, ToolResult
 from tools.executables import imports_from
 from tools.git import hook_runner
@@ -429,6 +429,8 @@ class Conversation:
         if tokens is None:
             # A share of the window, and never more than an eighth of a small one.
             tokens = min(MAP_TOKENS_CEILING, max(1024, self.window // 50), self.window // 8)
+        if note := self._undone_note():
+            text = f"{note}\n\n{text}"
         message: dict[str, Any] = {"role": "user", "content": text}
         if not tokens or self.ctx.index is None:
             return message
@@ -437,6 +439,38 @@ class Conversation:
             filled = fill(prompts.load("repo_map.md").rstrip(), map=repo_map, request=text)
             message.update(content=filled, _request=text)
         return message
+
+    def _undone_note(self) -> str:
+        """What the user undid since the model's last message (else it would think its
+        changes are still there)."""
+        undone = self.checkpoints.untold_undos()
+        if not undone:
+            return ""
+        files = sorted({path for checkpoint in undone for path in checkpoint.files})
+        commits = [commit[:12] for checkpoint in undone for commit in checkpoint.commits]
+        return fill(
+            prompts.load("undone.md").strip(),
+            turns=" and ".join(f"your turn {checkpoint.request!r}" for checkpoint in undone),
+            files=", ".join(files) or "no file",
+            commits=f", and your commits {', '.join(commits)} were undone" if commits else "",
+        )
+
+    async def undo(self, force: bool = False) -> Undone:
+        """Undo the agent's last turn (the TUI's /undo); UndoError says why not. The model
+        is told with the next message."""
+        if self._worker is not None and not self._worker.done():
+            raise UndoError("A turn is running; stop it (Esc) before undoing.")
+        done = await undo(
+            self.ctx.workspace, self.session_id, self.store, self.checkpoints.blobs, force=force
+        )
+        self.checkpoints.current = None
+        return done
+
+    def diff(self, colour: bool = False) -> str:
+        """What the agent changed in this session (the TUI's /diff)."""
+        return session_diff(
+            self.ctx.workspace, self.store, self.session_id, self.checkpoints.blobs, colour
+        )
 
     def _notices(self) -> list[str]:
         notices = [self.store.problem] if self.store.problem else []

@@ -236,3 +236,24 @@ def test_no_commit_without_an_identity_says_how_to_set_one(repo: Path) -> None:
         pytest.skip("git finds an identity in this environment")
     with pytest.raises(CommitError, match=r"git config --global user\.name"):
         asyncio.run(commit_files(repository, ["textutil.py"], "Change"))
+
+
+async def test_the_model_is_told_what_was_undone_with_the_next_message(
+    llm: ScriptedLLM, repo: Path
+) -> None:
+    original = (repo / "textutil.py").read_text()
+    llm.add(edit("textutil.py", "import re\n", "import re\nimport os\n"), Reply(text="added"))
+    agent = make_agent(llm, repo, approval="auto-edit")
+    await drain(agent, "import os")
+    assert "+import os" in agent.diff()
+    done = await agent.undo()
+    assert done.restored == ["textutil.py"] and (repo / "textutil.py").read_text() == original
+    assert agent.diff() == ""
+    llm.add(Reply(text="ok"))
+    await drain(agent, "now what?")
+    sent = llm.requests[-1]["messages"][-1]["content"]
+    assert "the user undid the changes of your turn 'import os': textutil.py" in sent
+    assert sent.rstrip().endswith("now what?")
+    llm.add(Reply(text="ok"))
+    await drain(agent, "and again?")
+    assert "undid" not in llm.requests[-1]["messages"][-1]["content"]  # told once

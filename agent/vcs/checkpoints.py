@@ -63,6 +63,7 @@ class Checkpoint(BaseModel):
     files: dict[str, FileChange] = {}
     commits: list[str] = []
     undone: bool = False
+    told: bool = True  # whether the model knows it was undone
 
 
 @dataclass
@@ -271,6 +272,14 @@ class Recorder:
                     or change.before.mode != change.after.mode
                 )
         return list(found)
+
+    def untold_undos(self) -> list[Checkpoint]:
+        """Turns undone since the model was last told (by ``shipmate undo`` too), now told."""
+        found = [c for c in self.store.checkpoints(self.session_id) if c.undone and not c.told]
+        for checkpoint in found:
+            checkpoint.told = True
+            self.store.save_checkpoint(self.session_id, checkpoint)
+        return found
 
     def add_commit(self, commit: str) -> None:
         checkpoint = self._checkpoint()

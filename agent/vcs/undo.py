@@ -96,6 +96,7 @@ async def undo(
     if checkpoint.commits and repository is not None and not reset:
         done.commits = await _revert(repository, checkpoint)
     checkpoint.undone = True
+    checkpoint.told = False
     store.save_checkpoint(session_id, checkpoint)
     return done
 
