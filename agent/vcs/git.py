@@ -66,6 +66,9 @@ _KEPT_GIT_VARIABLES = {
 }  # fmt: skip
 
 
+# Commands that never run a filter or diff driver (objects and refs only, ``hash-object``
+# reading stdin without ``--path``): they skip reading the repository's driver settings.
+_NO_DRIVERS = frozenset({"cat-file", "hash-object", "mktree", "update-ref", "ls-tree", "rev-parse"})
 _IN_PROGRESS = (
     ("MERGE_HEAD", "a merge"),
     ("rebase-merge", "a rebase"),
@@ -173,7 +176,8 @@ class Repository:
         """``git ARGS`` in this repository (from ``cwd``, a folder of the work tree), hardened;
         ``hooks`` only to ask where they are; ``index``: a private index instead of the
         user's (checkpoints and commits build their trees there)."""
-        config = [*HARDENING, *self._driver_overrides()]
+        plumbing = bool(args) and args[0] in _NO_DRIVERS
+        config = [*HARDENING, *([] if plumbing else self._driver_overrides())]
         if not hooks:
             config.append(NO_HOOKS)
         argv = [require_git(), "--no-pager", f"--git-dir={self.git_dir}"]
@@ -199,7 +203,9 @@ class Repository:
 
     def store_blob(self, data: bytes) -> str:
         """Write ``data`` into the object store as it is (no filters): its id."""
-        return self.check("hash-object", "-w", "--stdin", input=data).decode().strip()
+        return (
+            self.check("hash-object", "-w", "--no-filters", "--stdin", input=data).decode().strip()
+        )
 
     def read_blob(self, blob: str) -> bytes:
         return self.check("cat-file", "blob", blob)
