@@ -68,6 +68,7 @@ from agent.vcs.commits import (
     changed_paths,
     co_author,
     commit_files,
+    committable,
     with_trailer,
 )
 from agent.vcs.undo import UndoError, Undone, session_diff, turn_diff, undo
@@ -650,7 +651,7 @@ class Conversation:
         if not self.auto_commit or repository is None or turn is None:
             return
         changed = [path for path, change in turn.files.items() if change.before != change.after]
-        paths = await asyncio.to_thread(changed_paths, repository, changed)
+        paths, _ = await asyncio.to_thread(committable, repository, changed)
         if not paths:
             return
         message = ""

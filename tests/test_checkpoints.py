@@ -257,3 +257,28 @@ async def test_the_model_is_told_what_was_undone_with_the_next_message(
     llm.add(Reply(text="ok"))
     await drain(agent, "and again?")
     assert "undid" not in llm.requests[-1]["messages"][-1]["content"]  # told once
+
+
+async def test_an_undo_stopped_half_way_finishes_when_run_again(
+    llm: ScriptedLLM, repo: Path
+) -> None:
+    original = (repo / "textutil.py").read_text()
+    tests_before = (repo / "test_textutil.py").read_text()
+    llm.add(
+        Reply(
+            calls=[
+                tool(
+                    "edit_file", path="textutil.py", old_text="import re\n", new_text="import os\n"
+                ),
+                tool("write_file", path="extra.py", content="z = 0\n"),
+            ]
+        ),
+        Reply(text="ok"),
+    )
+    agent = make_agent(llm, repo, approval="auto-edit")
+    await drain(agent, "two files")
+    (repo / "textutil.py").write_text(original)  # as if undo had restored this one, then died
+    done = await undo(repo, agent.session_id, agent.store, session_blobs(repo, agent.session_id))
+    assert done.removed == ["extra.py"] and done.restored == []
+    assert (repo / "textutil.py").read_text() == original
+    assert (repo / "test_textutil.py").read_text() == tests_before

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent.events import ApprovalRequested, ToolFinished
+from agent.policy.rules import Rule
 from agent.vcs import git as vcs_git
 
 from helpers import drain, edit, git, identity, make_agent, run_cli
@@ -161,3 +162,26 @@ def test_branch_flag_starts_a_branch_and_refuses_mid_merge(llm: ScriptedLLM, rep
 @pytest.fixture(autouse=True)
 def _fresh_discovery() -> None:
     vcs_git.forget()
+
+
+async def test_a_new_secret_file_is_left_out_of_the_agents_commit(
+    llm: ScriptedLLM, repo: Path
+) -> None:
+    identity(repo)
+    llm.add(
+        Reply(
+            calls=[
+                tool("write_file", path="config.py", content="TOKEN = None\n"),
+                tool("write_file", path=".env", content="TOKEN=abc\n"),
+            ]
+        ),
+        Reply(calls=[tool("git_commit", message="Add config")]),
+        Reply(text="done"),
+    )
+    agent = make_agent(llm, repo, approval="full-auto")
+    agent.permissions.rules.add(Rule(action="allow", tool="read", pattern=".env"))
+    events = await drain(agent, "config")
+    [commit] = finished(events, "git_commit")
+    assert commit.status == "ok", commit.output
+    assert "Left out, as files that usually hold secrets: .env" in commit.output
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["config.py"]

@@ -20,9 +20,9 @@ from agent.vcs.commits import (
     SUBJECT_LIMIT,
     CommitError,
     HookRunner,
-    changed_paths,
     co_author,
     commit_files,
+    committable,
     with_trailer,
 )
 from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
@@ -150,11 +150,17 @@ class GitCommit(Tool):
         recorder = ctx.checkpoints
         if recorder is None:
             raise ToolError("Nothing to commit: no file was changed in this session.")
-        paths = changed_paths(repository, recorder.changed())
+        paths, left_out = committable(repository, recorder.changed())
+        kept_out = (
+            f" Left out, as files that usually hold secrets: {', '.join(left_out)}; the user "
+            "can commit them."
+            if left_out
+            else ""
+        )
         if not paths:
             raise ToolError(
                 "Nothing to commit: the files changed in this session are as the last commit "
-                "has them."
+                f"has them.{kept_out}"
             )
         message = with_trailer(self.message, co_author(ctx.model or "model"))
         try:
@@ -165,7 +171,8 @@ class GitCommit(Tool):
         branch = repository.branch() or "HEAD"
         listed = "\n".join(f"  {path}" for path in paths)
         return ToolResult(
-            output=f"Committed {commit[:12]} on {branch}, {plural(len(paths), 'file')}:\n{listed}",
+            output=f"Committed {commit[:12]} on {branch}, {plural(len(paths), 'file')}:\n{listed}"
+            + (f"\n{kept_out.strip()}" if kept_out else ""),
             summary=f"{commit[:12]}: {plural(len(paths), 'file')}",
         )
 

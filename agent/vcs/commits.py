@@ -22,6 +22,7 @@ from pathlib import Path
 
 from agent.vcs import git
 from agent.vcs.checkpoints import read_file
+from tools.secret_files import is_secret_path
 
 # Runs a command line in the sandbox, that may also write the given folder: (exit code, output).
 HookRunner = Callable[[str, Path], Awaitable[tuple[int, str]]]
@@ -58,6 +59,21 @@ def identity_problem(repository: git.Repository) -> str | None:
         "git does not know who you are, so nothing can be committed: run git config --global "
         "user.name 'Your Name' and git config --global user.email you@example.com."
     )
+
+
+def committable(repository: git.Repository, paths: list[str]) -> tuple[list[str], list[str]]:
+    """Those of ``paths`` that differ from HEAD, and apart those left out: files that usually
+    hold secrets which HEAD does not track yet (a new ``.env`` is never committed for you)."""
+    changed = changed_paths(repository, paths)
+    secret = [path for path in changed if is_secret_path(path)]
+    tracked = set()
+    if secret and repository.head():
+        listed = repository.run(
+            "--literal-pathspecs", "ls-tree", "-z", "--name-only", "HEAD", "--", *secret
+        )
+        tracked = {os.fsdecode(name) for name in listed.stdout.split(b"\0") if name}
+    left_out = [path for path in secret if path not in tracked]
+    return [path for path in changed if path not in left_out], left_out
 
 
 def changed_paths(repository: git.Repository, paths: list[str]) -> list[str]:

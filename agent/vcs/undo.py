@@ -50,11 +50,12 @@ def last_turn(store: SessionStore, session_id: str) -> tuple[Checkpoint, int] | 
 
 
 def conflicts(workspace: Path, checkpoint: Checkpoint) -> list[str]:
-    """Files of ``checkpoint`` that are no longer as the agent left them."""
+    """Files of ``checkpoint`` that are no longer as the agent left them (one already back
+    as it was before is not: an undo interrupted half-way finishes when run again)."""
     found = []
     for path, change in checkpoint.files.items():
         read = read_file(workspace, path)
-        if read.unsupported or read.digest != change.after.digest:
+        if read.unsupported or read.digest not in (change.after.digest, change.before.digest):
             found.append(path)
     return found
 
@@ -108,6 +109,12 @@ def _restore(
     for path, change in checkpoint.files.items():
         if change.before == change.after:
             continue
+        now = read_file(workspace, path)
+        if not now.unsupported and (now.digest, now.mode) == (
+            change.before.digest,
+            change.before.mode if change.before.exists else now.mode,
+        ):
+            continue  # back as it was already
         try:
             real = canonical(workspace, path)
         except ToolError as error:
