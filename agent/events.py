@@ -290,6 +290,17 @@ class TestsFinished(EventRecord):
     log: str | None = None
 
 
+class AutoTestReport(Record):
+    """Where auto-test left the tests when the turn ended: the last run's ``summary``, the
+    fix ``rounds`` the model was given, and what still ``failing`` (pre-existing ones
+    marked)."""
+
+    command: str
+    summary: str
+    rounds: int = 0
+    failing: list[FailedTest] = []
+
+
 class TurnFinished(EventRecord):
     type: Literal["turn_finished"] = "turn_finished"
     turn: int
@@ -308,6 +319,7 @@ class Result(EventRecord):
     hints: list[str] = []
     session_id: str | None
     duration_ms: int = 0
+    auto_test: AutoTestReport | None = None
 
 
 Event = Annotated[
