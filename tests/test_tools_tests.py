@@ -19,7 +19,16 @@ from tools.base import ToolContext, ToolError
 from tools.registry import REGISTRY
 from tools.reports import read_go_json, read_jest_json
 from tools.sandbox import Sandbox, SandboxSettings, find_bubblewrap
-from tools.tests import Runner, RunTests, counts_line, detect, narrowed, render, reporting
+from tools.tests import (
+    Runner,
+    RunTests,
+    counts_line,
+    detect,
+    narrowed,
+    render,
+    reporting,
+    runner_for,
+)
 
 from helpers import make_agent
 from scripted_llm import Reply, ScriptedLLM, tool
@@ -339,6 +348,11 @@ def test_javascript_runners_are_detected_from_package_json(tmp_path: Path) -> No
     assert runner({"scripts": {"test": "echo no tests && exit 1"}}) == Runner("plain", "npm test")
     assert runner({"scripts": {}, "devDependencies": {"jest": "29"}}) is None
     assert runner({"scripts": {"test": "jest"}, "devDependencies": ["jest"]}).kind == "jest"
+    folder = tmp_path / "0"  # {"scripts": {"test": "vitest run --coverage"}}
+    assert runner_for("npm test --silent", folder) == Runner("vitest", "npm test --silent")
+    assert runner_for("npx jest --ci", tmp_path) == Runner("jest", "npx jest --ci")
+    assert runner_for("node --test test/", tmp_path) == Runner("node", "node --test test/")
+    assert runner_for("cargo test --workspace", tmp_path).kind == "cargo"
 
 
 def test_narrowing_and_reports_of_the_other_runners(tmp_path: Path) -> None:

@@ -146,6 +146,10 @@ def runner_for(setting: str | None, workspace: Path) -> Runner | None:
     for name in ("vitest", "jest"):
         if name in names:
             return Runner(name, command)
+    if words[:2] in (["npm", "test"], ["npm", "t"]) or words[:3] == ["npm", "run", "test"]:
+        found = detect(workspace)  # the project's test script, read as detection reads it
+        if found is not None and found.kind in ("jest", "vitest"):
+            return Runner(found.kind, command)
     return Runner("plain", command)
 
 
