@@ -17,7 +17,7 @@ from agent.policy.permissions import Permissions
 from agent.policy.rules import RuleBook
 from tools.base import ToolContext, ToolError
 from tools.registry import REGISTRY
-from tools.reports import read_go_json, read_jest_json
+from tools.reports import read_cargo, read_go_json, read_jest_json
 from tools.sandbox import Sandbox, SandboxSettings, find_bubblewrap
 from tools.tests import (
     Runner,
@@ -366,10 +366,10 @@ def test_narrowing_and_reports_of_the_other_runners(tmp_path: Path) -> None:
     assert narrowed(vitest, None, "adds") == "npm test -- -t adds"
     assert reporting(jest, "npm test", report) == f"npm test -- --json --outputFile={report}"
     assert reporting(vitest, "npm test -- -t adds", report) == (
-        f"npm test -- -t adds --reporter=default --reporter=json --outputFile.json={report}"
+        f"npm test -- -t adds --run --reporter=default --reporter=json --outputFile.json={report}"
     )
     assert reporting(Runner("vitest", "npx vitest run"), "npx vitest run", report).startswith(
-        "npx vitest run --reporter=default"
+        "npx vitest run --run --reporter=default"
     )
     # node: options before the files, which replace the script's own.
     assert narrowed(node, test_id, None) == (
@@ -549,3 +549,36 @@ async def test_real_cargo_test_in_the_sandbox(ws: Path, tmp_path: Path, rust: No
     assert output.startswith("1 error in ")
     assert "The build failed, so the tests did not run." in output
     assert "ERROR compiling src/lib.rs:7:11\n  cannot add `&str` to `i32`" in output
+
+
+def test_a_hundred_cargo_failures_stay_small(ws: Path) -> None:
+    """cargo's output in the form the real run above prints, at a size not worth compiling."""
+    names = [f"parser::tests::rejects_a_number_out_of_range_{n}" for n in range(100)]
+    sections = "".join(
+        f"---- {name} stdout ----\n\nthread '{name}' (7) panicked at src/lib.rs:{n + 10}:9:\n"
+        f"assertion `left == right` failed: case {n} is wrong\n  left: {n}\n right: -1\n"
+        "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\n"
+        for n, name in enumerate(names)
+    )
+    output = (
+        "running 100 tests\n"
+        + "".join(f"test {name} ... FAILED\n" for name in names)
+        + f"\nfailures:\n\n{sections}\nfailures:\n"
+        + "".join(f"    {name}\n" for name in names)
+        + "\ntest result: FAILED. 0 passed; 100 failed; 0 ignored; 0 measured; "
+        "0 filtered out; finished in 0.01s\n"
+    )
+    report = read_cargo(output, ws)
+    assert report is not None
+    lines = [counts_line(report.counts, report.seconds), *render(report.problems)]
+    text = "\n".join(lines)
+    assert lines[0] == "100 failed in 0.01s"
+    assert len(text) / 3 < 2_000
+    assert (
+        "FAILED parser::tests::rejects_a_number_out_of_range_0\n"
+        "  assertion `left == right` failed: case 0 is wrong\n"
+    ) in text
+    assert "  src/lib.rs:10\n" in text
+    shown = text.count("FAILED parser::tests::")
+    assert shown < 100
+    assert f"… and {100 - shown} more not shown" in text

@@ -259,8 +259,8 @@ def reporting(runner: Runner, command: str, report: Path) -> str:
         return f"{command} -q --tb=short -o junit_family=xunit1 --junitxml={where}"
     if runner.kind == "jest":
         return _passed_on(command, f"--json --outputFile={where}")
-    if runner.kind == "vitest":
-        flags = f"--reporter=default --reporter=json --outputFile.json={where}"
+    if runner.kind == "vitest":  # --run: never its watch mode, which would wait for changes
+        flags = f"--run --reporter=default --reporter=json --outputFile.json={where}"
         return _passed_on(command, flags)
     if runner.kind == "node":
         flags = (
