@@ -541,6 +541,9 @@ async def test_real_cargo_test_in_the_sandbox(ws: Path, tmp_path: Path, rust: No
     ) in output
     assert "FAILED panics\n  index out of bounds: the len is 0 but the index is 3\n" in output
     assert "  about to fail\n  tests/api.rs:5\n" in output
+    ctx.output_limit = 400  # what the model would see is cut: the results come from the log
+    assert (await run(ctx))[0].startswith("2 failed, 2 passed, 1 skipped in ")
+    ctx.output_limit = 30_000
     output, _ = await run(ctx, target="tests/api.rs")
     assert output.startswith("1 failed in ")
     (ws / "src" / "lib.rs").write_text(CRATE_LIB.replace("a + b + 1", 'a + b + "1"'))

@@ -395,7 +395,7 @@ def read_node_junit(path: Path, workspace: Path, output: str) -> Report | None:
 
     try:
         visit(root, [])
-    except ValueError:
+    except (ValueError, RecursionError):  # a bad duration, suites nested without end
         return None
     return Report(counts, seconds, problems)
 

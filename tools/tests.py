@@ -357,14 +357,26 @@ def _read(runner: Runner, report: Path, outcome: Outcome, workspace: Path) -> Re
         case "pytest":
             return read_junit(report, workspace)
         case "go":
-            return read_go_json(outcome.output)
+            return read_go_json(_whole_output(outcome))
         case "jest" | "vitest":
             return read_jest_json(report, workspace)
         case "node":
-            return read_node_junit(report, workspace, outcome.output)
+            return read_node_junit(report, workspace, _whole_output(outcome))
         case "cargo":
-            return read_cargo(outcome.output, workspace)
+            return read_cargo(_whole_output(outcome), workspace)
     return None
+
+
+def _whole_output(outcome: Outcome) -> str:
+    """The output to read results from: what the model sees keeps only its head and tail,
+    so a long run is read from its log (Shipmate's own file, out of the sandbox's reach)."""
+    if not outcome.truncated or outcome.log_path is None:
+        return outcome.output
+    try:
+        data = outcome.log_path.read_bytes()
+    except OSError:
+        return outcome.output
+    return for_model(data.decode("utf-8", errors="replace"))
 
 
 def _finished(
