@@ -223,8 +223,11 @@ class AutoTest:
         if result.tests is None:
             return
         self.output = result.output
-        update = {"auto_test": True, "baseline": baseline}
-        yield self.marked(result.tests.model_copy(update=update))
+        run = result.tests.model_copy(update={"auto_test": True, "baseline": baseline})
+        if baseline:  # what fails now fails before the first edit, by definition
+            failures = [f.model_copy(update={"pre_existing": True}) for f in run.failures]
+            run = run.model_copy(update={"failures": failures})
+        yield self.marked(run)
 
 
 def _failed(run: TestsFinished) -> bool:

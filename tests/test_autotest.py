@@ -92,7 +92,9 @@ async def test_a_fix_round_that_fixes_the_tests_succeeds(llm: ScriptedLLM, proje
     baseline, broken, fixed = runs_of(events)
     assert baseline.baseline and baseline.auto_test
     assert baseline.summary.startswith("1 failed, 1 passed in ")
-    assert [f.test_id for f in baseline.failures] == ["test_calc.py::test_old"]
+    assert [(f.test_id, f.pre_existing) for f in baseline.failures] == [
+        ("test_calc.py::test_old", True)
+    ]
     assert not broken.baseline and broken.summary.startswith("2 failed in ")
     assert {(f.test_id, f.pre_existing) for f in broken.failures} == {
         ("test_calc.py::test_add", False),

@@ -585,3 +585,20 @@ def test_a_hundred_cargo_failures_stay_small(ws: Path) -> None:
     shown = text.count("FAILED parser::tests::")
     assert shown < 100
     assert f"… and {100 - shown} more not shown" in text
+
+
+async def test_no_stale_bytecode_after_a_same_second_edit(ws: Path, ctx: ToolContext) -> None:
+    """Python trusts a cached module whose source has the same size and mtime (in whole
+    seconds): an edit right after a run (auto-test's first) must still be what runs."""
+    (ws / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (ws / "test_calc.py").write_text(
+        "from calc import add\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    )
+    before = (ws / "calc.py").stat()
+    output, failing = await run(ctx)
+    assert not failing, output
+    (ws / "calc.py").write_text("def add(a, b):\n    return a - b\n")  # the same size
+    os.utime(ws / "calc.py", ns=(before.st_atime_ns, before.st_mtime_ns))
+    output, failing = await run(ctx)
+    assert failing and output.startswith("1 failed in "), output
+    assert not list(ws.rglob("__pycache__"))

@@ -336,7 +336,10 @@ class RunTests(Tool):
         report_dir = Path(tempfile.mkdtemp(prefix="shipmate-tests-"))
         try:
             report = report_dir / REPORTS.get(runner.kind, "report")
-            actual = reporting(runner, command, report)
+            # No bytecode: Python checks a cached module by its source's size and mtime in whole
+            # seconds, so an edit of the same size made in the second after a run (auto-test's
+            # first edit, right after it measured the tests) would run the old code.
+            actual = f"export PYTHONDONTWRITEBYTECODE=1; {reporting(runner, command, report)}"
             outcome = await execute(ctx, actual, timeout, writable=(report_dir,))
             log = _full_log(ctx, outcome)
             parsed = None if outcome.timed_out else _read(runner, report, outcome, ctx.workspace)
