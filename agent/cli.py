@@ -108,6 +108,13 @@ def build_parser() -> Parser:
         help="run commands without the sandbox, as the approval mode allows",
     )
     run.add_argument(
+        "--auto-test",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after a turn that changed files, run the tests and give failures the changes "
+        "brought back to the model, for up to auto_test_rounds (3) fix rounds",
+    )
+    run.add_argument(
         "--allow",
         action="append",
         default=[],
@@ -349,6 +356,7 @@ def _settings_flags(args: argparse.Namespace) -> dict[str, Any]:
         "dangerously_no_sandbox",
         "auto_commit",
         "branch",
+        "auto_test",
     )
     return {name: getattr(args, name, None) for name in names}
 

@@ -32,10 +32,12 @@ TIGHTEN_ONLY = (
     "command_max_processes",
     "map_tokens",
     "compact_at",
+    "auto_test_rounds",
 )
 # What a repository's own file may set at all; everything else (permissions, the model and
 # the server that get your code and key, the sandbox, test_command, which chooses what runs,
-# and context_window, which describes the model you chose) is the user's alone.
+# auto_test, which runs it on its own, and context_window, which describes the model you
+# chose) is the user's alone.
 PROJECT_ALLOWED = ("approval", *TIGHTEN_ONLY)
 # The largest repo map chosen by model size, when map_tokens is not set.
 MAP_TOKENS_CEILING = 4096
@@ -93,6 +95,14 @@ class Settings(BaseModel):
         "(unset: off in run, on in the interactive front-ends)",
     )
     branch: str | None = Field(None, description="Start the work on this new git branch")
+    auto_test: bool = Field(
+        False,
+        description="After a turn that changed files, run the tests and give new failures back "
+        "to the model",
+    )
+    auto_test_rounds: int = Field(
+        3, ge=0, le=20, description="Fix rounds auto-test gives the model in one turn"
+    )
     request_timeout: float = Field(300.0, gt=0, description="Seconds to wait on the model API")
     max_retries: int = Field(5, ge=0, le=20, description="Retries of a failed model call")
     allow_network: bool = Field(False, description="Let sandboxed commands reach the network")

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import prompts
+from agent.autotest import AutoTest
 from agent.config import MAP_TOKENS_CEILING, Settings, data_dir
 from agent.context.compaction import Compactor
 from agent.context.history import CANCELLED, repaired, sendable
@@ -149,6 +150,7 @@ class Conversation:
         self._worker: asyncio.Task[None] | None = None
         self._told: str | None = None
         self._running: str | None = None  # the id of the tool call running now
+        self.autotest = AutoTest(settings, self.ctx, self.permissions, approver)
         self._begin_turn()
 
     @classmethod
@@ -186,6 +188,7 @@ class Conversation:
         self.started = time.monotonic()
         self.changed_before = set(self.ctx.files_changed)
         self.dirty_at_start: set[str] = set()
+        self.autotest.begin_turn()
 
     async def send(self, text: str) -> AsyncIterator[Event]:
         """One turn: ``text`` from the user, then the agent's work, ending with a ``Result``.
@@ -304,9 +307,16 @@ class Conversation:
             yield TurnFinished(turn=self.turns)
             if not reply.tool_calls:
                 self.answer = reply.text
+                async for event in self._auto_test(self.autotest.after_answer(self._changed)):
+                    yield event
+                if self.autotest.follow_up is not None:  # a fix round: failures go back
+                    self._append({"role": "user", "content": self.autotest.follow_up})
+                    continue
+                if failure := self.autotest.failure:
+                    yield Error(message=failure)
                 async for event in self._auto_commit():
                     yield event
-                yield self._finish("success")
+                yield self._finish("failed" if failure else "success", error=failure)
                 return
 
     async def _model_call(self) -> AsyncIterator[Event | Reply]:
@@ -570,6 +580,9 @@ class Conversation:
             self.denials.append(denial)
             yield self._answer(call, "denied", ToolResult(output=refusal, is_error=True), denial)
             return
+        if tool_class.kind == "edit":  # auto-test measures what fails before the first edit
+            async for event in self._auto_test(self.autotest.before_edit()):
+                yield event
         try:
             async for event in self._before(tool):
                 yield event
@@ -589,6 +602,18 @@ class Conversation:
         yield self._answer(call, "error" if result.is_error else "ok", result, None, blocks, files)
         if result.plan is not None:
             yield PlanUpdated(items=result.plan)
+        if result.tests is not None:
+            yield self.autotest.marked(result.tests.model_copy(update={"call_id": call.id}))
+
+    async def _auto_test(
+        self, items: AsyncIterator[Event | PermissionDenial]
+    ) -> AsyncIterator[Event]:
+        """Pass on auto-test's events; a run it was refused counts among the turn's refusals."""
+        async for item in items:
+            if isinstance(item, PermissionDenial):
+                self.denials.append(item)
+            else:
+                yield item
 
     async def _before(self, tool: Tool) -> AsyncIterator[Event]:
         """Checkpoint what ``tool`` may change: the files an edit names (the user's own
@@ -775,10 +800,14 @@ class Conversation:
         self.store.add_message(self.session_id, len(self.messages), message)
         self.messages.append(message)
 
-    def _finish(self, status: RunStatus, error: str | None = None) -> Result:
+    def _changed(self) -> set[str]:
+        """The files this turn changed: by the edit tools, or by commands (git sees those)."""
         changed = set(self.ctx.files_changed) - self.changed_before
         appeared = dirty_files(self.ctx.workspace) - self.dirty_at_start
-        changed |= {path for path in appeared if not is_artifact(path)}
+        return changed | {path for path in appeared if not is_artifact(path)}
+
+    def _finish(self, status: RunStatus, error: str | None = None) -> Result:
+        changed = self._changed()
         self.result = Result(
             status=status,
             result=self.answer,
@@ -790,6 +819,7 @@ class Conversation:
             permission_denials=self.denials,
             session_id=self.session_id,
             duration_ms=int((time.monotonic() - self.started) * 1000),
+            auto_test=self.autotest.report(),
         )
         self.store.finish(self.result)
         return self.result

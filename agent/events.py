@@ -8,7 +8,7 @@ it happened, ISO-8601 UTC).
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -268,6 +268,51 @@ class Compacted(EventRecord):
     )
 
 
+class FailedTest(Record):
+    """One failing test of a run: ``kind`` tells a failed assertion from an error in a test
+    and from a file that could not be collected or compiled; ``pre_existing``: it failed
+    before the agent's first edit too (known when auto-test measured it)."""
+
+    __test__: ClassVar[bool] = False  # not a pytest test class, whatever its name says
+    test_id: str
+    message: str = ""
+    kind: Literal["failed", "error", "collection"] = "failed"
+    pre_existing: bool = False
+
+
+class TestsFinished(EventRecord):
+    """A test run ended: after every ``run_tests`` call (after its ``tool_finished``, with its
+    ``call_id``) and every auto-test run (``auto_test``; ``baseline`` for the run before the
+    agent's first edit). ``summary`` is the counts line, or why there are no counts;
+    ``failures`` lists at most 200 of them (``failures_total`` counts all)."""
+
+    __test__: ClassVar[bool] = False
+    type: Literal["test"] = "test"
+    command: str
+    summary: str
+    counts: dict[str, int] = {}
+    failures: list[FailedTest] = []
+    failures_total: int = 0
+    seconds: float = 0.0
+    exit_code: int | None = None
+    timed_out: bool = False
+    auto_test: bool = False
+    baseline: bool = False
+    call_id: str | None = None
+    log: str | None = None
+
+
+class AutoTestReport(Record):
+    """Where auto-test left the tests when the turn ended: the last run's ``summary``, the
+    fix ``rounds`` the model was given, and what still ``failing`` (pre-existing ones
+    marked)."""
+
+    command: str
+    summary: str
+    rounds: int = 0
+    failing: list[FailedTest] = []
+
+
 class TurnFinished(EventRecord):
     type: Literal["turn_finished"] = "turn_finished"
     turn: int
@@ -286,6 +331,7 @@ class Result(EventRecord):
     hints: list[str] = []
     session_id: str | None
     duration_ms: int = 0
+    auto_test: AutoTestReport | None = None
 
 
 Event = Annotated[
@@ -304,6 +350,7 @@ Event = Annotated[
     | Error
     | ContextUpdated
     | Compacted
+    | TestsFinished
     | TurnFinished
     | Result,
     Field(discriminator="type"),

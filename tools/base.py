@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.events import PlanItem, ToolKindName
+from agent.events import PlanItem, TestsFinished, ToolKindName
 from tools.executables import protect
 from tools.sandbox import Sandbox
 
@@ -39,6 +39,7 @@ class ToolResult(BaseModel):
     diff: str | None = None
     files_changed: list[str] = []
     plan: list[PlanItem] | None = None
+    tests: TestsFinished | None = None  # run_tests: the run, for front-ends
 
 
 @dataclass

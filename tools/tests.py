@@ -1,9 +1,11 @@
 """The run_tests tool: the project's tests, summarised the way an engineer reads a failure.
 
-pytest writes a JUnit XML report (to a temp folder the sandbox may write, never the user's
-tree) and ``go test -json`` a stream of events, so results are read, not guessed from text
-with regexes. Other runners (npm, cargo, make, the user's own command) get the exit code
-and the tail of their output. The full output is always kept in a log whose path is given.
+Runners that can write a report are asked to, to a temp folder the sandbox may write (never
+the user's tree): pytest and ``node --test`` JUnit XML, jest and vitest their JSON report;
+``go test -json`` streams events and ``cargo test`` prints a stable line per test. So results
+are read (``tools.reports``), not guessed. Other runners (npm test with another runner, make,
+the user's own command) get the exit code and the tail of their output. The full output is
+always kept in a log whose path is given.
 """
 
 from __future__ import annotations
@@ -14,57 +16,51 @@ import os
 import re
 import shlex
 import shutil
-import stat
 import tempfile
-import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import ClassVar, Literal
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, field_validator
 
-from agent.events import ToolKindName
+from agent.events import FailedTest, TestsFinished, ToolKindName
 from agent.storage import private_dir, tighten
 from agent.terminal import for_model
 from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
 from tools.process import Outcome
+from tools.reports import (
+    Problem,
+    Report,
+    read_cargo,
+    read_go_json,
+    read_jest_json,
+    read_junit,
+    read_node_junit,
+)
 from tools.shell import execute, log_dir
 
-RunnerKind = Literal["pytest", "go", "plain"]
+RunnerKind = Literal["pytest", "go", "jest", "vitest", "node", "cargo", "plain"]
 BUDGET = 5_000  # characters of a summary: under 2,000 tokens, even for 100 failures
-MESSAGE_LINES = 8
-MESSAGE_CHARS = 600
-FRAMES_SHOWN = 5
 TAIL_CHARS = 3_000
-REPORT = "report.xml"
-MAX_REPORT_BYTES = 50_000_000
-LIBRARY_PARTS = {"site-packages", "dist-packages", ".venv", "venv", "node_modules"}
-FRAME = re.compile(r"^(?P<path>\S.*?):(?P<line>\d+): in (?P<func>\S+)$")
+REPORTS: dict[str, str] = {
+    "pytest": "report.xml",
+    "node": "report.xml",
+    "jest": "report.json",
+    "vitest": "report.json",
+}
 PYTEST_ORDER = ("failed", "passed", "skipped", "xfailed", "xpassed", "error")
+EVENT_FAILURES = 200  # failures listed in a test event
+# A package.json test script Shipmate runs itself to pass node its reporter: node --test and
+# plain words (options, paths, globs), nothing the shell would read.
+NODE_SCRIPT = re.compile(r"node --test(?: [\w./*@=:+-]+)*")
+# Test runners a package.json script may name instead of jest or vitest.
+OTHER_JS_RUNNERS = ("mocha", "ava", "tap", "karma", "jasmine", "node", "uvu")
 
 
 @dataclass(frozen=True)
 class Runner:
     kind: RunnerKind
     command: str  # the base command line, before narrowing
-
-
-@dataclass
-class Problem:
-    """One failed test, error or collection error, ready to be shown."""
-
-    label: str  # FAILED / ERROR / ERROR collecting
-    test_id: str
-    message: list[str]
-    frames: list[str] = field(default_factory=list)
-    folded: int = 0  # library frames left out
-
-
-@dataclass
-class Report:
-    counts: dict[str, int]
-    seconds: float
-    problems: list[Problem]
 
 
 def detect(workspace: Path) -> Runner | None:
@@ -79,16 +75,39 @@ def detect(workspace: Path) -> Runner | None:
     package = workspace / "package.json"
     if package.is_file():
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            if json.loads(package.read_text(encoding="utf-8")).get("scripts", {}).get("test"):
-                return Runner("plain", "npm test")
+            runner = _npm_runner(json.loads(package.read_text(encoding="utf-8")))
+            if runner is not None:
+                return runner
     if (workspace / "Cargo.toml").is_file():
-        return Runner("plain", "cargo test")
+        return Runner("cargo", "cargo test")
     for name in ("Makefile", "makefile", "GNUmakefile"):
         with contextlib.suppress(OSError, UnicodeDecodeError):
             text = (workspace / name).read_text(encoding="utf-8")
             if re.search(r"^test\s*:", text, re.MULTILINE):
                 return Runner("plain", "make test")
     return None
+
+
+def _npm_runner(package: dict[str, Any]) -> Runner | None:
+    """``npm test``, read as jest or vitest when its script or the dependencies name one; a
+    plain ``node --test`` script is run as written, so node can be given its reporter."""
+    script = package.get("scripts", {}).get("test")
+    if not isinstance(script, str) or not script.strip():
+        return None
+    script = " ".join(script.split())
+    if NODE_SCRIPT.fullmatch(script):
+        return Runner("node", script)
+    words = set(re.split(r"[\s/&|;()]+", script))
+    for name in ("vitest", "jest"):
+        if name in words:
+            return Runner(name, "npm test")
+    if not words.intersection(OTHER_JS_RUNNERS):
+        dependencies = [package.get("dependencies"), package.get("devDependencies")]
+        named = {name for group in dependencies if isinstance(group, dict) for name in group}
+        found = [name for name in ("vitest", "jest") if name in named]
+        if len(found) == 1:
+            return Runner(found[0], "npm test")
+    return Runner("plain", "npm test")
 
 
 def _uses_pytest(workspace: Path) -> bool:
@@ -109,15 +128,29 @@ def _uses_pytest(workspace: Path) -> bool:
 
 
 def runner_for(setting: str | None, workspace: Path) -> Runner | None:
-    """The user's test_command wins; pytest or go test in it are still read structurally."""
-    if setting and setting.strip():
-        words = shlex.split(setting) if _splits(setting) else []
-        if "pytest" in words or any(word.endswith("/pytest") for word in words):
-            return Runner("pytest", setting.strip())
-        if words[:2] == ["go", "test"]:
-            return Runner("go", setting.strip() if "-json" in words else f"{setting.strip()} -json")
-        return Runner("plain", setting.strip())
-    return detect(workspace)
+    """The user's test_command wins; a runner Shipmate can read in it is still read
+    structurally (pytest, go test, jest, vitest, node --test, cargo test)."""
+    if not setting or not setting.strip():
+        return detect(workspace)
+    command = setting.strip()
+    words = shlex.split(command) if _splits(command) else []
+    names = {word.rsplit("/", 1)[-1] for word in words}
+    if "pytest" in names:
+        return Runner("pytest", command)
+    if words[:2] == ["go", "test"]:
+        return Runner("go", command if "-json" in words else f"{command} -json")
+    if words[:2] == ["node", "--test"]:
+        return Runner("node", command)
+    if words[:2] == ["cargo", "test"]:
+        return Runner("cargo", command)
+    for name in ("vitest", "jest"):
+        if name in names:
+            return Runner(name, command)
+    if words[:2] in (["npm", "test"], ["npm", "t"]) or words[:3] == ["npm", "run", "test"]:
+        found = detect(workspace)  # the project's test script, read as detection reads it
+        if found is not None and found.kind in ("jest", "vitest"):
+            return Runner(found.kind, command)
+    return Runner("plain", command)
 
 
 def _splits(text: str) -> bool:
@@ -143,19 +176,111 @@ def narrowed(runner: Runner, target: str | None, keyword: str | None) -> str:
         if keyword:
             command += f" -run {shlex.quote(keyword)}"
         return command
+    if runner.kind in ("jest", "vitest", "node"):
+        return _narrowed_js(runner, target, keyword)
+    if runner.kind == "cargo":
+        return _narrowed_cargo(command, target, keyword)
     extra = " ".join(shlex.quote(part) for part in (target, keyword) if part)
     if not extra:
         return command
-    return f"{command} -- {extra}" if command.startswith("npm ") else f"{command} {extra}"
+    return _passed_on(command, extra)
+
+
+def _passed_on(command: str, extra: str) -> str:
+    """``extra`` arguments for the runner behind ``command``: npm needs ``--`` before them."""
+    if command.startswith("npm ") and " -- " not in f"{command} ":
+        return f"{command} -- {extra}"
+    return f"{command} {extra}"
+
+
+def _narrowed_js(runner: Runner, target: str | None, keyword: str | None) -> str:
+    """A file, and a test name: a test id as Shipmate shows them
+    (``test/calc.test.js::check > rejects negatives``) is both."""
+    file, name = (target or "").partition("::")[::2]
+    titles = name.split(" > ") if name else []
+    if runner.kind == "node":  # node matches a test's own name, without its suites'
+        pattern = keyword or (_js_escape(titles[-1]) if titles else "")
+        words = shlex.split(runner.command)
+        if file:  # node takes files after its options, instead of the script's own
+            words = [*words[:2], *(word for word in words[2:] if word.startswith("-")), file]
+        if pattern:
+            words.insert(2, f"--test-name-pattern={pattern}")
+        return shlex.join(words) if file or pattern else runner.command
+    pattern = keyword or _js_escape(" ".join(titles))
+    extra = [shlex.quote(file)] if file else []
+    if pattern:
+        extra += ["-t", shlex.quote(pattern)]
+    return _passed_on(runner.command, " ".join(extra)) if extra else runner.command
+
+
+def _js_escape(text: str) -> str:
+    """``text`` as a JavaScript regular expression that matches it literally."""
+    return re.sub(r"[.*+?^${}()|[\]\\]", lambda match: "\\" + match[0], text)
+
+
+def _narrowed_cargo(command: str, target: str | None, keyword: str | None) -> str:
+    """An integration test file (``--test api``), the library's or binaries' unit tests, a
+    module's tests (``src/parse/mod.rs``: ``parse::``), or test names containing a filter."""
+    options: list[str] = []
+    filters: list[str] = []
+    if target:
+        path = PurePosixPath(target)
+        parts = path.with_suffix("").parts
+        if path.suffix != ".rs":
+            filters.append(target)
+        elif len(parts) == 2 and parts[0] == "tests":
+            options += ["--test", parts[1]]
+        elif path.as_posix() == "src/lib.rs":
+            options.append("--lib")
+        elif path.as_posix() == "src/main.rs":
+            options.append("--bins")
+        elif parts[0] == "src":
+            module = [part for part in parts[1:] if part != "mod"]
+            filters.append("::".join(module) + "::")
+        else:
+            filters.append(target)
+    if keyword:
+        filters.append(keyword)
+    if options:
+        chosen = f"cargo test {shlex.join(options)}"
+        command = re.sub(r"^cargo test(?=\s|$)", lambda _: chosen, command)
+    if filters:
+        joined = " ".join(shlex.quote(item) for item in filters)
+        command += f" {joined}" if " -- " in f"{command} " else f" -- {joined}"
+    return command
+
+
+def reporting(runner: Runner, command: str, report: Path) -> str:
+    """The command line that runs: ``command`` and the options that make the runner write
+    its report to ``report`` (what the user approved is ``command``; these only add a
+    report, or keep cargo going past a failing test binary)."""
+    where = shlex.quote(str(report))
+    if runner.kind == "pytest":
+        return f"{command} -q --tb=short -o junit_family=xunit1 --junitxml={where}"
+    if runner.kind == "jest":
+        return _passed_on(command, f"--json --outputFile={where}")
+    if runner.kind == "vitest":  # --run: never its watch mode, which would wait for changes
+        flags = f"--run --reporter=default --reporter=json --outputFile.json={where}"
+        return _passed_on(command, flags)
+    if runner.kind == "node":
+        flags = (
+            "--test-reporter=spec --test-reporter-destination=stdout "
+            f"--test-reporter=junit --test-reporter-destination={where}"
+        )
+        return re.sub(r"^node --test(?=\s|$)", lambda _: f"node --test {flags}", command)
+    if runner.kind == "cargo" and "--no-fail-fast" not in command.split():
+        return re.sub(r"^cargo test(?=\s|$)", "cargo test --no-fail-fast", command)
+    return command
 
 
 class RunTests(Tool):
-    """Run the project's tests (pytest, go test, npm test, cargo test, make test, or the
-    user's test command) in the sandbox and get a summary: the counts, then for each failure
-    its test id, assertion message and the traceback frames in the workspace (library frames
-    folded), collection and syntax errors shown as such, and the path of the full log.
-    Narrow the run with target (a file, folder or pytest test id such as
-    tests/test_app.py::test_login) and keyword (pytest -k, go test -run)."""
+    """Run the project's tests (pytest, go test, jest, vitest, node --test, cargo test, npm
+    test, make test, or the user's test command) in the sandbox and get a summary: the
+    counts, then for each failure its test id, assertion message and the traceback frames in
+    the workspace (library frames folded), collection, syntax and build errors shown as such,
+    and the path of the full log. Narrow the run with target (a file, folder or test id as
+    this tool shows them, such as tests/test_app.py::test_login) and keyword (pytest -k, go
+    test -run, jest/vitest -t, node --test-name-pattern, a cargo test name filter)."""
 
     name: ClassVar[str] = "run_tests"
     kind: ClassVar[ToolKindName] = "execute"
@@ -164,7 +289,7 @@ class RunTests(Tool):
         None, description="A test file, folder or test id (tests/test_x.py::test_y); all if unset."
     )
     keyword: str | None = Field(
-        None, description="Only tests matching this (pytest -k expression, go test -run)."
+        None, description="Only tests matching this (pytest -k expression, a test name pattern)."
     )
     timeout: float | None = Field(
         None,
@@ -175,12 +300,12 @@ class RunTests(Tool):
     _runner: Runner | None = PrivateAttr(None)
     _bound: bool = PrivateAttr(False)
 
-    @field_validator("target")
+    @field_validator("target", "keyword")
     @classmethod
     def _not_an_option(cls, value: str | None) -> str | None:
         """Options would change what runs behind the command line the user approves."""
         if value is not None and value.strip().startswith("-"):
-            raise ValueError("should be a file, folder or test id, not an option")
+            raise ValueError("should be a file, test id or name, not an option")
         return value
 
     def bind(self, ctx: ToolContext) -> None:
@@ -210,22 +335,78 @@ class RunTests(Tool):
         command = self.command_line()
         report_dir = Path(tempfile.mkdtemp(prefix="shipmate-tests-"))
         try:
-            report = report_dir / REPORT
-            actual = command
-            if runner.kind == "pytest":
-                actual += (
-                    f" -q --tb=short -o junit_family=xunit1 --junitxml={shlex.quote(str(report))}"
-                )
+            report = report_dir / REPORTS.get(runner.kind, "report")
+            # No bytecode: Python checks a cached module by its source's size and mtime in whole
+            # seconds, so an edit of the same size made in the second after a run (auto-test's
+            # first edit, right after it measured the tests) would run the old code.
+            actual = f"export PYTHONDONTWRITEBYTECODE=1; {reporting(runner, command, report)}"
             outcome = await execute(ctx, actual, timeout, writable=(report_dir,))
             log = _full_log(ctx, outcome)
-            text = _summarise(ctx.workspace, runner, outcome, report, timeout)
+            parsed = None if outcome.timed_out else _read(runner, report, outcome, ctx.workspace)
         finally:
             shutil.rmtree(report_dir, ignore_errors=True)
+        text = _summarise(runner, outcome, parsed, timeout)
         text.append(f"Full log: {log}" if log else "No log was kept (the disk refused it).")
         failing = outcome.timed_out or outcome.exit_code != 0
         # Messages and frames from the report are the project's text, as output is: cleaned
         # of escape sequences and controls the same way before the model reads them.
-        return ToolResult(output=for_model("\n".join(text)), is_error=failing, summary=text[0])
+        output = for_model("\n".join(text))
+        finished = _finished(command, output.splitlines()[0], outcome, parsed, log)
+        return ToolResult(output=output, is_error=failing, summary=finished.summary, tests=finished)
+
+
+def _read(runner: Runner, report: Path, outcome: Outcome, workspace: Path) -> Report | None:
+    match runner.kind:
+        case "pytest":
+            return read_junit(report, workspace)
+        case "go":
+            return read_go_json(_whole_output(outcome))
+        case "jest" | "vitest":
+            return read_jest_json(report, workspace)
+        case "node":
+            return read_node_junit(report, workspace, _whole_output(outcome))
+        case "cargo":
+            return read_cargo(_whole_output(outcome), workspace)
+    return None
+
+
+def _whole_output(outcome: Outcome) -> str:
+    """The output to read results from: what the model sees keeps only its head and tail,
+    so a long run is read from its log (Shipmate's own file, out of the sandbox's reach)."""
+    if not outcome.truncated or outcome.log_path is None:
+        return outcome.output
+    try:
+        data = outcome.log_path.read_bytes()
+    except OSError:
+        return outcome.output
+    return for_model(data.decode("utf-8", errors="replace"))
+
+
+def _finished(
+    command: str, summary: str, outcome: Outcome, parsed: Report | None, log: Path | None
+) -> TestsFinished:
+    """The run as an event for front-ends: its counts and failing tests."""
+    problems = parsed.problems if parsed and parsed.counts else []
+    kinds = {"FAILED": "failed", "ERROR": "error"}
+    failures = [
+        FailedTest(
+            test_id=for_model(problem.test_id),
+            message=for_model(problem.message[0] if problem.message else "")[:200],
+            kind=kinds.get(problem.label, "collection"),
+        )
+        for problem in problems[:EVENT_FAILURES]
+    ]
+    return TestsFinished(
+        command=command,
+        summary=summary,
+        counts=parsed.counts if parsed else {},
+        failures=failures,
+        failures_total=len(problems),
+        seconds=round(outcome.seconds, 3),
+        exit_code=outcome.exit_code,
+        timed_out=outcome.timed_out,
+        log=str(log) if log else None,
+    )
 
 
 def _full_log(ctx: ToolContext, outcome: Outcome) -> Path | None:
@@ -244,7 +425,7 @@ def _full_log(ctx: ToolContext, outcome: Outcome) -> Path | None:
 
 
 def _summarise(
-    workspace: Path, runner: Runner, outcome: Outcome, report: Path, timeout: float
+    runner: Runner, outcome: Outcome, parsed: Report | None, timeout: float
 ) -> list[str]:
     if outcome.timed_out:
         return [
@@ -252,22 +433,20 @@ def _summarise(
             "The end of the output:",
             _tail(outcome.output),
         ]
-    parsed: Report | None = None
-    if runner.kind == "pytest":
-        parsed = read_junit(report, workspace)
-    elif runner.kind == "go":
-        parsed = read_go_json(outcome.output)
     if parsed is None or (not parsed.counts and outcome.exit_code not in (0, 5)):
         return [
             f"exit code {outcome.exit_code} in {outcome.seconds:.2f}s",
             "The end of the output:",
             _tail(outcome.output),
         ]
-    lines = [counts_line(parsed.counts, parsed.seconds)]
+    lines = [counts_line(parsed.counts, parsed.seconds or outcome.seconds)]
     if runner.kind == "pytest" and outcome.exit_code == 5:
         lines.append("pytest collected no tests: check the target and keyword.")
-    if any(problem.label == "ERROR collecting" for problem in parsed.problems):
+    labels = {problem.label for problem in parsed.problems}
+    if "ERROR collecting" in labels:
         lines.append("Collection failed, so the tests of those files did not run.")
+    if "ERROR compiling" in labels:
+        lines.append("The build failed, so the tests did not run.")
     lines += render(parsed.problems)
     return lines
 
@@ -311,164 +490,3 @@ def render(problems: list[Problem]) -> list[str]:
 def _tail(output: str) -> str:
     text = output.rstrip()
     return text[-TAIL_CHARS:] if len(text) > TAIL_CHARS else text or "(no output)"
-
-
-def read_junit(path: Path, workspace: Path) -> Report | None:
-    """pytest's JUnit XML report (xunit1, so each case names its file), or None if absent.
-
-    The sandboxed command could write anything in its place, a link to ~/.ssh/id_rsa
-    included, and Shipmate reads it as the user: a link, anything but a regular file, or a
-    report past MAX_REPORT_BYTES is no report.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_REPORT_BYTES:
-                return None
-            root = ElementTree.fromstring(handle.read(MAX_REPORT_BYTES + 1))
-    except (OSError, ElementTree.ParseError):
-        return None
-    counts: dict[str, int] = {}
-    problems: list[Problem] = []
-    seconds = sum(float(suite.get("time", 0) or 0) for suite in root.iter("testsuite"))
-    for case in root.iter("testcase"):
-        outcomes = [child for child in case if child.tag in ("failure", "error", "skipped")]
-        if not outcomes:
-            counts["passed"] = counts.get("passed", 0) + 1
-        for child in outcomes:
-            if child.tag == "skipped":
-                name = "xfailed" if child.get("type") == "pytest.xfail" else "skipped"
-                counts[name] = counts.get(name, 0) + 1
-                continue
-            name = "failed" if child.tag == "failure" else "error"
-            counts[name] = counts.get(name, 0) + 1
-            problems.append(_problem(case, child, workspace))
-    return Report(counts, seconds, problems)
-
-
-def _test_id(case: ElementTree.Element) -> str:
-    """The pytest node id (tests/test_app.py::TestLogin::test_ok) from a case's attributes."""
-    file = case.get("file") or ""
-    classname = case.get("classname") or ""
-    name = case.get("name") or ""
-    if not file:
-        return name
-    module = file.removesuffix(".py").replace("/", ".")
-    classes = classname.removeprefix(module).strip(".")
-    return "::".join(part for part in (file, *classes.split("."), name) if part)
-
-
-def _problem(case: ElementTree.Element, child: ElementTree.Element, workspace: Path) -> Problem:
-    text = child.text or ""
-    message_attr = child.get("message") or ""
-    if not case.get("classname") and message_attr == "collection failure":
-        label = "ERROR collecting"
-        test_id = case.get("file") or (case.get("name") or "").replace(".", "/") + ".py"
-    else:
-        label = "FAILED" if child.tag == "failure" else "ERROR"
-        test_id = _test_id(case)
-    message = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
-    message = [line for line in message if line] or message_attr.splitlines()
-    if child.tag == "error" and label == "ERROR" and message_attr:
-        message = [message_attr, *message] if message_attr not in message else message
-    frames, folded = _frames(text, workspace)
-    return Problem(label, test_id, _cut(message), frames, folded)
-
-
-def _cut(message: list[str]) -> list[str]:
-    kept: list[str] = []
-    size = 0
-    for line in message[:MESSAGE_LINES]:
-        line = line if len(line) <= 200 else line[:200] + "…"
-        size += len(line)
-        if size > MESSAGE_CHARS:
-            break
-        kept.append(line)
-    if len(kept) < len(message):
-        kept.append(f"… ({plural(len(message) - len(kept), 'more line')})")
-    return kept
-
-
-def _frames(text: str, workspace: Path) -> tuple[list[str], int]:
-    """The traceback's frames in the workspace, each with its source line, and how many
-    library frames (installed packages, the standard library) were folded."""
-    lines = text.splitlines()
-    frames: list[str] = []
-    folded = 0
-    for number, line in enumerate(lines):
-        match = FRAME.match(line)
-        if not match:
-            continue
-        path = match["path"]
-        if not _in_workspace(path, workspace):
-            folded += 1
-            continue
-        source = lines[number + 1].strip() if number + 1 < len(lines) else ""
-        frames.append(f"{path}:{match['line']} in {match['func']}: {source}".rstrip(": "))
-    dropped = max(0, len(frames) - FRAMES_SHOWN)
-    return frames[dropped:], folded + dropped
-
-
-def _in_workspace(path: str, workspace: Path) -> bool:
-    if path.startswith("<"):
-        return False
-    try:
-        real = (workspace / path).resolve()
-    except (OSError, RuntimeError):
-        return False
-    if not real.is_relative_to(workspace):
-        return False
-    return not LIBRARY_PARTS.intersection(real.relative_to(workspace).parts)
-
-
-def read_go_json(output: str) -> Report | None:
-    """``go test -json`` events: each test's result and its output; lines that are not
-    events (a build error) make a package's failure."""
-    counts: dict[str, int] = {}
-    outputs: dict[tuple[str, str], list[str]] = {}
-    failed_in: set[str] = set()  # packages with a failed test of their own
-    problems: list[Problem] = []
-    stray: list[str] = []
-    seconds = 0.0
-    events = 0
-    for line in output.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            if line.strip():
-                stray.append(line.rstrip())
-            continue
-        if not isinstance(event, dict):
-            continue
-        events += 1
-        package, test = str(event.get("Package", "")), str(event.get("Test", ""))
-        action = event.get("Action")
-        if action == "output":
-            outputs.setdefault((package, test), []).append(str(event.get("Output", "")).rstrip())
-            continue
-        if action not in ("pass", "fail", "skip"):
-            continue
-        if not test:
-            seconds += float(event.get("Elapsed", 0) or 0)
-            if action == "fail" and package not in failed_in:
-                said = [text for text in outputs.get((package, ""), []) if text.strip()]
-                problems.append(Problem("ERROR", package, _cut(stray + said or ["build failed"])))
-                counts["error"] = counts.get("error", 0) + 1
-            continue
-        name = {"pass": "passed", "fail": "failed", "skip": "skipped"}[action]
-        counts[name] = counts.get(name, 0) + 1
-        if action == "fail":
-            failed_in.add(package)
-            said = [
-                text.strip()
-                for text in outputs.get((package, test), [])
-                if text.strip() and not text.lstrip().startswith(("=== RUN", "--- FAIL"))
-            ]
-            problems.append(Problem("FAILED", f"{package}.{test}", _cut(said)))
-    if not events:
-        return None
-    return Report(counts, seconds, problems)

@@ -26,6 +26,7 @@ from agent.events import (
     Result,
     Retrying,
     SessionStarted,
+    TestsFinished,
     ToolFinished,
     ToolStarted,
 )
@@ -39,6 +40,7 @@ from tools.base import plural
 from tools.plan import MARKS
 
 OutputFormat = Literal["text", "json", "stream-json"]
+FAILURES_SHOWN = 5  # failing tests named under an auto-test run
 EXIT_CODES = {"success": 0, "failed": 1, "config_error": 2, "budget_exceeded": 3, "cancelled": 130}
 # How a refused tool call is shown, by why it was refused.
 REFUSED = {
@@ -113,6 +115,8 @@ class TextOutput:
                 self.say(f"  {mark} {event.summary}")
                 for file in event.instructions:
                     self.say(f"  + instructions from {file}")
+            case TestsFinished(auto_test=True):
+                self.tests(event)
             case PlanUpdated():
                 for item in event.items:
                     self.say(f"  {MARKS[item.status]} {item.step}")
@@ -141,6 +145,17 @@ class TextOutput:
             case Result():
                 self.finish(event)
 
+    def tests(self, event: TestsFinished) -> None:
+        """An auto-test run, shown like a tool call, with the failing tests named."""
+        when = "before the first edit" if event.baseline else "after the changes"
+        self.say(f"→ auto-test ({when}): {event.command}")
+        failed = event.timed_out or event.exit_code != 0
+        self.say(f"  {'✗' if failed else '✓'} {event.summary}")
+        for failure in event.failures[:FAILURES_SHOWN]:
+            self.say(f"    {failure.test_id}" + " (pre-existing)" * failure.pre_existing)
+        if event.failures_total > FAILURES_SHOWN:
+            self.say(f"    … and {event.failures_total - FAILURES_SHOWN} more")
+
     def raw(self, detail: str, always: bool = False) -> None:
         if self.verbose and detail:
             self.say(f"  raw: {detail}", always)
@@ -158,6 +173,16 @@ class TextOutput:
             plural(len(result.files_changed), "file") + " changed",
         ]
         self.say("— " + " · ".join(parts))
+        if result.auto_test is not None and result.auto_test.failing:
+            tests = result.auto_test
+            new = [failure.test_id for failure in tests.failing if not failure.pre_existing]
+            old = [failure.test_id for failure in tests.failing if failure.pre_existing]
+            rounds = plural(tests.rounds, "fix round")
+            self.say(f"auto-test after {rounds}: {tests.summary}", always=bool(new))
+            if new:
+                self.say(f"  still failing: {', '.join(new)}", always=True)
+            if old:
+                self.say(f"  failing before the first edit too: {', '.join(old)}")
         for hint in result.hints:
             self.say(hint)
 

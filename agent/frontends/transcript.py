@@ -52,6 +52,10 @@ def transcript(session: SessionInfo, events: list[dict[str, Any]]) -> list[str]:
             continue
         if kind in ("approval_requested", "plan_updated", "usage", "context", "retrying"):
             continue
+        if kind == "test":  # run_tests' own line says it; an auto-test run gets one
+            if event.get("auto_test"):
+                lines.append(f"  auto-test · {event.get('summary', '')}")
+            continue
         close_open()
         if kind == "session_started":
             close_turn()

@@ -1,9 +1,12 @@
-"""run_tests reads the JUnit report pytest wrote in a folder the sandbox could write: a
-hostile conftest.py may put anything there, and Shipmate reads it as the user."""
+"""run_tests reads the report a test runner wrote in a folder the sandbox could write (pytest's
+JUnit XML, jest's JSON): a hostile conftest.py or runner may put anything there, and Shipmate
+reads it as the user."""
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -55,12 +58,15 @@ def project(ws: Path, conftest: str) -> Path:
     return ws
 
 
-async def run_in_sandbox(ws: Path, tmp_path: Path) -> str:
+async def run_in_sandbox(ws: Path, tmp_path: Path, test_command: str | None = None) -> str:
     bubblewrap, why = find_bubblewrap()
     if bubblewrap is None:
         pytest.skip(why)
     ctx = ToolContext(
-        workspace=ws, log_dir=tmp_path / "logs", sandbox=Sandbox(SandboxSettings(ws), bubblewrap)
+        workspace=ws,
+        log_dir=tmp_path / "logs",
+        sandbox=Sandbox(SandboxSettings(ws), bubblewrap),
+        test_command=test_command,
     )
     tool = RunTests()
     tool.bind(ctx)
@@ -96,3 +102,27 @@ async def test_attack_escapes_in_a_failure_message_never_reach_the_model(
     output = await run_in_sandbox(ws, tmp_path)
     assert "FAILED tests/test_app.py::test_screen" in output
     assert "\x9b" not in output and "wipe  here" in output
+
+
+# A "jest" that answers --outputFile=PATH with a link from PATH to a file outside the sandbox.
+LINKING_JEST = """#!/bin/sh
+for arg in "$@"; do
+  case "$arg" in --outputFile=*) ln -s {secret} "${{arg#--outputFile=}}" ;; esac
+done
+echo "jest: 1 failed"
+exit 1
+"""
+
+
+async def test_attack_json_report_swapped_for_a_link_to_a_secret(ws: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "outside" / "token.json"
+    secret.parent.mkdir()
+    failure = {"title": "t", "status": "failed", "failureMessages": [MARKER]}
+    secret.write_text(json.dumps({"testResults": [{"name": "t", "assertionResults": [failure]}]}))
+    jest = ws / "jest"
+    jest.write_text(LINKING_JEST.format(secret=shlex.quote(str(secret))))
+    jest.chmod(0o755)
+    output = await run_in_sandbox(ws, tmp_path, test_command="./jest")
+    assert MARKER not in output
+    assert output.startswith("exit code 1 in ")  # read from the output instead
+    assert "jest: 1 failed" in output
