@@ -274,13 +274,11 @@ def reporting(runner: Runner, command: str, report: Path) -> str:
 
 
 class RunTests(Tool):
-    """Run the project's tests (pytest, go test, jest, vitest, node --test, cargo test, npm
-    test, make test, or the user's test command) in the sandbox and get a summary: the
-    counts, then for each failure its test id, assertion message and the traceback frames in
-    the workspace (library frames folded), collection, syntax and build errors shown as such,
-    and the path of the full log. Narrow the run with target (a file, folder or test id as
-    this tool shows them, such as tests/test_app.py::test_login) and keyword (pytest -k, go
-    test -run, jest/vitest -t, node --test-name-pattern, a cargo test name filter)."""
+    """Run the project's tests in the sandbox (its test command, detected or the user's)
+    and get a summary: the counts, then each failure's test id, message and traceback
+    frames in the workspace, collection and build errors as such, and the full log's path.
+    Narrow it with target (a file, folder or test id as shown, e.g.
+    tests/test_app.py::test_login) and keyword (a name filter: pytest -k, go -run, jest -t)."""
 
     name: ClassVar[str] = "run_tests"
     kind: ClassVar[ToolKindName] = "execute"
