@@ -67,6 +67,22 @@ def build_parser() -> Parser:
         metavar="DIR",
         help="work in DIR (also accepted after the command)",
     )
+    # With no command, the interactive app: these flags are its own.
+    _add_model_options(parser)
+    parser.add_argument(
+        "--approval",
+        choices=APPROVAL_CHOICES,
+        help="the app's approval mode at start (Shift+Tab cycles it): read-only, ask "
+        "(default), auto-edit, full-auto",
+    )
+    earlier = parser.add_mutually_exclusive_group()
+    earlier.add_argument(
+        "--continue",
+        dest="continue_session",
+        action="store_true",
+        help="open the app on this workspace's newest session",
+    )
+    earlier.add_argument("--resume", metavar="ID", help="open the app on session ID")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.commands = commands.choices
 
@@ -424,8 +440,10 @@ def main(argv: list[str] | None = None) -> int:
         if extras:  # said by the sub-command, with its own usage line
             parser.command(args.command).error(f"unrecognized arguments: {' '.join(extras)}")
         if args.command is None:
-            parser.print_help()
-            return 0
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                parser.print_help()  # a script or a pipe: no app to hang on
+                return 0
+            return _app(parser, args)
         if args.command in ("run", "doctor"):
             _start_loading_litellm(args.model, warm_up=args.command == "run")
         return _dispatch(parser, args)
@@ -532,6 +550,37 @@ def _crash_log(limit: int = 1_000_000) -> Path | None:
     except OSError:  # a full disk
         return None
     return path
+
+
+def _app(parser: Parser, args: argparse.Namespace) -> int:
+    """``shipmate`` in a terminal: the interactive app on this workspace."""
+    folder = args.global_cwd
+    start = Path(folder) if folder else Path.cwd()
+    if not start.is_dir():
+        parser.error(f"-C {folder}: there is no such directory")
+    if args.resume is not None and not args.resume.strip():
+        parser.error("--resume needs a session id ('shipmate sessions' lists them)")
+    workspace = find_workspace(start)
+    from agent.config import ConfigError, check_flags, load_settings
+    from tools.executables import protect
+
+    protect(workspace)
+    flags = _settings_flags(args)
+    try:
+        check_flags(flags)
+        settings = load_settings(workspace, flags)
+    except ConfigError as error:
+        print(f"shipmate: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    from agent.tui.app import Launch, run_app
+
+    launch = Launch(
+        settings=settings,
+        workspace=workspace,
+        continue_session=args.continue_session,
+        resume=args.resume.strip() if args.resume else None,
+    )
+    return run_app(launch)
 
 
 def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
