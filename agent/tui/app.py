@@ -203,8 +203,7 @@ class ShipmateApp(App[None]):
             else:
                 await self._show(event)
         for block in self.blocks.values():
-            block.elapsed = None
-            block.refresh()
+            block.untimed()  # replayed now: how long it took then is not known
         self.plan = None
         await self.view.add(Note("Resumed: the model sees the whole conversation above.", "marker"))
 
@@ -285,7 +284,7 @@ class ShipmateApp(App[None]):
                     await self.view.add(AssistantText(event.text))
             case ToolStarted(name="update_plan"):
                 pass  # the plan itself is shown
-            case ToolStarted() if event.call_id not in self.blocks:
+            case ToolStarted() if not self._open_block(event.call_id):
                 block = ToolBlock(event.call_id, event.name, event.kind, event.summary)
                 self.blocks[event.call_id] = block
                 await self.view.add(block)
@@ -330,7 +329,7 @@ class ShipmateApp(App[None]):
     ) -> None:
         if future.done():
             return  # the turn was cancelled meanwhile
-        block = self.blocks.get(request.call_id)
+        block = self._open_block(request.call_id)
         if block is None:  # asked before its tool_started was shown, or by auto-test
             block = ToolBlock(request.call_id, request.name, request.kind, request.summary)
             self.blocks[request.call_id] = block
@@ -340,6 +339,12 @@ class ShipmateApp(App[None]):
         self.bell()
         if len([b for b in self.pending if b.waiting]) == 1:
             self._focus_pending()
+
+    def _open_block(self, call_id: str) -> ToolBlock | None:
+        """The block of call ``call_id`` if it has not finished (ids may repeat across
+        model calls)."""
+        block = self.blocks.get(call_id)
+        return block if block is not None and block.elapsed is None else None
 
     def _focus_pending(self) -> None:
         self.pending = [block for block in self.pending if block.waiting]
@@ -426,7 +431,7 @@ class ShipmateApp(App[None]):
         elif name == "undo":
             await self._undo(conversation)
         elif name == "diff":
-            diff = await asyncio.to_thread(conversation.diff)
+            diff = conversation.diff()  # the store is bound to this thread
             if diff.strip():
                 await self.view.add(DiffView(diff))
             else:

@@ -71,6 +71,7 @@ class ToolBlock(Vertical, can_focus=True):
         self.summary = summary
         self.started = time.monotonic()
         self.elapsed: float | None = None
+        self.timed = True
         self.output = ""
         self.diff: str | None = None
         self.tests = ""
@@ -112,6 +113,10 @@ class ToolBlock(Vertical, can_focus=True):
         self.request = None
         self.status = event.status
 
+    def untimed(self) -> None:
+        self.timed = False
+        self._draw()
+
     def add_tests(self, summary: str) -> None:
         self.tests = summary
         self._draw()
@@ -123,7 +128,7 @@ class ToolBlock(Vertical, can_focus=True):
         for said in (self.outcome, self.tests):
             if said:
                 line.append(f" · {clean(said).splitlines()[0] if clean(said) else ''}", style=style)
-        if self.elapsed is not None:
+        if self.elapsed is not None and self.timed:
             line.append(f"  {seconds(self.elapsed)}", style="dim")
         self.header.update(line)
         body = self._body()
