@@ -18,7 +18,7 @@ def edit(old: str, new: str) -> Reply:
 async def test_allow_always_deny_and_deny_with_a_message(llm: ScriptedLLM, repo: Path) -> None:
     llm.add(
         edit("import re\n", "import re\nimport unicodedata\n"),
-        Reply(calls=[tool("run_command", command="python -m pytest -q -p no:cacheprovider")]),
+        Reply(calls=[tool("run_command", command="ls")]),
         edit("text.lower()", "text.casefold()"),
         edit("def slugify", "def make_slug"),
         Reply(text="Done, as you asked."),
@@ -60,4 +60,4 @@ async def test_allow_always_deny_and_deny_with_a_message(llm: ScriptedLLM, repo:
     assert "import unicodedata" in (repo / "textutil.py").read_text()
     assert "casefold" not in (repo / "textutil.py").read_text()
     rules = app.conversation.permissions.rules if app.conversation else None
-    assert rules is not None and any("pytest" in rule.describe() for rule in rules.rules)
+    assert rules is not None and any("ls" in rule.describe() for rule in rules.rules)
