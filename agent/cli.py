@@ -561,22 +561,16 @@ def _app(parser: Parser, args: argparse.Namespace) -> int:
     if args.resume is not None and not args.resume.strip():
         parser.error("--resume needs a session id ('shipmate sessions' lists them)")
     workspace = find_workspace(start)
-    from agent.config import ConfigError, check_flags, load_settings
     from tools.executables import protect
 
     protect(workspace)
-    flags = _settings_flags(args)
-    try:
-        check_flags(flags)
-        settings = load_settings(workspace, flags)
-    except ConfigError as error:
-        print(f"shipmate: {error}", file=sys.stderr)
-        return EXIT_USAGE
     from agent.tui.app import Launch, run_app
 
+    # The settings are read by the app after its first frame (pydantic alone costs ~0.1 s).
+    flags = {name: value for name, value in _settings_flags(args).items() if value is not None}
     launch = Launch(
-        settings=settings,
         workspace=workspace,
+        flags=flags,
         continue_session=args.continue_session,
         resume=args.resume.strip() if args.resume else None,
     )

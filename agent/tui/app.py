@@ -1,75 +1,58 @@
 """``shipmate`` with no command: the interactive session.
 
-The first frame comes before anything slow: litellm's import, the sandbox probe and the
-conversation are prepared in a thread after it, and a message sent meanwhile waits in the
-queue. The app renders the core's events and answers its approvals; the agent's work is
-all in ``Conversation``.
+The first frame comes before anything slow: the settings, litellm's import, the sandbox
+probe and the conversation are prepared in a thread after it, and a message sent meanwhile
+waits in the queue. Nothing here imports pydantic or the core before that frame (they cost
+~0.3 s); the modules that do are imported where they are first needed. The app renders the
+core's events and answers its approvals; the agent's work is all in ``Conversation``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 
-from agent.config import APPROVAL_ORDER, ConfigError, Settings, choose_model
-from agent.events import (
-    AssistantMessage,
-    Committed,
-    Compacted,
-    ContextUpdated,
-    Error,
-    Event,
-    IndexReady,
-    PlanUpdated,
-    Result,
-    Retrying,
-    SessionStarted,
-    TestsFinished,
-    TextDelta,
-    ToolFinished,
-    ToolStarted,
-    UsageUpdated,
-    UserMessage,
-)
-from agent.policy.approval import ApprovalRequest, Decision
-from agent.tui.approver import TuiApprover
-from agent.tui.commands import HELP, parse
+from agent.tui.commands import HELP, MODES, parse
 from agent.tui.render import seconds
-from agent.tui.widgets.assistant_text import AssistantText
 from agent.tui.widgets.conversation_view import ConversationView
-from agent.tui.widgets.diff_view import DiffView
 from agent.tui.widgets.note import Note
-from agent.tui.widgets.plan_view import PlanView
 from agent.tui.widgets.prompt_input import PromptInput
 from agent.tui.widgets.status_bar import StatusBar
 from agent.tui.widgets.tool_block import ToolBlock
 from agent.tui.widgets.user_message import UserMessage as UserLine
 
 if TYPE_CHECKING:
+    from agent.config import Settings
     from agent.conversation import Conversation
+    from agent.events import Compacted, Event, Result
     from agent.llm import LLM
+    from agent.policy.approval import ApprovalRequest, Decision
+    from agent.tui.widgets.assistant_text import AssistantText
+    from agent.tui.widgets.plan_view import PlanView
     from tools.sandbox import Sandbox
 
 HERE = Path(__file__).parent
 STYLES = [HERE / "app.tcss", *sorted((HERE / "widgets").glob("*.tcss"))]
 QUIT_WINDOW = 2.0  # seconds within which a second Ctrl+C quits
 PLACEHOLDER = "Ask Shipmate… (Enter sends · Ctrl+J newline · /help)"
-DENY_TITLE = "Why not? Enter denies with this message · Esc goes back"
+DENY_TITLE = "Why not? Enter denies with this · Esc: back"
 
 
-class Launch(BaseModel):
-    """How ``shipmate`` was started: the settings, where, and which session to go on with."""
+@dataclass
+class Launch:
+    """How ``shipmate`` was started: where, the command line's settings ``flags`` (read
+    with the settings files after the first frame) or ``settings`` already read, and which
+    session to go on with."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    settings: Settings
     workspace: Path
+    flags: dict[str, Any] = field(default_factory=dict)
+    settings: Settings | None = None
     continue_session: bool = False
     resume: str | None = None
 
@@ -78,6 +61,7 @@ class ShipmateApp(App[None]):
     CSS_PATH = STYLES  # type: ignore[assignment]
     TITLE = "shipmate"
     ENABLE_COMMAND_PALETTE = False
+    AUTO_FOCUS = "PromptInput"  # typing goes to the input from the first frame
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "interrupt", "Stop", priority=True),
         Binding("shift+tab", "cycle_mode", "Approval mode", priority=True),
@@ -88,7 +72,9 @@ class ShipmateApp(App[None]):
         super().__init__()
         self.launch = launch
         self.settings = launch.settings
-        self.mode = self.settings.approval
+        self.mode: str = launch.flags.get("approval") or "ask"
+        if self.settings is not None:
+            self.mode = self.settings.approval
         self.conversation: Conversation | None = None
         self.parts: dict[str, Any] = {}
         self.busy = False
@@ -112,10 +98,7 @@ class ShipmateApp(App[None]):
     def on_mount(self) -> None:
         self.input.focus()
         self.status.mode = self.mode
-        try:
-            self.status.model = choose_model(self.settings)
-        except ConfigError:
-            self.status.model = "no model"
+        self.status.model = self.launch.flags.get("model") or "…"
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
@@ -123,10 +106,15 @@ class ShipmateApp(App[None]):
         self.run_worker(self._load, thread=True, name="load")
 
     def _load(self) -> None:
+        from agent.config import ConfigError, check_flags, load_settings
         from agent.llm import LLM
         from agent.policy.sandboxing import sandbox_for
 
         try:
+            if self.settings is None:
+                check_flags(self.launch.flags)
+                self.settings = load_settings(self.launch.workspace, self.launch.flags)
+                self.call_from_thread(self._settled)
             llm = LLM.from_settings(self.settings)  # imports litellm: seconds
         except ConfigError as error:
             self.call_from_thread(self._failed_to_start, str(error))
@@ -134,15 +122,25 @@ class ShipmateApp(App[None]):
         sandbox = sandbox_for(self.settings, self.launch.workspace)
         self.call_from_thread(self._prepared, llm, sandbox, current_branch(self.launch.workspace))
 
+    def _settled(self) -> None:
+        """The settings files were read: the mode they set, unless changed meanwhile."""
+        from agent.config import choose_model
+
+        assert self.settings is not None
+        if self.mode == (self.launch.flags.get("approval") or "ask"):
+            self.mode = self.status.mode = self.settings.approval
+        self.status.model = choose_model(self.settings)
+
     async def _failed_to_start(self, message: str) -> None:
         await self.view.add(Note(message, "error"))
         self.status.index = "not started"
 
     async def _prepared(self, llm: LLM, sandbox: Sandbox, branch: str) -> None:
-        from agent.config import data_dir
+        from agent.config import ConfigError, data_dir
         from agent.conversation import Conversation
         from agent.policy.rules import RuleBook
         from agent.session import SessionError, SessionStore
+        from agent.tui.approver import TuiApprover
 
         workspace = self.launch.workspace
         try:
@@ -163,6 +161,7 @@ class ShipmateApp(App[None]):
         )
         self.status.model = llm.model
         self.status.branch = branch
+        assert self.settings is not None
         self.status.sandbox = sandbox_state(sandbox, self.settings)
         session = None
         if self.launch.continue_session or self.launch.resume:
@@ -190,6 +189,10 @@ class ShipmateApp(App[None]):
 
     async def _replay(self, stored: list[dict[str, Any]]) -> None:
         """A resumed session's conversation, on screen again."""
+        from pydantic import TypeAdapter, ValidationError
+
+        from agent.events import Event, IndexReady, Result, Retrying, SessionStarted, UserMessage
+
         reader: TypeAdapter[Event] = TypeAdapter(Event)
         for data in stored:
             try:
@@ -198,7 +201,7 @@ class ShipmateApp(App[None]):
                 continue  # written by another version
             if isinstance(event, UserMessage):
                 await self.view.add(UserLine(event.text))
-            elif isinstance(event, SessionStarted | IndexReady | Result):
+            elif isinstance(event, SessionStarted | IndexReady | Result | Retrying):
                 continue
             else:
                 await self._show(event)
@@ -255,6 +258,26 @@ class ShipmateApp(App[None]):
 
     async def _show(self, event: Event) -> None:
         """One event of the core, on screen."""
+        from agent.events import (
+            AssistantMessage,
+            Committed,
+            Compacted,
+            ContextUpdated,
+            Error,
+            IndexReady,
+            PlanUpdated,
+            Result,
+            Retrying,
+            SessionStarted,
+            TestsFinished,
+            TextDelta,
+            ToolFinished,
+            ToolStarted,
+            UsageUpdated,
+        )
+        from agent.tui.widgets.assistant_text import AssistantText
+        from agent.tui.widgets.plan_view import PlanView
+
         conversation = self.conversation
         match event:
             case SessionStarted():
@@ -386,7 +409,7 @@ class ShipmateApp(App[None]):
             self.input.focus()
 
     def action_cycle_mode(self) -> None:
-        self.mode = APPROVAL_ORDER[(APPROVAL_ORDER.index(self.mode) + 1) % len(APPROVAL_ORDER)]
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
         self.status.mode = self.mode
         if self.conversation is not None:
             self.conversation.permissions.mode = self.mode
@@ -409,8 +432,8 @@ class ShipmateApp(App[None]):
         elif name == "help":
             await self.view.add(Note(HELP))
         elif name == "approval":
-            if argument not in APPROVAL_ORDER:
-                modes = ", ".join(APPROVAL_ORDER)
+            if argument not in MODES:
+                modes = ", ".join(MODES)
                 await self.view.add(Note(f"/approval takes one of {modes}.", "error"))
                 return
             while self.mode != argument:
@@ -431,6 +454,8 @@ class ShipmateApp(App[None]):
         elif name == "undo":
             await self._undo(conversation)
         elif name == "diff":
+            from agent.tui.widgets.diff_view import DiffView
+
             diff = conversation.diff()  # the store is bound to this thread
             if diff.strip():
                 await self.view.add(DiffView(diff))
@@ -464,7 +489,7 @@ class ShipmateApp(App[None]):
         if done.kept:
             lines.append(f"Kept (changed since): {', '.join(done.kept)}")
         if done.commits:
-            lines.append(done.commits)
+            lines.append(f"Commits: {done.commits}")
         lines.append(f"{done.remaining} more turn(s) can be undone; the model is told.")
         await self.view.add(Note("\n".join(lines)))
 

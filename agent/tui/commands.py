@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# The approval modes, in the order Shift+Tab cycles them (agent.config.APPROVAL_ORDER, which
+# the app does not import before its first frame).
+MODES = ("read-only", "ask", "auto-edit", "full-auto")
+
 COMMANDS = {
     "help": "this list",
     "clear": "start a new conversation (the model forgets this one)",

@@ -26,7 +26,7 @@ def no_animation(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def make_app(server: ScriptedLLM, workspace: Path, **settings: Any) -> ShipmateApp:
     config = Settings(model="openai/scripted", api_base=server.url, max_retries=0, **settings)
-    return ShipmateApp(Launch(settings=config, workspace=workspace))
+    return ShipmateApp(Launch(workspace=workspace, settings=config))
 
 
 async def ready(pilot: Pilot[None]) -> None:

@@ -8,6 +8,7 @@ from conftest import idle, make_app, running, say, screen_text
 
 from agent.tui.widgets.assistant_text import AssistantText
 from agent.tui.widgets.tool_block import ToolBlock
+from agent.tui.widgets.user_message import UserMessage
 
 from scripted_llm import Reply, ScriptedLLM, tool
 
@@ -33,3 +34,20 @@ async def test_a_turn_streams_text_and_shows_a_tool_call(llm: ScriptedLLM, repo:
         assert "what does textutil do?" in screen_text(app)
         assert app.status.context_tokens > 0
         assert "ready" in app.status.index
+
+
+async def test_typing_sending_newlines_and_history(llm: ScriptedLLM, repo: Path) -> None:
+    llm.add(Reply(text="One."), Reply(text="Two."))
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        await pilot.press("h", "i", "ctrl+j", "t", "h", "e", "r", "e", "enter")
+        await idle(pilot)
+        assert [line.text for line in app.view.query(UserMessage)] == ["hi\nthere"]
+        app.input.insert("draft")
+        await pilot.press("up")
+        assert app.input.text == "hi\nthere"
+        await pilot.press("down", "down")
+        assert app.input.text == "draft"
+        await pilot.press("enter")
+        await idle(pilot)
+        assert [w.source for w in app.view.query(AssistantText)] == ["One.", "Two."]

@@ -9,7 +9,9 @@ from textual.widget import Widget
 KEEP = 600  # blocks kept on screen; layout time grows with every widget
 
 
-class ConversationView(VerticalScroll):
+class ConversationView(VerticalScroll, can_focus=False):
+    """Not focusable itself: keys go to the input, or to the tool call that asks."""
+
     def on_mount(self) -> None:
         self.anchor()
 

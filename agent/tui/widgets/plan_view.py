@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import Static
 
-from agent.events import PlanItem
 from agent.tui.render import clean
+
+if TYPE_CHECKING:
+    from agent.events import PlanItem
 
 MARKS = {"pending": ("☐", ""), "in_progress": ("▶", "bold"), "completed": ("☑", "dim strike")}
 

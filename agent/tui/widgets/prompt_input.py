@@ -1,24 +1,19 @@
 """The message box: multi-line, Enter sends, Ctrl+J (Shift+Enter where the terminal reports
 it) adds a newline, Up/Down walk the history from its first or last line.
 
-A paste arrives as one event and is inserted, never sent.
+A paste arrives as one event and is inserted, never sent. Enter is handled as the keys
+arrive, not as a priority binding: those run before the keys typed just before it are
+inserted, and a fast typist (or tmux's send-keys) would send half a line.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from textual.binding import Binding, BindingType
+from textual.events import Key
 from textual.message import Message
 from textual.widgets import TextArea
 
 
 class PromptInput(TextArea):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "submit", "Send", priority=True),
-        Binding("ctrl+j,shift+enter", "newline", "Newline", show=False, priority=True),
-    ]
-
     class Submitted(Message):
         def __init__(self, text: str) -> None:
             super().__init__()
@@ -30,6 +25,17 @@ class PromptInput(TextArea):
         self._browsing: int | None = None  # the history entry shown, while walking it
         self._draft = ""
 
+    async def _on_key(self, event: Key) -> None:
+        if event.key in ("enter", "ctrl+j", "shift+enter"):
+            event.stop()
+            event.prevent_default()
+            if event.key == "enter":
+                self.action_submit()
+            else:
+                self.insert("\n")
+            return
+        await super()._on_key(event)
+
     def action_submit(self) -> None:
         text = self.text
         if not text.strip():
@@ -39,9 +45,6 @@ class PromptInput(TextArea):
         self._browsing = None
         self.clear()
         self.post_message(self.Submitted(text))
-
-    def action_newline(self) -> None:
-        self.insert("\n")
 
     def action_cursor_up(self, select: bool = False) -> None:
         if select or self.cursor_location[0] > 0 or not self.sent:

@@ -48,7 +48,7 @@ class StatusBar(Static):
         if self.branch and not self.compact:
             parts.append(Text(f"⎇ {clean(self.branch)}"))
         if self.busy:
-            parts.insert(0, Text("● Esc stops", style="bold italic"))
+            parts.insert(0, Text("●" if self.compact else "● Esc stops", style="bold italic"))
         return Text(" · ", style="dim").join(parts)
 
     def on_resize(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -21,9 +21,11 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from agent.events import ToolFinished, ToolKindName
-from agent.policy.approval import ApprovalRequest, Decision
 from agent.tui.render import ICONS, clean, diff_text, plain, seconds
+
+if TYPE_CHECKING:
+    from agent.events import ToolFinished, ToolKindName
+    from agent.policy.approval import ApprovalRequest, Decision
 
 OUTPUT_LINES = 200  # the tail of a long output shown when expanded
 STATUS = {
@@ -125,9 +127,9 @@ class ToolBlock(Vertical, can_focus=True):
         mark, style = STATUS.get(self.status, ("", ""))
         line = Text(f"{ICONS.get(self.kind, '?')} ", style="bold") + plain(self.summary)
         line.append(f"  {mark}", style=style)
-        for said in (self.outcome, self.tests):
+        for said in dict.fromkeys(clean(text).strip() for text in (self.outcome, self.tests)):
             if said:
-                line.append(f" · {clean(said).splitlines()[0] if clean(said) else ''}", style=style)
+                line.append(f" · {said.splitlines()[0]}", style=style)
         if self.elapsed is not None and self.timed:
             line.append(f"  {seconds(self.elapsed)}", style="dim")
         self.header.update(line)
@@ -140,8 +142,10 @@ class ToolBlock(Vertical, can_focus=True):
         if self.status == "pending" and self.request is not None:
             shown = Text()
             if self.request.reason:
-                shown.append(clean(self.request.reason) + "\n", style="italic")
-            shown.append_text(preview(self.request))
+                shown.append(clean(self.request.reason), style="italic")
+            if what := preview(self.request):
+                shown.append("\n" if shown else "")
+                shown.append_text(what)
             rule = f" ({clean(self.request.suggestion)})" if self.request.suggestion else ""
             shown.append("\n" + KEYS.format(rule=rule), style="bold")
             return shown
@@ -165,33 +169,40 @@ class ToolBlock(Vertical, can_focus=True):
             self.expanded = not self.expanded
 
     def action_allow(self) -> None:
-        self._answer(Decision(allow=True))
+        self._answer(allow=True)
 
     def action_always(self) -> None:
-        self._answer(Decision(allow=True, remember=True))
+        self._answer(allow=True, remember=True)
 
     def action_deny(self) -> None:
-        self._answer(Decision(allow=False))
+        self._answer(allow=False)
 
     def action_deny_with_message(self) -> None:
         if self.waiting:
             self.post_message(self.WantsMessage(self))
 
-    def _answer(self, decision: Decision) -> None:
+    def _answer(self, **decided: Any) -> None:
+        from agent.policy.approval import Decision
+
         if self.future is None or self.future.done():
             return
+        decision = Decision(**decided)
         self.future.set_result(decision)
+        self.started = time.monotonic()  # its duration is the tool's, not the wait
         self.status = "running" if decision.allow else "denied"
         self.post_message(self.Answered(self))
 
     def deny_with(self, message: str) -> None:
         why = f"Refused by the user, who says: {message}" if message.strip() else ""
-        self._answer(Decision(allow=False, message=why))
+        self._answer(allow=False, message=why)
 
 
-def preview(request: ApprovalRequest) -> Text:
-    """What would run: the command, the change as a diff, or the arguments."""
-    arguments = request.arguments
+def preview(request: ApprovalRequest) -> Text | None:
+    """What would run: the command, the change as a diff, or the arguments given (none:
+    the summary says it all)."""
+    arguments = {key: value for key, value in request.arguments.items() if value is not None}
+    if not arguments:
+        return None
     if isinstance(arguments.get("command"), str):
         return Text("$ ", style="bold") + plain(arguments["command"])
     if isinstance(arguments.get("old_text"), str) and isinstance(arguments.get("new_text"), str):
