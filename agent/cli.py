@@ -56,7 +56,8 @@ def build_parser() -> Parser:
         prog="shipmate",
         description="A terminal coding agent: it reads your code, edits files and runs "
         "commands to get a task done, asking before anything risky.",
-        epilog="Run 'shipmate COMMAND --help' for a command's options. "
+        epilog="Without COMMAND, in a terminal: the interactive app (the options above). "
+        "Run 'shipmate COMMAND --help' for a command's options. "
         "'shipmate -p TASK' is short for 'shipmate run TASK'.",
     )
     parser.add_argument("--version", action="version", version=f"shipmate {__version__}")
