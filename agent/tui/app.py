@@ -170,11 +170,12 @@ class ShipmateApp(App[None]):
             except SessionError as error:
                 await self.view.add(Note(f"{error} A new session starts instead.", "error"))
         if session is not None:
-            self.conversation = Conversation.resume(session, **self.parts)
+            conversation = Conversation.resume(session, **self.parts)
             await self._replay(store.events(session.id))
         else:
-            self.conversation = Conversation(**self.parts)
-        self._wire(self.conversation)
+            conversation = Conversation(**self.parts)
+        self._wire(conversation)
+        self.conversation = conversation  # ready: queued messages go now
         self._next()
 
     def _wire(self, conversation: Conversation) -> None:

@@ -29,6 +29,7 @@ async def test_diff_then_undo_then_clear(llm: ScriptedLLM, repo: Path) -> None:
         ),
         Reply(text="Imported it."),
         Reply(text="Import unicodedata"),  # the auto-commit's message
+        Reply(text="The user had unicodedata imported; it was undone."),  # /compact's summary
     )
     app = make_app(llm, repo, approval="full-auto")
     async with running(app) as pilot:
@@ -48,6 +49,10 @@ async def test_diff_then_undo_then_clear(llm: ScriptedLLM, repo: Path) -> None:
         assert "/compact" in app.view.query(Note)[-1].text
         await say(pilot, "/nonsense")
         assert app.view.query(Note)[-1].kind == "error"
+        await say(pilot, "/compact")
+        await idle(pilot)
+        assert "compact" in app.view.query(Note)[-1].text
+        assert app.view.query(Note)[-1].kind == "marker"
         first = app.conversation
         await say(pilot, "/clear")
         assert app.conversation is not first
