@@ -253,6 +253,8 @@ class ShipmateApp(App[None]):
                 self.streaming = None
             self.plan = None
             self.pending = [block for block in self.pending if block.waiting]
+            if isinstance(self.focused, ToolBlock) and not self.focused.waiting:
+                self.input.focus()  # the turn ended (or was stopped) while it asked
             self.busy = self.status.busy = False
             self.status.branch = await asyncio.to_thread(current_branch, self.launch.workspace)
             self._next()

@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import idle, make_app, running, say, until
+from textual.events import Paste
 
 from agent.tui.widgets.assistant_text import AssistantText
 from agent.tui.widgets.note import Note
 from agent.tui.widgets.user_message import UserMessage
 
-from scripted_llm import Fault, Reply, ScriptedLLM
+from scripted_llm import Fault, Reply, ScriptedLLM, tool
 
 
 async def test_esc_stops_the_stream_and_the_session_goes_on(llm: ScriptedLLM, repo: Path) -> None:
@@ -78,3 +79,35 @@ async def test_an_api_failure_is_a_readable_message(llm: ScriptedLLM, repo: Path
         await idle(pilot)
         assert app.view.query(AssistantText)[-1].source == "Back again."
         assert app.is_running
+
+
+async def test_esc_while_asking_stops_the_turn_and_gives_the_keys_back(
+    llm: ScriptedLLM, repo: Path
+) -> None:
+    llm.add(Reply(calls=[tool("run_command", command="ls")]), Reply(text="Next."))
+    app = make_app(llm, repo, approval="ask")
+    async with running(app) as pilot:
+        await say(pilot, "list the files")
+        await until(pilot, lambda: bool(app.pending) and app.focused is app.pending[0])
+        block = app.pending[0]
+        await pilot.press("escape")
+        await idle(pilot)
+        assert block.status == "cancelled" and not block.waiting
+        assert app.focused is app.input
+        await say(pilot, "go on")
+        await idle(pilot)
+        assert app.view.query(AssistantText)[-1].source == "Next."
+
+
+async def test_a_paste_never_sends_and_ctrl_c_twice_quits(llm: ScriptedLLM, repo: Path) -> None:
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        app.post_message(Paste("first line\nsecond line\n"))  # as the terminal sends it
+        await pilot.pause(0.05)
+        assert app.input.text == "first line\nsecond line\n"
+        assert not app.view.query(UserMessage)
+        await pilot.press("ctrl+c")
+        assert app.is_running
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.05)
+    assert not llm.requests
