@@ -253,6 +253,8 @@ class ShipmateApp(App[None]):
                 self.streaming = None
             self.plan = None
             self.pending = [block for block in self.pending if block.waiting]
+            # Blocks pruned from the view are forgotten too.
+            self.blocks = {key: block for key, block in self.blocks.items() if block.is_attached}
             if isinstance(self.focused, ToolBlock) and not self.focused.waiting:
                 self.input.focus()  # the turn ended (or was stopped) while it asked
             self.busy = self.status.busy = False

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import idle, make_app, running, say
 
+from agent.tui.widgets import conversation_view
 from agent.tui.widgets.diff_view import DiffView
 from agent.tui.widgets.note import Note
 
@@ -57,3 +59,15 @@ async def test_diff_then_undo_then_clear(llm: ScriptedLLM, repo: Path) -> None:
         await say(pilot, "/clear")
         assert app.conversation is not first
         assert len(app.view.children) == 1
+
+
+async def test_the_oldest_blocks_are_pruned(
+    llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conversation_view, "KEEP", 4)
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        for number in range(6):
+            await say(pilot, f"/approval {'ask' if number % 2 else 'auto-edit'}")
+        assert len(app.view.children) == 4
+        assert app.view.children[-1].text == "Approval mode: ask"
