@@ -2,8 +2,9 @@
 120x40 against the scripted model server, the pane polled until the input box shows.
 
 Also: the time until the session is ready (the status bar names the sandbox: litellm is
-imported and the conversation built, in the background), and, in the same run, a baseline
-of tmux plus a bare Python that prints the same words (what the polling itself costs).
+imported and the conversation built, in the background), and, in the same run, two
+baselines: tmux plus a bare Python that prints the same words (what the polling itself
+costs), and a bare Textual app showing a TextArea (Textual's own start-up: the floor).
 
     python bench/tui.py [--runs 7]
 """
@@ -74,6 +75,17 @@ def main() -> None:
     if not shutil.which("tmux"):
         sys.exit("tmux is not installed")
     shipmate = shipmate_command()
+    # A session that outlives the measured ones keeps the tmux server up: one that exits
+    # with its last session cannot take the next new-session while it shuts down.
+    hold = f"shipmate-bench-hold-{os.getpid()}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", hold, "sleep 600"], check=True)
+    try:
+        measure_all(shipmate, args.runs)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", hold], capture_output=True)
+
+
+def measure_all(shipmate: str, runs: int) -> None:
     server = ScriptedLLM().start()
     with tempfile.TemporaryDirectory() as temp:
         repo, home = Path(temp) / "repo", Path(temp) / "home"
@@ -89,16 +101,23 @@ def main() -> None:
         baseline = (
             f"{sys.executable} -c 'import time; print(\"{INPUT_BOX}\", flush=True); time.sleep(30)'"
         )
+        bare = (
+            f"{sys.executable} -c 'from textual.app import App; from textual.widgets import "
+            f'TextArea; App.compose = lambda self: [TextArea(placeholder="{INPUT_BOX}")]; '
+            "App().run()'"
+        )
         launch(app, repo, env, [INPUT_BOX, READY])  # a warm disk cache, as a person has
-        base, first, ready = [], [], []
-        for _ in range(args.runs):
+        base, textual, first, ready = [], [], [], []
+        for _ in range(runs):
             base += launch(baseline, repo, env, [INPUT_BOX])
+            textual += launch(bare, repo, env, [INPUT_BOX])
             frame, prepared = launch(app, repo, env, [INPUT_BOX, READY])
             first.append(frame)
             ready.append(prepared)
     server.stop()
-    print(f"runs: {args.runs} (medians), tmux 120x40, polled every {POLL * 1000:.0f} ms")
+    print(f"runs: {runs} (medians), tmux 120x40, polled every {POLL * 1000:.0f} ms")
     print(f"  baseline (tmux + python printing the words): {statistics.median(base):.3f} s")
+    print(f"  a bare Textual app with a TextArea:           {statistics.median(textual):.3f} s")
     print(f"  shipmate: first frame with the input box:     {statistics.median(first):.3f} s")
     print(f"  shipmate: session ready (litellm, sandbox):   {statistics.median(ready):.3f} s")
 
