@@ -56,7 +56,8 @@ def build_parser() -> Parser:
         prog="shipmate",
         description="A terminal coding agent: it reads your code, edits files and runs "
         "commands to get a task done, asking before anything risky.",
-        epilog="Run 'shipmate COMMAND --help' for a command's options. "
+        epilog="Without COMMAND, in a terminal: the interactive app (the options above). "
+        "Run 'shipmate COMMAND --help' for a command's options. "
         "'shipmate -p TASK' is short for 'shipmate run TASK'.",
     )
     parser.add_argument("--version", action="version", version=f"shipmate {__version__}")
@@ -67,6 +68,22 @@ def build_parser() -> Parser:
         metavar="DIR",
         help="work in DIR (also accepted after the command)",
     )
+    # With no command, the interactive app: these flags are its own.
+    _add_model_options(parser)
+    parser.add_argument(
+        "--approval",
+        choices=APPROVAL_CHOICES,
+        help="the app's approval mode at start (Shift+Tab cycles it): read-only, ask "
+        "(default), auto-edit, full-auto",
+    )
+    earlier = parser.add_mutually_exclusive_group()
+    earlier.add_argument(
+        "--continue",
+        dest="continue_session",
+        action="store_true",
+        help="open the app on this workspace's newest session",
+    )
+    earlier.add_argument("--resume", metavar="ID", help="open the app on session ID")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.commands = commands.choices
 
@@ -424,8 +441,10 @@ def main(argv: list[str] | None = None) -> int:
         if extras:  # said by the sub-command, with its own usage line
             parser.command(args.command).error(f"unrecognized arguments: {' '.join(extras)}")
         if args.command is None:
-            parser.print_help()
-            return 0
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                parser.print_help()  # a script or a pipe: no app to hang on
+                return 0
+            return _app(parser, args)
         if args.command in ("run", "doctor"):
             _start_loading_litellm(args.model, warm_up=args.command == "run")
         return _dispatch(parser, args)
@@ -532,6 +551,31 @@ def _crash_log(limit: int = 1_000_000) -> Path | None:
     except OSError:  # a full disk
         return None
     return path
+
+
+def _app(parser: Parser, args: argparse.Namespace) -> int:
+    """``shipmate`` in a terminal: the interactive app on this workspace."""
+    folder = args.global_cwd
+    start = Path(folder) if folder else Path.cwd()
+    if not start.is_dir():
+        parser.error(f"-C {folder}: there is no such directory")
+    if args.resume is not None and not args.resume.strip():
+        parser.error("--resume needs a session id ('shipmate sessions' lists them)")
+    workspace = find_workspace(start)
+    from tools.executables import protect
+
+    protect(workspace)
+    from agent.tui.app import Launch, run_app
+
+    # The settings are read by the app after its first frame (pydantic alone costs ~0.1 s).
+    flags = {name: value for name, value in _settings_flags(args).items() if value is not None}
+    launch = Launch(
+        workspace=workspace,
+        flags=flags,
+        continue_session=args.continue_session,
+        resume=args.resume.strip() if args.resume else None,
+    )
+    return run_app(launch)
 
 
 def _dispatch(parser: Parser, args: argparse.Namespace) -> int:

@@ -36,3 +36,11 @@ def test_help_and_version_do_not_import_litellm() -> None:
         assert "agent.cli" in modules
         assert "litellm" not in modules
         assert "pydantic" not in modules
+
+
+def test_the_app_paints_before_pydantic_and_litellm() -> None:
+    """The app's module (all its first frame needs) leaves the core for later."""
+    modules = loaded_after("import agent.tui.app")
+    assert "textual.app" in modules
+    assert not {m for m in modules if m.split(".")[0] in ("pydantic", "litellm")}
+    assert "agent.conversation" not in modules

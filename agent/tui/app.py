@@ -1,0 +1,563 @@
+"""``shipmate`` with no command: the interactive session.
+
+The first frame comes before anything slow: the settings, litellm's import, the sandbox
+probe and the conversation are prepared in a thread after it, and a message sent meanwhile
+waits in the queue. Nothing here imports pydantic or the core before that frame (they cost
+~0.3 s); the modules that do are imported where they are first needed. The app renders the
+core's events and answers its approvals; the agent's work is all in ``Conversation``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+
+from agent.tui.commands import HELP, MODES, parse
+from agent.tui.render import seconds
+from agent.tui.widgets.conversation_view import ConversationView
+from agent.tui.widgets.note import Note
+from agent.tui.widgets.prompt_input import PromptInput
+from agent.tui.widgets.status_bar import StatusBar
+from agent.tui.widgets.tool_block import ToolBlock
+from agent.tui.widgets.user_message import UserMessage as UserLine
+
+if TYPE_CHECKING:
+    from agent.config import Settings
+    from agent.conversation import Conversation
+    from agent.events import Compacted, Event, Result
+    from agent.llm import LLM
+    from agent.policy.approval import ApprovalRequest, Decision
+    from agent.tui.widgets.assistant_text import AssistantText
+    from agent.tui.widgets.plan_view import PlanView
+    from tools.sandbox import Sandbox
+
+HERE = Path(__file__).parent
+STYLES = [HERE / "app.tcss", *sorted((HERE / "widgets").glob("*.tcss"))]
+QUIT_WINDOW = 2.0  # seconds within which a second Ctrl+C quits
+PLACEHOLDER = "Ask Shipmate… (Enter sends · Ctrl+J newline · /help)"
+DENY_TITLE = "Why not? Enter denies with this · Esc: back"
+
+
+@dataclass
+class Launch:
+    """How ``shipmate`` was started: where, the command line's settings ``flags`` (read
+    with the settings files after the first frame) or ``settings`` already read, and which
+    session to go on with."""
+
+    workspace: Path
+    flags: dict[str, Any] = field(default_factory=dict)
+    settings: Settings | None = None
+    continue_session: bool = False
+    resume: str | None = None
+
+
+class ShipmateApp(App[None]):
+    CSS_PATH = STYLES  # type: ignore[assignment]
+    TITLE = "shipmate"
+    ENABLE_COMMAND_PALETTE = False
+    AUTO_FOCUS = "PromptInput"  # typing goes to the input from the first frame
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "interrupt", "Stop", priority=True),
+        Binding("shift+tab", "cycle_mode", "Approval mode", priority=True),
+        Binding("ctrl+c", "quit_twice", "Quit", show=False),
+    ]
+
+    def __init__(self, launch: Launch) -> None:
+        super().__init__()
+        self.launch = launch
+        self.settings = launch.settings
+        self.mode: str = launch.flags.get("approval") or "ask"
+        if self.settings is not None:
+            self.mode = self.settings.approval
+        self.conversation: Conversation | None = None
+        self.parts: dict[str, Any] = {}
+        self.busy = False
+        self.queue: list[tuple[str, UserLine]] = []
+        self.blocks: dict[str, ToolBlock] = {}
+        self.pending: list[ToolBlock] = []
+        self.streaming: AssistantText | None = None
+        self.plan: PlanView | None = None
+        self.denying: ToolBlock | None = None
+        self.draft = ""
+        self.quit_pressed = 0.0
+        self.view = ConversationView()
+        self.input = PromptInput(placeholder=PLACEHOLDER)
+        self.status = StatusBar()
+
+    def compose(self) -> ComposeResult:
+        yield self.view
+        yield self.input
+        yield self.status
+
+    def on_mount(self) -> None:
+        self.input.focus()
+        self.status.mode = self.mode
+        self.status.model = self.launch.flags.get("model") or "…"
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        """After the first frame: the slow parts, in a thread."""
+        self.run_worker(self._load, thread=True, name="load")
+
+    def _load(self) -> None:
+        from agent.config import ConfigError, check_flags, load_settings
+        from agent.llm import LLM
+        from agent.policy.sandboxing import sandbox_for
+
+        try:
+            if self.settings is None:
+                check_flags(self.launch.flags)
+                self.settings = load_settings(self.launch.workspace, self.launch.flags)
+                self.call_from_thread(self._settled)
+            llm = LLM.from_settings(self.settings)  # imports litellm: seconds
+        except ConfigError as error:
+            self.call_from_thread(self._failed_to_start, str(error))
+            return
+        sandbox = sandbox_for(self.settings, self.launch.workspace)
+        self.call_from_thread(self._prepared, llm, sandbox, current_branch(self.launch.workspace))
+
+    def _settled(self) -> None:
+        """The settings files were read: the mode they set, unless changed meanwhile."""
+        from agent.config import choose_model
+
+        assert self.settings is not None
+        if self.mode == (self.launch.flags.get("approval") or "ask"):
+            self.mode = self.status.mode = self.settings.approval
+        self.status.model = choose_model(self.settings)
+
+    async def _failed_to_start(self, message: str) -> None:
+        await self.view.add(Note(message, "error"))
+        self.status.index = "not started"
+
+    async def _prepared(self, llm: LLM, sandbox: Sandbox, branch: str) -> None:
+        from agent.config import ConfigError, data_dir
+        from agent.conversation import Conversation
+        from agent.policy.rules import RuleBook
+        from agent.session import SessionError, SessionStore
+        from agent.tui.approver import TuiApprover
+
+        workspace = self.launch.workspace
+        try:
+            rules = RuleBook(workspace)
+        except ConfigError as error:
+            await self._failed_to_start(str(error))
+            return
+        store = SessionStore(data_dir() / "sessions.db")
+        self.parts = dict(
+            llm=llm,
+            settings=self.settings,
+            workspace=workspace,
+            approver=TuiApprover(self._ask),
+            store=store,
+            sandbox=sandbox,
+            rules=rules,
+            auto_commit=True,
+        )
+        self.status.model = llm.model
+        self.status.branch = branch
+        assert self.settings is not None
+        self.status.sandbox = sandbox_state(sandbox, self.settings)
+        session = None
+        if self.launch.continue_session or self.launch.resume:
+            try:
+                session = store.to_resume(workspace, self.launch.resume)
+            except SessionError as error:
+                await self.view.add(Note(f"{error} A new session starts instead.", "error"))
+        if session is not None:
+            conversation = Conversation.resume(session, **self.parts)
+            await self._replay(store.events(session.id))
+        else:
+            conversation = Conversation(**self.parts)
+        self._wire(conversation)
+        self.conversation = conversation  # ready: queued messages go now
+        self._next()
+
+    def _wire(self, conversation: Conversation) -> None:
+        conversation.permissions.mode = self.mode
+        loop = asyncio.get_running_loop()
+
+        def progress(done: int, total: int) -> None:  # from the index's thread
+            percent = 100 * done // max(total, 1)
+            loop.call_soon_threadsafe(setattr, self.status, "index", f"index: building {percent}%")
+
+        conversation.index_progress = progress
+
+    async def _replay(self, stored: list[dict[str, Any]]) -> None:
+        """A resumed session's conversation, on screen again."""
+        from pydantic import TypeAdapter, ValidationError
+
+        from agent.events import Event, IndexReady, Result, Retrying, SessionStarted, UserMessage
+
+        reader: TypeAdapter[Event] = TypeAdapter(Event)
+        for data in stored:
+            try:
+                event = reader.validate_python(data)
+            except ValidationError:
+                continue  # written by another version
+            if isinstance(event, UserMessage):
+                await self.view.add(UserLine(event.text))
+            elif isinstance(event, SessionStarted | IndexReady | Result | Retrying):
+                continue
+            else:
+                await self._show(event)
+        for block in self.blocks.values():
+            block.untimed()  # replayed now: how long it took then is not known
+        self.plan = None
+        await self.view.add(Note("Resumed: the model sees the whole conversation above.", "marker"))
+
+    # Sending
+
+    async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
+        text = message.text
+        if self.denying is not None:
+            block, self.denying = self.denying, None
+            self._restore_draft()
+            block.deny_with(text)
+            return
+        if text.startswith("/"):
+            await self._command(text)
+            return
+        line = await self.view.add(UserLine(text, queued=True))
+        assert isinstance(line, UserLine)
+        self.queue.append((text, line))
+        self._next()
+
+    def _next(self) -> None:
+        """Send the first queued message, when the agent is free."""
+        if self.queue and self.conversation is not None and not self.busy:
+            text, line = self.queue.pop(0)
+            line.send()
+            self._run(self._turn(text))
+
+    def _run(self, work: Any) -> None:
+        self.busy = self.status.busy = True
+        self.run_worker(work, group="turn")
+
+    async def _turn(self, text: str) -> None:
+        assert self.conversation is not None
+        await self._consume(self.conversation.send(text))
+
+    async def _consume(self, events: Any) -> None:
+        try:
+            async for event in events:
+                await self._show(event)
+        finally:
+            if self.streaming is not None:
+                await self.streaming.finish()
+                self.streaming = None
+            self.plan = None
+            self.pending = [block for block in self.pending if block.waiting]
+            # Blocks pruned from the view are forgotten too.
+            self.blocks = {key: block for key, block in self.blocks.items() if block.is_attached}
+            if isinstance(self.focused, ToolBlock) and not self.focused.waiting:
+                self.input.focus()  # the turn ended (or was stopped) while it asked
+            self.busy = self.status.busy = False
+            self.status.branch = await asyncio.to_thread(current_branch, self.launch.workspace)
+            self._next()
+
+    async def _show(self, event: Event) -> None:
+        """One event of the core, on screen."""
+        from agent.events import (
+            AssistantMessage,
+            Committed,
+            Compacted,
+            ContextUpdated,
+            Error,
+            IndexReady,
+            PlanUpdated,
+            Result,
+            Retrying,
+            SessionStarted,
+            TestsFinished,
+            TextDelta,
+            ToolFinished,
+            ToolStarted,
+            UsageUpdated,
+        )
+        from agent.tui.widgets.assistant_text import AssistantText
+        from agent.tui.widgets.plan_view import PlanView
+
+        conversation = self.conversation
+        match event:
+            case SessionStarted():
+                for notice in event.notices:
+                    await self.view.add(Note(notice, "notice"))
+            case IndexReady(problem=None):
+                self.status.index = f"index: ready ({event.files:,} files)"
+            case IndexReady():
+                self.status.index = "index: unavailable"
+                await self.view.add(Note(event.problem or "", "notice"))
+            case TextDelta():
+                if self.streaming is None:
+                    self.streaming = AssistantText()
+                    await self.view.add(self.streaming)
+                self.streaming.add(event.text)
+            case Retrying():
+                if self.streaming is not None:  # what it streamed is void
+                    await self.streaming.remove()
+                    self.streaming = None
+                when = f"in {event.delay_seconds:g} s" if event.delay_seconds else "now"
+                await self.view.add(Note(f"{event.reason} (retrying {when})", "notice"))
+            case AssistantMessage():
+                if self.streaming is not None:
+                    await self.streaming.finish(event.text)
+                    self.streaming = None
+                elif event.text.strip():
+                    await self.view.add(AssistantText(event.text))
+            case ToolStarted(name="update_plan"):
+                pass  # the plan itself is shown
+            case ToolStarted() if not self._open_block(event.call_id):
+                block = ToolBlock(event.call_id, event.name, event.kind, event.summary)
+                self.blocks[event.call_id] = block
+                await self.view.add(block)
+            case ToolFinished() if event.call_id in self.blocks:
+                self.blocks[event.call_id].finish(event)
+            case TestsFinished(call_id=call_id) if call_id in self.blocks:
+                self.blocks[call_id].add_tests(event.summary)
+            case TestsFinished():
+                await self.view.add(Note(f"auto-test: {event.command} → {event.summary}"))
+            case PlanUpdated() if self.plan is not None:
+                self.plan.show(event.items)
+            case PlanUpdated():
+                self.plan = PlanView(event.items)
+                await self.view.add(self.plan)
+            case UsageUpdated() if conversation is not None:
+                self.status.cost = conversation.session_usage.cost_usd
+            case ContextUpdated():
+                self.status.context_tokens = event.tokens
+                self.status.context_percent = event.percent
+            case Compacted():
+                await self.view.add(Note(compacted(event), "marker"))
+            case Committed(wip=True):
+                files = ", ".join(event.files)
+                await self.view.add(Note(f"git: your changes to {files} committed first"))
+            case Committed():
+                await self.view.add(Note(f"git: committed {event.commit[:10]} {event.subject}"))
+            case Error():
+                await self.view.add(Note(event.message, "error"))
+            case Result(status="cancelled"):
+                await self.view.add(Note("Interrupted. The session goes on with the next message."))
+            case Result():
+                await self.view.add(Note(finished(event), "done"))
+
+    # Approvals
+
+    def _ask(self, request: ApprovalRequest, future: asyncio.Future[Decision]) -> None:
+        """The approver's callback, on the app's loop: show the request, in order."""
+        self.call_later(self._show_request, request, future)
+
+    async def _show_request(
+        self, request: ApprovalRequest, future: asyncio.Future[Decision]
+    ) -> None:
+        if future.done():
+            return  # the turn was cancelled meanwhile
+        block = self._open_block(request.call_id)
+        if block is None:  # asked before its tool_started was shown, or by auto-test
+            block = ToolBlock(request.call_id, request.name, request.kind, request.summary)
+            self.blocks[request.call_id] = block
+            await self.view.add(block)
+        block.ask(request, future)
+        self.pending.append(block)
+        self.bell()
+        if len([b for b in self.pending if b.waiting]) == 1:
+            self._focus_pending()
+
+    def _open_block(self, call_id: str) -> ToolBlock | None:
+        """The block of call ``call_id`` if it has not finished (ids may repeat across
+        model calls)."""
+        block = self.blocks.get(call_id)
+        return block if block is not None and block.elapsed is None else None
+
+    def _focus_pending(self) -> None:
+        self.pending = [block for block in self.pending if block.waiting]
+        if self.pending:
+            self.pending[0].focus()
+            self.pending[0].scroll_visible(animate=False)
+        else:
+            self.input.focus()
+
+    def on_tool_block_answered(self, message: ToolBlock.Answered) -> None:
+        self._focus_pending()
+
+    def on_tool_block_wants_message(self, message: ToolBlock.WantsMessage) -> None:
+        self.denying = message.block
+        self.draft = self.input.text
+        self.input.clear()
+        self.input.add_class("denying")
+        self.input.border_title = DENY_TITLE
+        self.input.focus()
+
+    def _restore_draft(self) -> None:
+        self.input.text = self.draft
+        self.input.move_cursor(self.input.document.end)
+        self.draft = ""
+        self.input.remove_class("denying")
+        self.input.border_title = None
+
+    # Keys
+
+    def action_interrupt(self) -> None:
+        """Esc: back from a denial's message, else stop the turn in flight."""
+        if self.denying is not None:
+            block, self.denying = self.denying, None
+            self._restore_draft()
+            block.focus()
+        elif self.busy and self.conversation is not None:
+            self.conversation.cancel()
+        else:
+            self.input.focus()
+
+    def action_cycle_mode(self) -> None:
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        self.status.mode = self.mode
+        if self.conversation is not None:
+            self.conversation.permissions.mode = self.mode
+
+    def action_quit_twice(self) -> None:
+        now = time.monotonic()
+        if now - self.quit_pressed < QUIT_WINDOW:
+            self.exit()
+            return
+        self.quit_pressed = now
+        self.notify("Press Ctrl+C again to quit.", timeout=QUIT_WINDOW)
+
+    # Slash commands
+
+    async def _command(self, text: str) -> None:
+        name, argument = parse(text)
+        conversation = self.conversation
+        if name == "quit":
+            self.exit()
+        elif name == "help":
+            await self.view.add(Note(HELP))
+        elif name == "approval":
+            if argument not in MODES:
+                modes = ", ".join(MODES)
+                await self.view.add(Note(f"/approval takes one of {modes}.", "error"))
+                return
+            while self.mode != argument:
+                self.action_cycle_mode()
+            await self.view.add(Note(f"Approval mode: {argument}"))
+        elif name not in ("clear", "compact", "undo", "diff", "cost"):
+            await self.view.add(Note(f"There is no command /{name}; /help lists them.", "error"))
+        elif conversation is None:
+            await self.view.add(Note("Shipmate is still starting; try again in a moment."))
+        elif name == "cost":
+            await self.view.add(Note(cost(conversation)))
+        elif self.busy:
+            await self.view.add(Note(f"/{name} waits for the agent: Esc stops it.", "error"))
+        elif name == "clear":
+            await self._clear()
+        elif name == "compact":
+            self._run(self._consume(conversation.compact()))
+        elif name == "undo":
+            await self._undo(conversation)
+        elif name == "diff":
+            from agent.tui.widgets.diff_view import DiffView
+
+            diff = conversation.diff()  # the store is bound to this thread
+            if diff.strip():
+                await self.view.add(DiffView(diff))
+            else:
+                await self.view.add(Note("The agent changed nothing in this session."))
+
+    async def _clear(self) -> None:
+        from agent.conversation import Conversation
+
+        await self.view.remove_children()
+        self.blocks.clear()
+        self.conversation = Conversation(**self.parts)
+        self._wire(self.conversation)
+        self.status.context_tokens = 0
+        self.status.context_percent = 0.0
+        await self.view.add(Note("A new conversation: the model remembers nothing of before."))
+
+    async def _undo(self, conversation: Conversation) -> None:
+        from agent.vcs.undo import UndoError
+
+        try:
+            done = await conversation.undo()
+        except UndoError as error:
+            await self.view.add(Note(str(error), "error"))
+            return
+        lines = [f"Undid turn {done.turn} ({done.request!r})."]
+        if done.restored:
+            lines.append(f"Restored: {', '.join(done.restored)}")
+        if done.removed:
+            lines.append(f"Removed: {', '.join(done.removed)}")
+        if done.kept:
+            lines.append(f"Kept (changed since): {', '.join(done.kept)}")
+        if done.commits:
+            lines.append(f"Commits: {done.commits}")
+        lines.append(f"{done.remaining} more turn(s) can be undone; the model is told.")
+        await self.view.add(Note("\n".join(lines)))
+
+    def summary(self) -> str:
+        """Printed into the terminal's scrollback when the app is left."""
+        from agent.session import short_id
+
+        conversation = self.conversation
+        if conversation is None or not conversation.messages:
+            return ""
+        usage = conversation.session_usage
+        return (
+            f"shipmate: session {short_id(conversation.session_id)} · ${usage.cost_usd:.4f} · "
+            f"resume with: shipmate --resume {short_id(conversation.session_id)}"
+        )
+
+
+def current_branch(workspace: Path) -> str:
+    from agent.vcs import git
+
+    repository = git.repository(workspace)
+    return (repository.branch() or "") if repository is not None else ""
+
+
+def sandbox_state(sandbox: Sandbox, settings: Settings) -> str:
+    if sandbox.active:
+        return "sandbox on"
+    return "sandbox off" if settings.dangerously_no_sandbox else "no sandbox"
+
+
+def compacted(event: Compacted) -> str:
+    if event.tokens_after >= event.tokens_before and not event.messages_summarised:
+        return "── nothing to compact ──"
+    return f"── conversation compacted: {event.tokens_before:,} → {event.tokens_after:,} tokens ──"
+
+
+def finished(result: Result) -> str:
+    parts = [f"{result.turns} model call(s)", f"${result.cost_usd:.4f}"]
+    if result.files_changed:
+        parts.append(f"{len(result.files_changed)} file(s) changed")
+    parts.append(seconds(result.duration_ms / 1000))
+    if result.status != "success":
+        parts.insert(0, result.status.replace("_", " "))
+    return "— " + " · ".join(parts)
+
+
+def cost(conversation: Conversation) -> str:
+    usage = conversation.session_usage
+    return (
+        f"This session: {usage.input_tokens:,} tokens in ({usage.cached_tokens:,} cached), "
+        f"{usage.output_tokens:,} out · ${usage.cost_usd:.4f}"
+    )
+
+
+def run_app(launch: Launch) -> int:
+    """Run the app until the person leaves; then say how to come back."""
+    app = ShipmateApp(launch)
+    try:
+        app.run()
+    finally:
+        store = app.parts.get("store")
+        if store is not None:
+            store.close()
+    if summary := app.summary():
+        print(summary)
+    return 0

@@ -1,0 +1,42 @@
+"""The slash commands the input understands, and how a line names one."""
+
+from __future__ import annotations
+
+# The approval modes, in the order Shift+Tab cycles them (agent.config.APPROVAL_ORDER, which
+# the app does not import before its first frame).
+MODES = ("read-only", "ask", "auto-edit", "full-auto")
+
+COMMANDS = {
+    "help": "this list",
+    "clear": "start a new conversation (the model forgets this one)",
+    "compact": "shrink the conversation now: old tool outputs dropped, older turns summarised",
+    "undo": "undo the agent's last turn (files and its commits); the model is told",
+    "diff": "what the agent changed in this session",
+    "approval": "/approval MODE: read-only, ask, auto-edit or full-auto",
+    "cost": "tokens and cost of this session",
+    "quit": "leave (Ctrl+C twice does too)",
+}
+
+KEYS = {
+    "Enter": "send (while the agent works: queued, sent next)",
+    "Ctrl+J": "new line (Shift+Enter where the terminal reports it)",
+    "Up / Down": "earlier messages, from the first or last line",
+    "Esc": "stop the agent's turn",
+    "Shift+Tab": "next approval mode",
+    "y / a / n / m": "on a pending tool call: allow once, always, deny, deny with a message",
+    "Enter or click": "on a tool call: show its output",
+    "Ctrl+C": "copy the selection; twice quits",
+}
+
+HELP = "\n".join(
+    ["Commands:"]
+    + [f"  /{name:<9} {text}" for name, text in COMMANDS.items()]
+    + ["Keys:"]
+    + [f"  {key:<15} {text}" for key, text in KEYS.items()]
+)
+
+
+def parse(line: str) -> tuple[str, str]:
+    """``/name argument…`` as (name, argument), the name lower-cased."""
+    name, _, argument = line.strip()[1:].partition(" ")
+    return name.lower(), argument.strip()

@@ -1,0 +1,113 @@
+"""Control of the turn: Esc stops it, messages typed meanwhile are queued, Shift+Tab cycles
+the approval mode, and a failing model API leaves the session usable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import idle, make_app, running, say, until
+from textual.events import Paste
+
+from agent.tui.widgets.assistant_text import AssistantText
+from agent.tui.widgets.note import Note
+from agent.tui.widgets.user_message import UserMessage
+
+from scripted_llm import Fault, Reply, ScriptedLLM, tool
+
+
+async def test_esc_stops_the_stream_and_the_session_goes_on(llm: ScriptedLLM, repo: Path) -> None:
+    llm.add(Fault("stall", seconds=30), Reply(text="Fine, here it is."))
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        await say(pilot, "explain textutil")
+        await until(pilot, lambda: bool(app.view.query(AssistantText)))
+        await pilot.press("escape")
+        await idle(pilot, timeout=5)
+        notes = [note.text for note in app.view.query(Note)]
+        assert any(text.startswith("Interrupted") for text in notes)
+        await say(pilot, "try again")
+        await idle(pilot)
+        assert app.view.query(AssistantText)[-1].source == "Fine, here it is."
+
+
+async def test_a_message_sent_while_working_is_queued(llm: ScriptedLLM, repo: Path) -> None:
+    llm.add(Fault("slow", seconds=1.0), Reply(text="Second answer."))
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        await say(pilot, "first")
+        await until(pilot, lambda: app.busy)
+        await say(pilot, "second")
+        lines = list(app.view.query(UserMessage))
+        assert [(line.text, line.queued) for line in lines] == [("first", False), ("second", True)]
+        assert "queued" in str(lines[1].render())
+        await idle(pilot)
+        assert not lines[1].queued
+        assert [s.source for s in app.view.query(AssistantText)] == ["too late", "Second answer."]
+    assert llm.requests[1]["messages"][-1]["content"].endswith("second")
+
+
+async def test_shift_tab_cycles_the_approval_mode(llm: ScriptedLLM, repo: Path) -> None:
+    app = make_app(llm, repo, approval="ask")
+    async with running(app) as pilot:
+        seen = []
+        for _ in range(4):
+            await pilot.press("shift+tab")
+            assert app.conversation is not None
+            seen.append((app.status.mode, app.conversation.permissions.mode))
+        assert seen == [
+            ("auto-edit", "auto-edit"),
+            ("full-auto", "full-auto"),
+            ("read-only", "read-only"),
+            ("ask", "ask"),
+        ]
+        assert "ask" in str(app.status.render())
+        await say(pilot, "/approval full-auto")
+        assert app.conversation.permissions.mode == "full-auto"
+        assert app.focused is app.input
+
+
+async def test_an_api_failure_is_a_readable_message(llm: ScriptedLLM, repo: Path) -> None:
+    llm.add(Fault("status", status=500), Reply(text="Back again."))
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        await say(pilot, "hello")
+        await idle(pilot)
+        (error,) = [note for note in app.view.query(Note) if note.kind == "error"]
+        assert "500" in error.text or "server" in error.text.lower()
+        assert "Traceback" not in error.text
+        await say(pilot, "hello again")
+        await idle(pilot)
+        assert app.view.query(AssistantText)[-1].source == "Back again."
+        assert app.is_running
+
+
+async def test_esc_while_asking_stops_the_turn_and_gives_the_keys_back(
+    llm: ScriptedLLM, repo: Path
+) -> None:
+    llm.add(Reply(calls=[tool("run_command", command="ls")]), Reply(text="Next."))
+    app = make_app(llm, repo, approval="ask")
+    async with running(app) as pilot:
+        await say(pilot, "list the files")
+        await until(pilot, lambda: bool(app.pending) and app.focused is app.pending[0])
+        block = app.pending[0]
+        await pilot.press("escape")
+        await idle(pilot)
+        assert block.status == "cancelled" and not block.waiting
+        assert app.focused is app.input
+        await say(pilot, "go on")
+        await idle(pilot)
+        assert app.view.query(AssistantText)[-1].source == "Next."
+
+
+async def test_a_paste_never_sends_and_ctrl_c_twice_quits(llm: ScriptedLLM, repo: Path) -> None:
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        app.post_message(Paste("first line\nsecond line\n"))  # as the terminal sends it
+        await pilot.pause(0.05)
+        assert app.input.text == "first line\nsecond line\n"
+        assert not app.view.query(UserMessage)
+        await pilot.press("ctrl+c")
+        assert app.is_running
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.05)
+    assert not llm.requests
