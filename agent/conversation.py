@@ -27,6 +27,7 @@ from agent.autotest import AutoTest
 from agent.config import MAP_TOKENS_CEILING, Settings, data_dir
 from agent.context.compaction import Compactor
 from agent.context.history import CANCELLED, repaired, sendable
+from agent.context.mentions import Attached, attach
 from agent.context.prompt import FolderInstructions, fill, folder_instructions, system_prompt
 from agent.context.tokens import TokenCounter, context_window
 from agent.events import (
@@ -272,9 +273,12 @@ class Conversation:
         if self.store.problem != self._told:
             self._told = self.store.problem
             yield Error(message=str(self._told), fatal=False)
-        yield UserMessage(text=text)
+        attached = await attach(text, self.ctx, self.permissions)
+        yield UserMessage(text=text, files=attached.files)
+        for refusal in attached.refused:
+            yield Error(message=refusal, fatal=False)
         self.dirty_at_start = dirty_files(workspace)
-        self._append(await self._user_message(text))
+        self._append(await self._user_message(text, attached))
         while True:
             budget = self._budget_exhausted()
             if budget:
@@ -430,8 +434,9 @@ class Conversation:
         self.ctx.index = index
         return IndexReady(files=stats.files, seconds=round(stats.seconds, 3), cold=stats.cold)
 
-    async def _user_message(self, text: str) -> dict[str, Any]:
-        """The user's message, after a repo map ranked for it (sized to the model's context).
+    async def _user_message(self, text: str, attached: Attached | None = None) -> dict[str, Any]:
+        """The user's message, after a repo map ranked for it (sized to the model's context),
+        followed by the files it mentioned with ``@`` (the map's focus).
 
         ``_request`` keeps the words alone: once a newer message brings its own map, this one
         is sent as the words and a one-line stub (``context.history.sendable``).
@@ -442,13 +447,15 @@ class Conversation:
             tokens = min(MAP_TOKENS_CEILING, max(1024, self.window // 50), self.window // 8)
         if note := self._undone_note():
             text = f"{note}\n\n{text}"
-        message: dict[str, Any] = {"role": "user", "content": text}
+        files = attached.files if attached is not None else []
+        words = f"{text}\n\n{attached.text}" if attached is not None and attached.text else text
+        message: dict[str, Any] = {"role": "user", "content": words}
         if not tokens or self.ctx.index is None:
             return message
-        repo_map = await asyncio.to_thread(self.ctx.index.repo_map, text, (), tokens)
+        repo_map = await asyncio.to_thread(self.ctx.index.repo_map, text, files, tokens)
         if repo_map:
-            filled = fill(prompts.load("repo_map.md").rstrip(), map=repo_map, request=text)
-            message.update(content=filled, _request=text)
+            filled = fill(prompts.load("repo_map.md").rstrip(), map=repo_map, request=words)
+            message.update(content=filled, _request=words)
         return message
 
     def _undone_note(self) -> str:

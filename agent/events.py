@@ -136,6 +136,9 @@ class UserMessage(EventRecord):
 
     type: Literal["user_message"] = "user_message"
     text: str
+    files: list[str] = Field(
+        default_factory=list, description="Files the user mentioned with @ that joined the context"
+    )
 
 
 class IndexReady(EventRecord):

@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 
 from agent.tui.commands import HELP, MODES, parse
 from agent.tui.render import seconds
+from agent.tui.widgets.completions import Completions
 from agent.tui.widgets.conversation_view import ConversationView
 from agent.tui.widgets.note import Note
 from agent.tui.widgets.prompt_input import PromptInput
@@ -88,10 +89,15 @@ class ShipmateApp(App[None]):
         self.quit_pressed = 0.0
         self.view = ConversationView()
         self.input = PromptInput(placeholder=PLACEHOLDER)
+        self.completions = self.input.completions = Completions()
+        self.input.files = self._files
+        self.input.take_queued = self._take_queued
+        self.sending: UserLine | None = None  # the message of the turn in flight
         self.status = StatusBar()
 
     def compose(self) -> ComposeResult:
         yield self.view
+        yield self.completions
         yield self.input
         yield self.status
 
@@ -201,7 +207,7 @@ class ShipmateApp(App[None]):
             except ValidationError:
                 continue  # written by another version
             if isinstance(event, UserMessage):
-                await self.view.add(UserLine(event.text))
+                await self.view.add(UserLine(event.text, files=event.files))
             elif isinstance(event, SessionStarted | IndexReady | Result | Retrying):
                 continue
             else:
@@ -233,6 +239,7 @@ class ShipmateApp(App[None]):
         if self.queue and self.conversation is not None and not self.busy:
             text, line = self.queue.pop(0)
             line.send()
+            self.sending = line
             self._run(self._turn(text))
 
     def _run(self, work: Any) -> None:
@@ -279,12 +286,15 @@ class ShipmateApp(App[None]):
             ToolFinished,
             ToolStarted,
             UsageUpdated,
+            UserMessage,
         )
         from agent.tui.widgets.assistant_text import AssistantText
         from agent.tui.widgets.plan_view import PlanView
 
         conversation = self.conversation
         match event:
+            case UserMessage() if self.sending is not None:
+                self.sending.attach(event.files)
             case SessionStarted():
                 for notice in event.notices:
                     await self.view.add(Note(notice, "notice"))
@@ -403,7 +413,9 @@ class ShipmateApp(App[None]):
     # Keys
 
     def action_interrupt(self) -> None:
-        """Esc: back from a denial's message, else stop the turn in flight."""
+        """Esc: close the completions, back from a denial's message, else stop the turn."""
+        if self.input.close_completions():
+            return
         if self.denying is not None:
             block, self.denying = self.denying, None
             self._restore_draft()
@@ -412,6 +424,23 @@ class ShipmateApp(App[None]):
             self.conversation.cancel()
         else:
             self.input.focus()
+
+    def _files(self) -> list[str]:
+        """The workspace's files for ``@`` completion (in a thread): the index's list when
+        it is ready, else git's or a walk's."""
+        from agent.tui.completion import workspace_paths
+
+        conversation = self.conversation
+        index = conversation.ctx.index if conversation is not None else None
+        return workspace_paths(self.launch.workspace, index)
+
+    def _take_queued(self) -> str | None:
+        """Up in an empty input: the last queued message leaves the queue, to be edited."""
+        if not self.queue:
+            return None
+        text, line = self.queue.pop()
+        line.remove()
+        return text
 
     def action_cycle_mode(self) -> None:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]

@@ -21,6 +21,8 @@ KEYS = {
     "Enter": "send (while the agent works: queued, sent next)",
     "Ctrl+J": "new line (Shift+Enter where the terminal reports it)",
     "Up / Down": "earlier messages, from the first or last line",
+    "Up, input empty": "take back the last queued message, to edit or drop it",
+    "@ or / at start": "complete a file (it joins the context) or a command: Tab/Enter",
     "Esc": "stop the agent's turn",
     "Shift+Tab": "next approval mode",
     "y / a / n / m": "on a pending tool call: allow once, always, deny, deny with a message",

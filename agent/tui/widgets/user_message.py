@@ -1,4 +1,5 @@
-"""A message the user sent, or one queued to be sent when the agent is done."""
+"""A message the user sent, or one queued to be sent when the agent is done; under it, the
+files it brought into the context with ``@`` ("+ path")."""
 
 from __future__ import annotations
 
@@ -7,17 +8,22 @@ from textual.widgets import Static
 
 from agent.tui.render import clean
 
+QUEUED = "  (queued: sent when the agent is done · Up in the empty input takes it back)"
+
 
 class UserMessage(Static):
-    def __init__(self, text: str, queued: bool = False) -> None:
+    def __init__(self, text: str, queued: bool = False, files: list[str] | None = None) -> None:
         super().__init__(classes="queued" if queued else "")
         self.text = text
         self.queued = queued
+        self.files = list(files or [])
 
     def render(self) -> Text:
         shown = Text("› ", style="bold") + Text(clean(self.text))
         if self.queued:
-            shown.append("  (queued: sent when the agent is done)", style="italic dim")
+            shown.append(QUEUED, style="italic dim")
+        for path in self.files:
+            shown.append("\n  + " + clean(path), style="dim")
         return shown
 
     def send(self) -> None:
@@ -25,3 +31,8 @@ class UserMessage(Static):
         self.queued = False
         self.remove_class("queued")
         self.refresh()
+
+    def attach(self, files: list[str]) -> None:
+        """The files its ``@`` mentions brought into the context."""
+        self.files = list(files)
+        self.refresh(layout=True)
