@@ -523,7 +523,8 @@ class Conversation:
         if self.messages and self.messages[0].get("role") == "system":
             system = system_prompt(self.ctx.workspace, mode, self.appended_prompt)
             self.messages[0] = {"role": "system", "content": system}
-        self._notes["approval"] = fill(prompts.load("mode_changed.md").strip(), mode=mode)
+        if self.messages:  # else the first message's system prompt says it already
+            self._notes["approval"] = fill(prompts.load("mode_changed.md").strip(), mode=mode)
         cap = project_approval(self.ctx.workspace)
         if cap is not None and APPROVAL_ORDER.index(mode) > APPROVAL_ORDER.index(cap):
             return (
@@ -585,7 +586,8 @@ class Conversation:
         """Run ``tool`` because the user asked (the TUI's /test and !cmd): the permission
         check, approval and sandbox of the model's calls, but outside the history. Yields
         ``ToolStarted``, maybe ``ApprovalRequested``, ``ToolFinished`` (and ``TestsFinished``
-        for run_tests). ``tell``: the output goes to the model with the next message."""
+        for run_tests). ``tell``: the output goes to the model with the next message. The call's id
+        starts with ``user-``."""
         call_id = f"user-{uuid.uuid4().hex[:8]}"
 
         def cancelled() -> list[Event]:
