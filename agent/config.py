@@ -220,6 +220,16 @@ def load_settings(workspace: Path, flags: dict[str, Any] | None = None) -> Setti
     return settings
 
 
+def project_approval(workspace: Path) -> ApprovalMode | None:
+    """The widest approval mode ``workspace``'s own file allows (its ``approval``), if it
+    sets one: the TUI says so when the user's explicit choice goes past it."""
+    try:
+        value = _read_toml(workspace / PROJECT_FILE).get("approval")
+    except ConfigError:
+        return None  # said when the settings were read
+    return value if value in APPROVAL_ORDER else None
+
+
 def _tightened(
     project: dict[str, Any], user: dict[str, Any], path: Path
 ) -> tuple[dict[str, Any], list[str]]:

@@ -24,7 +24,14 @@ from pydantic import ValidationError
 
 import prompts
 from agent.autotest import AutoTest
-from agent.config import MAP_TOKENS_CEILING, Settings, data_dir
+from agent.config import (
+    APPROVAL_ORDER,
+    MAP_TOKENS_CEILING,
+    ApprovalMode,
+    Settings,
+    data_dir,
+    project_approval,
+)
 from agent.context.compaction import Compactor
 from agent.context.history import CANCELLED, repaired, sendable
 from agent.context.mentions import Attached, attach
@@ -58,7 +65,7 @@ from agent.index.files import IndexRefused, is_artifact
 from agent.index.index import CodeIndex
 from agent.llm import LLM, LLMError, Reply
 from agent.policy.approval import ApprovalRequest, Approver
-from agent.policy.permissions import Permissions
+from agent.policy.permissions import Check, Permissions
 from agent.policy.rules import RuleBook
 from agent.policy.sandboxing import describe_sandbox
 from agent.session import SessionInfo, SessionStore
@@ -83,6 +90,9 @@ from tools.paths import canonical
 from tools.registry import REGISTRY
 from tools.sandbox import Sandbox
 from tools.secret_files import is_secret_path
+
+# How much of a command the user ran goes to the model with the next message.
+USER_OUTPUT_LIMIT = 4000
 
 
 class Conversation:
@@ -147,6 +157,9 @@ class Conversation:
         self.result: Result | None = None  # the last turn's, once it ended
         self.notices: list[str] = []  # said when the session starts, after the usual ones
         self.unanswered: list[ToolCallInfo] = []
+        # What the user did between turns (a mode changed, a command run), told to the model
+        # with the next message; by kind, a later note of one kind replacing the earlier.
+        self._notes: dict[str, str] = {}
         self._opened = False
         self._worker: asyncio.Task[None] | None = None
         self._told: str | None = None
@@ -447,6 +460,9 @@ class Conversation:
             tokens = min(MAP_TOKENS_CEILING, max(1024, self.window // 50), self.window // 8)
         if note := self._undone_note():
             text = f"{note}\n\n{text}"
+        if self._notes:
+            text = "\n\n".join([*self._notes.values(), text])
+            self._notes = {}
         files = attached.files if attached is not None else []
         words = f"{text}\n\n{attached.text}" if attached is not None and attached.text else text
         message: dict[str, Any] = {"role": "user", "content": words}
@@ -489,6 +505,149 @@ class Conversation:
         return session_diff(
             self.ctx.workspace, self.store, self.session_id, self.checkpoints.blobs, colour
         )
+
+    # What the user does between turns (the TUI's commands)
+
+    def use_model(self, llm: LLM) -> None:
+        """Go on with ``llm`` from the next message (the TUI's /model): its context window
+        and token counting too; the history is kept as it is."""
+        self.llm = llm
+        self.ctx.model = llm.model
+        self.window = context_window(llm, self.settings.context_window)
+        self.counter = TokenCounter(llm.model)
+        self.compactor = Compactor(llm, self.counter, self.window, self.settings.compact_at)
+
+    def set_approval(self, mode: ApprovalMode) -> str | None:
+        """The user chose approval ``mode`` (Shift+Tab, /approval): it applies at once, the
+        system prompt's mode section follows, and the model is told with the next message
+        (else it would go on asking, or proposing, as before). Returns a warning when the
+        choice goes past what the project's .shipmate.toml allows: the user's explicit
+        choice wins, but they should know."""
+        if mode == self.permissions.mode:
+            return None
+        self.permissions.mode = mode
+        self.settings = self.settings.model_copy(update={"approval": mode})
+        if self.messages and self.messages[0].get("role") == "system":
+            system = system_prompt(self.ctx.workspace, mode, self.appended_prompt)
+            self.messages[0] = {"role": "system", "content": system}
+        if self.messages:  # else the first message's system prompt says it already
+            self._notes["approval"] = fill(prompts.load("mode_changed.md").strip(), mode=mode)
+        cap = project_approval(self.ctx.workspace)
+        if cap is not None and APPROVAL_ORDER.index(mode) > APPROVAL_ORDER.index(cap):
+            return (
+                f"Approval {mode} goes past this project's .shipmate.toml (approval = {cap}); "
+                "it applies because you chose it."
+            )
+        return None
+
+    async def repo_map(self, query: str = "", tokens: int | None = None) -> str:
+        """The ranked repo map for ``query`` (the TUI's /map), the index built first if no
+        message did yet; ToolError says why there is none."""
+        if self.ctx.index is None:
+            ready = await asyncio.to_thread(self._open_index, threading.Event())
+            if ready.problem:
+                raise ToolError(ready.problem)
+        assert self.ctx.index is not None
+        budget = tokens or self.settings.map_tokens or MAP_TOKENS_CEILING
+        return await asyncio.to_thread(self.ctx.index.repo_map, query, (), budget)
+
+    async def commit_now(self, message: str = "") -> AsyncIterator[Event]:
+        """Commit the agent's uncommitted changes of this session now (the TUI's /commit):
+        with ``message``, or one the model writes as auto-commit does; hooks run in the
+        sandbox. Yields ``Committed``, or an ``Error`` saying why nothing was committed.
+        Like a turn, it cannot run beside one."""
+        async for event in self._serve(self._commit_now(message.strip()), list):
+            yield event
+
+    async def _commit_now(self, message: str) -> AsyncIterator[Event]:
+        repository = self.checkpoints.repository
+        if repository is None:
+            yield Error(message="Nothing to commit: the workspace is not a git repository.")
+            return
+        changed = self.checkpoints.changed()  # the store is bound to this thread
+        paths, _ = await asyncio.to_thread(committable, repository, changed)
+        if not paths:
+            yield Error(message="The agent has no uncommitted changes in this session.")
+            return
+        if not message:
+            try:
+                async for item in self._commit_message(self.diff()):
+                    if isinstance(item, str):
+                        message = item
+                    else:
+                        yield item
+            except LLMError as error:
+                self.session_usage += error.usage
+            message = message or _message_from("Shipmate's changes", paths)
+        message = with_trailer(message, co_author(self.llm.model))
+        try:
+            commit = await commit_files(repository, paths, message, run_hook=hook_runner(self.ctx))
+        except CommitError as error:
+            yield Error(message=f"The changes were not committed: {error}")
+            return
+        if self.checkpoints.current is not None:
+            self.checkpoints.add_commit(commit)  # undo of the turn takes it back too
+        yield Committed(commit=commit, subject=message.split("\n", 1)[0], files=paths)
+
+    async def run_for_user(self, tool: Tool, tell: bool = False) -> AsyncIterator[Event]:
+        """Run ``tool`` because the user asked (the TUI's /test and !cmd): the permission
+        check, approval and sandbox of the model's calls, but outside the history. Yields
+        ``ToolStarted``, maybe ``ApprovalRequested``, ``ToolFinished`` (and ``TestsFinished``
+        for run_tests). ``tell``: the output goes to the model with the next message. The call's id
+        starts with ``user-``."""
+        call_id = f"user-{uuid.uuid4().hex[:8]}"
+
+        def cancelled() -> list[Event]:
+            return [
+                ToolFinished(
+                    call_id=call_id, name=tool.name, status="cancelled", summary="cancelled"
+                )
+            ]
+
+        async for event in self._serve(self._user_tool(tool, call_id, tell), cancelled):
+            yield event
+
+    async def _user_tool(self, tool: Tool, call_id: str, tell: bool) -> AsyncIterator[Event]:
+        tool.bind(self.ctx)
+        summary = tool.summary()
+        yield ToolStarted(
+            call_id=call_id,
+            name=tool.name,
+            kind=tool.kind,
+            summary=summary,
+            arguments=tool.model_dump(),
+        )
+        refusal = None
+        async for item in self._permitted(call_id, tool, summary, self.permissions.check(tool)):
+            if isinstance(item, str):
+                refusal = item
+            else:
+                yield item
+        if refusal is not None:
+            yield ToolFinished(
+                call_id=call_id, name=tool.name, status="denied", summary=refusal, output=refusal
+            )
+            return
+        try:
+            result = await tool.run(self.ctx)
+        except ToolError as error:
+            result = ToolResult(output=f"Error: {error}", is_error=True, summary=str(error))
+        if tell:
+            output = result.output
+            if len(output) > USER_OUTPUT_LIMIT:
+                output = output[:USER_OUTPUT_LIMIT] + "\n[output cut]"
+            command = tool.subject() or summary
+            note = fill(prompts.load("user_ran.md").strip(), command=command, output=output)
+            self._notes[call_id] = note
+        yield ToolFinished(
+            call_id=call_id,
+            name=tool.name,
+            status="error" if result.is_error else "ok",
+            summary=result.summary or ("error" if result.is_error else "ok"),
+            output=result.output,
+        )
+        if result.tests is not None:
+            yield result.tests.model_copy(update={"call_id": call_id})
 
     def _notices(self) -> list[str]:
         notices = [self.store.problem] if self.store.problem else []
@@ -548,30 +707,11 @@ class Conversation:
         )
         refusal = None
         check = self.permissions.check(tool)
-        if check.verdict == "deny":
-            refusal = check.reason
-        elif check.verdict == "ask":
-            asked = ApprovalRequested(
-                call_id=call.id,
-                name=call.name,
-                kind=tool_class.kind,
-                summary=summary,
-                reason=check.reason,
-                suggestion=check.suggestion.describe() if check.suggestion else None,
-            )
-            yield asked
-            request = ApprovalRequest(
-                **asked.model_dump(exclude={"type"}), arguments=tool.model_dump()
-            )
-            decision = await self.approver.decide(request)
-            if not decision.allow:
-                refusal = decision.message or "Refused by the user. Do not retry it."
-            elif (
-                decision.remember
-                and check.suggestion is not None
-                and (problem := self.permissions.remember(check.suggestion))
-            ):
-                yield Error(message=problem, fatal=False)
+        async for item in self._permitted(call.id, tool, summary, check):
+            if isinstance(item, str):
+                refusal = item
+            else:
+                yield item
         if refusal is not None:
             denial = PermissionDenial(
                 call_id=call.id,
@@ -611,6 +751,36 @@ class Conversation:
             yield PlanUpdated(items=result.plan)
         if result.tests is not None:
             yield self.autotest.marked(result.tests.model_copy(update={"call_id": call.id}))
+
+    async def _permitted(
+        self, call_id: str, tool: Tool, summary: str, check: Check
+    ) -> AsyncIterator[Event | str]:
+        """Whether ``tool`` may run, as ``check`` says, asking the approver when it must:
+        the events on the way, then the refusal (for the model) if it may not."""
+        if check.verdict == "deny":
+            yield check.reason
+        elif check.verdict == "ask":
+            asked = ApprovalRequested(
+                call_id=call_id,
+                name=tool.name,
+                kind=tool.kind,
+                summary=summary,
+                reason=check.reason,
+                suggestion=check.suggestion.describe() if check.suggestion else None,
+            )
+            yield asked
+            request = ApprovalRequest(
+                **asked.model_dump(exclude={"type"}), arguments=tool.model_dump()
+            )
+            decision = await self.approver.decide(request)
+            if not decision.allow:
+                yield decision.message or "Refused by the user. Do not retry it."
+            elif (
+                decision.remember
+                and check.suggestion is not None
+                and (problem := self.permissions.remember(check.suggestion))
+            ):
+                yield Error(message=problem, fatal=False)
 
     async def _auto_test(
         self, items: AsyncIterator[Event | PermissionDenial]

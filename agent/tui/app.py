@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 
-from agent.tui.commands import HELP, MODES, parse
+from agent.tui.commands import HELP, MODES, MORE, parse
 from agent.tui.render import seconds
 from agent.tui.widgets.completions import Completions
 from agent.tui.widgets.conversation_view import ConversationView
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 STYLES = [HERE / "app.tcss", *sorted((HERE / "widgets").glob("*.tcss"))]
+STYLES += sorted((HERE / "screens").glob("*.tcss"))
 QUIT_WINDOW = 2.0  # seconds within which a second Ctrl+C quits
 PLACEHOLDER = "Ask Shipmate… (Enter sends · Ctrl+J newline · /help)"
 DENY_TITLE = "Why not? Enter denies with this · Esc: back"
@@ -185,7 +186,8 @@ class ShipmateApp(App[None]):
         self._next()
 
     def _wire(self, conversation: Conversation) -> None:
-        conversation.permissions.mode = self.mode
+        if warning := conversation.set_approval(self.mode):  # type: ignore[arg-type]
+            self.notify(warning, severity="warning")
         loop = asyncio.get_running_loop()
 
         def progress(done: int, total: int) -> None:  # from the index's thread
@@ -228,6 +230,9 @@ class ShipmateApp(App[None]):
             return
         if text.startswith("/"):
             await self._command(text)
+            return
+        if text.startswith("!") and text[1:].strip():
+            await self._shell(text[1:].strip())
             return
         line = await self.view.add(UserLine(text, queued=True))
         assert isinstance(line, UserLine)
@@ -328,6 +333,8 @@ class ShipmateApp(App[None]):
                 await self.view.add(block)
             case ToolFinished() if event.call_id in self.blocks:
                 self.blocks[event.call_id].finish(event)
+                if event.call_id.startswith("user-"):  # what the user ran: its output shown
+                    self.blocks[event.call_id].expanded = True
             case TestsFinished(call_id=call_id) if call_id in self.blocks:
                 self.blocks[call_id].add_tests(event.summary)
             case TestsFinished():
@@ -413,10 +420,13 @@ class ShipmateApp(App[None]):
     # Keys
 
     def action_interrupt(self) -> None:
-        """Esc: close the completions, back from a denial's message, else stop the turn."""
-        if self.input.close_completions():
+        """Esc: close a screen over the conversation (/sessions) or the completions, back
+        from a denial's message, else stop the turn in flight."""
+        if len(self.screen_stack) > 1:
+            self.screen.dismiss(None)
+        elif self.input.close_completions():
             return
-        if self.denying is not None:
+        elif self.denying is not None:
             block, self.denying = self.denying, None
             self._restore_draft()
             block.focus()
@@ -443,10 +453,14 @@ class ShipmateApp(App[None]):
         return text
 
     def action_cycle_mode(self) -> None:
-        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
-        self.status.mode = self.mode
-        if self.conversation is not None:
-            self.conversation.permissions.mode = self.mode
+        self._set_mode(MODES[(MODES.index(self.mode) + 1) % len(MODES)])
+
+    def _set_mode(self, mode: str) -> None:
+        """The user's choice applies at once; the model is told with the next message."""
+        self.mode = self.status.mode = mode
+        conversation = self.conversation
+        if conversation is not None and (warning := conversation.set_approval(mode)):  # type: ignore[arg-type]
+            self.notify(warning, severity="warning")
 
     def action_quit_twice(self) -> None:
         now = time.monotonic()
@@ -470,9 +484,10 @@ class ShipmateApp(App[None]):
                 modes = ", ".join(MODES)
                 await self.view.add(Note(f"/approval takes one of {modes}.", "error"))
                 return
-            while self.mode != argument:
-                self.action_cycle_mode()
+            self._set_mode(argument)
             await self.view.add(Note(f"Approval mode: {argument}"))
+        elif name in MORE:
+            await self._more(name, argument)
         elif name not in ("clear", "compact", "undo", "diff", "cost"):
             await self.view.add(Note(f"There is no command /{name}; /help lists them.", "error"))
         elif conversation is None:
@@ -495,6 +510,117 @@ class ShipmateApp(App[None]):
                 await self.view.add(DiffView(diff))
             else:
                 await self.view.add(Note("The agent changed nothing in this session."))
+
+    async def _more(self, name: str, argument: str) -> None:
+        """/model, /commit, /test, /map, /sessions, /resume: each backed by the core."""
+        conversation = self.conversation
+        if conversation is None:
+            await self.view.add(Note("Shipmate is still starting; try again in a moment."))
+        elif name == "model" and not argument:
+            await self.view.add(Note(f"Model: {conversation.llm.model}"))
+        elif self.busy:
+            await self.view.add(Note(f"/{name} waits for the agent: Esc stops it.", "error"))
+        elif name == "model":
+            await self._model(conversation, argument)
+        elif name == "commit":
+            self._run(self._consume(conversation.commit_now(argument)))
+        elif name == "test":
+            await self._test(conversation, argument)
+        elif name == "map":
+            await self._map(conversation, argument)
+        elif name == "sessions":
+            from agent.tui.screens.sessions import SessionsScreen
+
+            sessions = self.parts["store"].summaries(self.launch.workspace)
+            screen = SessionsScreen(sessions, conversation.session_id)
+            self.push_screen(screen, self._chosen)
+        elif not argument:
+            await self.view.add(
+                Note("/resume takes a session's id; /sessions lists them.", "error")
+            )
+        else:
+            await self._resume(argument)
+
+    async def _model(self, conversation: Conversation, name: str) -> None:
+        from agent.config import ConfigError
+        from agent.llm import LLM
+
+        settings = conversation.settings.model_copy(update={"model": name})
+        try:
+            llm = await asyncio.to_thread(LLM.from_settings, settings)
+        except ConfigError as error:
+            await self.view.add(Note(str(error), "error"))
+            return
+        conversation.use_model(llm)
+        self.parts["llm"] = llm  # /clear goes on with it too
+        self.status.model = llm.model
+        await self.view.add(Note(f"Model: {llm.model} from the next message."))
+
+    async def _test(self, conversation: Conversation, target: str) -> None:
+        from pydantic import ValidationError
+
+        from tools.tests import RunTests
+
+        try:
+            tool = RunTests(target=target or None)
+        except ValidationError:
+            await self.view.add(Note("/test takes a test file, folder or id.", "error"))
+            return
+        self._run(self._consume(conversation.run_for_user(tool)))
+
+    async def _map(self, conversation: Conversation, query: str) -> None:
+        from agent.tui.widgets.output_block import OutputBlock
+        from tools.base import ToolError
+
+        try:
+            text = await conversation.repo_map(query)
+        except ToolError as error:
+            await self.view.add(Note(str(error), "error"))
+            return
+        title = f"repo map for {query!r}" if query else "repo map"
+        await self.view.add(OutputBlock(title, text or "(nothing indexed)"))
+
+    async def _shell(self, command: str) -> None:
+        """``!cmd``: run by the user, checked and sandboxed as the model's commands are;
+        its output goes to the model with the next message."""
+        from tools.shell import RunCommand
+
+        if self.conversation is None:
+            await self.view.add(Note("Shipmate is still starting; try again in a moment."))
+        elif self.busy:
+            await self.view.add(Note("!command waits for the agent: Esc stops it.", "error"))
+        else:
+            tool = RunCommand(command=command)
+            self._run(self._consume(self.conversation.run_for_user(tool, tell=True)))
+
+    async def _chosen(self, session_id: str | None) -> None:
+        if session_id is not None and self.conversation is not None:
+            if session_id == self.conversation.session_id:
+                await self.view.add(Note("That is this session."))
+            elif self.busy:
+                await self.view.add(Note("/resume waits for the agent: Esc stops it.", "error"))
+            else:
+                await self._resume(session_id)
+
+    async def _resume(self, ref: str) -> None:
+        """Another stored session, in place: its conversation restored on screen."""
+        from agent.conversation import Conversation
+        from agent.session import SessionError
+
+        store = self.parts["store"]
+        try:
+            session = store.to_resume(self.launch.workspace, ref)
+        except SessionError as error:
+            await self.view.add(Note(str(error), "error"))
+            return
+        await self.view.remove_children()
+        self.blocks.clear()
+        self.status.context_tokens = 0
+        self.status.context_percent = 0.0
+        conversation = Conversation.resume(session, **self.parts)
+        await self._replay(store.events(session.id))
+        self._wire(conversation)
+        self.conversation = conversation
 
     async def _clear(self) -> None:
         from agent.conversation import Conversation

@@ -13,11 +13,21 @@ COMMANDS = {
     "undo": "undo the agent's last turn (files and its commits); the model is told",
     "diff": "what the agent changed in this session",
     "approval": "/approval MODE: read-only, ask, auto-edit or full-auto",
+    "model": "/model NAME: another model from the next message; alone: the current one",
+    "commit": "/commit [MESSAGE]: commit the agent's changes now (the model writes the message)",
+    "test": "/test [TARGET]: run the project's tests (all, or a file, folder or test id)",
+    "map": "/map [QUERY]: the repo map, ranked for the query",
+    "sessions": "this workspace's sessions: Enter resumes one here",
+    "resume": "/resume ID: go on with that session here",
     "cost": "tokens and cost of this session",
     "quit": "leave (Ctrl+C twice does too)",
 }
 
+# The commands the app hands to ``ShipmateApp._more``.
+MORE = ("model", "commit", "test", "map", "sessions", "resume")
+
 KEYS = {
+    "!command": "run a shell command in the sandbox; the model sees its output next",
     "Enter": "send (while the agent works: queued, sent next)",
     "Ctrl+J": "new line (Shift+Enter where the terminal reports it)",
     "Up / Down": "earlier messages, from the first or last line",
