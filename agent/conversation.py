@@ -115,9 +115,11 @@ class Conversation:
         history: list[dict[str, Any]] | None = None,
         compacted: Compacted | None = None,
         auto_commit: bool = False,
+        interactive: bool = False,
     ) -> None:
         """``appended_prompt``: the user's own instructions, after the system prompt.
         ``auto_commit``: the front-end's default when the auto_commit setting is unset.
+        ``interactive``: a person answers approvals (the TUI); the prompt says so.
         ``session_id`` and ``history`` go on with a stored session (see ``resume``), and
         ``compacted``, its last ``compacted`` event, sends it as it was sent before, without
         a new summary call."""
@@ -142,6 +144,7 @@ class Conversation:
         self.ctx.reveal = self.permissions.reveals
         self.ctx.model = llm.model
         self.auto_commit = auto_commit if settings.auto_commit is None else settings.auto_commit
+        self.interactive = interactive
         folder = data_dir() / "checkpoints" / self.session_id
         blobs = blob_store(self.ctx.workspace, self.session_id, folder)
         self.checkpoints = Recorder(self.ctx.workspace, self.session_id, blobs, store)
@@ -422,7 +425,9 @@ class Conversation:
             stop.set()  # the build's thread cannot be cancelled, but stops when told
             raise
         yield ready
-        system = system_prompt(self.ctx.workspace, self.settings.approval, self.appended_prompt)
+        system = system_prompt(
+            self.ctx.workspace, self.settings.approval, self.appended_prompt, self.interactive
+        )
         if not self.messages:
             self._append({"role": "system", "content": system})
         else:  # a resumed session: today's prompt (date, mode, AGENTS.md), same history
@@ -528,7 +533,7 @@ class Conversation:
         self.permissions.mode = mode
         self.settings = self.settings.model_copy(update={"approval": mode})
         if self.messages and self.messages[0].get("role") == "system":
-            system = system_prompt(self.ctx.workspace, mode, self.appended_prompt)
+            system = system_prompt(self.ctx.workspace, mode, self.appended_prompt, self.interactive)
             self.messages[0] = {"role": "system", "content": system}
         if self.messages:  # else the first message's system prompt says it already
             self._notes["approval"] = fill(prompts.load("mode_changed.md").strip(), mode=mode)

@@ -56,16 +56,19 @@ def fill(template: str, **values: str) -> str:
     return template
 
 
-def system_prompt(workspace: Path, mode: ApprovalMode, appended: str = "") -> str:
+def system_prompt(
+    workspace: Path, mode: ApprovalMode, appended: str = "", interactive: bool = False
+) -> str:
     """The system prompt; ``appended`` (the user's --append-system-prompt) comes last, after
-    the project's instructions, so it has the final word."""
+    the project's instructions, so it has the final word. ``interactive``: a person is there
+    to approve (the TUI), else what asks is refused."""
     text = fill(
         prompts.load("system.md"),
         workspace=str(workspace),
         git=_git_line(workspace),
         platform=f"{platform.system()} {platform.release()}",
         date=datetime.date.today().isoformat(),
-        mode=prompts.load(f"modes/{mode}.md").strip(),
+        mode=_mode_text(mode, interactive),
     )
     user_file = user_instructions_file()
     if mine := user_instructions(user_file):
@@ -79,6 +82,13 @@ def system_prompt(workspace: Path, mode: ApprovalMode, appended: str = "") -> st
     if appended.strip():
         text += "\n\n" + fill(prompts.load("appended.md"), text=appended.strip())
     return text
+
+
+def _mode_text(mode: ApprovalMode, interactive: bool) -> str:
+    """What the mode lets the model do; where a person approves, asking is no refusal."""
+    if interactive and mode in ("ask", "auto-edit"):
+        return prompts.load(f"modes/interactive/{mode}.md").strip()
+    return prompts.load(f"modes/{mode}.md").strip()
 
 
 def user_instructions(path: Path) -> str:

@@ -165,6 +165,7 @@ class ShipmateApp(App[None]):
             sandbox=sandbox,
             rules=rules,
             auto_commit=True,
+            interactive=True,
         )
         self.status.model = llm.model
         self.status.branch = branch

@@ -51,3 +51,25 @@ async def test_typing_sending_newlines_and_history(llm: ScriptedLLM, repo: Path)
         await pilot.press("enter")
         await idle(pilot)
         assert [w.source for w in app.view.query(AssistantText)] == ["One.", "Two."]
+
+
+def test_the_interactive_prompt_says_a_person_approves(repo: Path) -> None:
+    """In the app a person answers approvals: the mode section must not tell the model
+    that what asks will be refused, as it does for an unattended run."""
+    from agent.context.prompt import system_prompt
+
+    for mode in ("ask", "auto-edit"):
+        unattended = system_prompt(repo, mode)
+        interactive = system_prompt(repo, mode, interactive=True)
+        assert "unattended run" in unattended
+        assert "unattended" not in interactive and "allow or refuse" in interactive
+
+
+async def test_the_app_tells_the_model_a_person_is_there(llm: ScriptedLLM, repo: Path) -> None:
+    llm.add(Reply(text="hello"))
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        await say(pilot, "hi")
+        await idle(pilot)
+        system = llm.requests[0]["messages"][0]["content"]
+        assert "allow or refuse" in system and "unattended" not in system
