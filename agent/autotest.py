@@ -18,14 +18,13 @@ import prompts
 from agent.config import Settings
 from agent.context.prompt import fill
 from agent.events import (
-    ApprovalRequested,
     AutoTestReport,
     Error,
     Event,
     PermissionDenial,
     TestsFinished,
 )
-from agent.policy.approval import ApprovalRequest, Approver
+from agent.policy.approval import Approver, denied, permitted
 from agent.policy.permissions import Permissions
 from tools.base import ToolContext, ToolError, plural
 from tools.tests import RunTests
@@ -171,42 +170,18 @@ class AutoTest:
         self.runs += 1
         call_id = f"auto-test-{self.runs}"
         check = self.permissions.check(tool)
-        refusal = check.reason if check.verdict == "deny" else None
-        if check.verdict == "ask":
-            asked = ApprovalRequested(
-                call_id=call_id,
-                name=tool.name,
-                kind=tool.kind,
-                summary=tool.summary(),
-                reason=check.reason,
-                suggestion=check.suggestion.describe() if check.suggestion else None,
-            )
-            yield asked
-            request = ApprovalRequest(
-                **asked.model_dump(exclude={"type"}), arguments=tool.model_dump()
-            )
-            decision = await self.approver.decide(request)
-            if not decision.allow:
-                refusal = decision.message or check.reason
-            elif (
-                decision.remember
-                and check.suggestion is not None
-                and (problem := self.permissions.remember(check.suggestion))
-            ):
-                yield Error(message=problem, fatal=False)
+        summary = tool.summary()
+        refusal = None
+        async for item in permitted(
+            self.permissions, self.approver, call_id, tool, summary, check, refused=check.reason
+        ):
+            if isinstance(item, str):
+                refusal = item
+            else:
+                yield item
         if refusal is not None:
             self.on = False
-            yield PermissionDenial(
-                call_id=call_id,
-                tool=tool.name,
-                kind=tool.kind,
-                summary=tool.summary(),
-                reason=refusal,
-                refusal=check.refusal or "needs_approval",
-                rule=check.rule.describe() if check.rule else None,
-                suggestion=check.suggestion.describe() if check.suggestion else None,
-                path=check.path,
-            )
+            yield denied(call_id, tool, summary, refusal, check)
             why = "needs approval and was refused" if check.verdict == "ask" else "is refused here"
             yield Error(
                 message=f"Auto-test did not run the tests: {command} {why}, so auto-test is off "

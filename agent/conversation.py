@@ -38,7 +38,6 @@ from agent.context.mentions import Attached, attach
 from agent.context.prompt import FolderInstructions, fill, folder_instructions, system_prompt
 from agent.context.tokens import TokenCounter, context_window
 from agent.events import (
-    ApprovalRequested,
     AssistantMessage,
     Committed,
     Compacted,
@@ -64,8 +63,8 @@ from agent.events import (
 from agent.index.files import IndexRefused, is_artifact
 from agent.index.index import CodeIndex
 from agent.llm import LLM, LLMError, Reply
-from agent.policy.approval import ApprovalRequest, Approver
-from agent.policy.permissions import Check, Permissions
+from agent.policy.approval import Approver, denied, permitted
+from agent.policy.permissions import Permissions
 from agent.policy.rules import RuleBook
 from agent.policy.sandboxing import describe_sandbox
 from agent.session import SessionInfo, SessionStore
@@ -623,7 +622,8 @@ class Conversation:
             arguments=tool.model_dump(),
         )
         refusal = None
-        async for item in self._permitted(call_id, tool, summary, self.permissions.check(tool)):
+        check = self.permissions.check(tool)
+        async for item in permitted(self.permissions, self.approver, call_id, tool, summary, check):
             if isinstance(item, str):
                 refusal = item
             else:
@@ -712,25 +712,15 @@ class Conversation:
         )
         refusal = None
         check = self.permissions.check(tool)
-        async for item in self._permitted(call.id, tool, summary, check):
+        async for item in permitted(self.permissions, self.approver, call.id, tool, summary, check):
             if isinstance(item, str):
                 refusal = item
             else:
                 yield item
         if refusal is not None:
-            denial = PermissionDenial(
-                call_id=call.id,
-                tool=call.name,
-                kind=tool_class.kind,
-                summary=summary,
-                reason=refusal,
-                refusal=check.refusal or "needs_approval",
-                rule=check.rule.describe() if check.rule else None,
-                suggestion=check.suggestion.describe() if check.suggestion else None,
-                path=check.path,
-            )
-            self.denials.append(denial)
-            yield self._answer(call, "denied", ToolResult(output=refusal, is_error=True), denial)
+            refused = denied(call.id, tool, summary, refusal, check)
+            self.denials.append(refused)
+            yield self._answer(call, "denied", ToolResult(output=refusal, is_error=True), refused)
             return
         if tool_class.kind == "edit":  # auto-test measures what fails before the first edit
             async for event in self._auto_test(self.autotest.before_edit()):
@@ -756,36 +746,6 @@ class Conversation:
             yield PlanUpdated(items=result.plan)
         if result.tests is not None:
             yield self.autotest.marked(result.tests.model_copy(update={"call_id": call.id}))
-
-    async def _permitted(
-        self, call_id: str, tool: Tool, summary: str, check: Check
-    ) -> AsyncIterator[Event | str]:
-        """Whether ``tool`` may run, as ``check`` says, asking the approver when it must:
-        the events on the way, then the refusal (for the model) if it may not."""
-        if check.verdict == "deny":
-            yield check.reason
-        elif check.verdict == "ask":
-            asked = ApprovalRequested(
-                call_id=call_id,
-                name=tool.name,
-                kind=tool.kind,
-                summary=summary,
-                reason=check.reason,
-                suggestion=check.suggestion.describe() if check.suggestion else None,
-            )
-            yield asked
-            request = ApprovalRequest(
-                **asked.model_dump(exclude={"type"}), arguments=tool.model_dump()
-            )
-            decision = await self.approver.decide(request)
-            if not decision.allow:
-                yield decision.message or "Refused by the user. Do not retry it."
-            elif (
-                decision.remember
-                and check.suggestion is not None
-                and (problem := self.permissions.remember(check.suggestion))
-            ):
-                yield Error(message=problem, fatal=False)
 
     async def _auto_test(
         self, items: AsyncIterator[Event | PermissionDenial]
