@@ -19,13 +19,13 @@ import asyncio
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sandbox import median_ms, sympy_tree  # bench/sandbox.py, beside this script
 
 from agent.session import SessionStore
 from agent.vcs import git
@@ -36,31 +36,16 @@ from tools.limits import Limits
 from tools.sandbox import Sandbox, SandboxSettings, find_bubblewrap
 from tools.shell import RunCommand
 
-SYMPY = Path(__file__).resolve().parents[2] / "shared/bench/swebench_dev/trees"
-
 
 def repository(root: Path) -> Path:
-    archive = next(SYMPY.glob("sympy__sympy@*.tar.gz"), None)
-    if archive is None:
-        sys.exit(f"the SymPy snapshot is missing under {SYMPY}")
-    with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="data")
-    workspace = next(path for path in root.iterdir() if path.is_dir())
+    """The SymPy snapshot, committed to a new git repository."""
+    workspace = sympy_tree(root)
     quiet = {"cwd": workspace, "check": True, "capture_output": True}
     subprocess.run(["git", "init", "-q"], **quiet)
     subprocess.run(["git", "add", "-A"], **quiet)
     identity = ["-c", "user.name=Bench", "-c", "user.email=bench@example.com"]
     subprocess.run(["git", *identity, "commit", "-qm", "snapshot"], **quiet)
     return workspace
-
-
-def median_ms(action: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
 
 
 def main() -> None:

@@ -33,13 +33,18 @@ from tools.shell import RunCommand
 SYMPY = Path(__file__).resolve().parents[2] / "shared/bench/swebench_dev/trees"
 
 
-def large_workspace(root: Path) -> Path:
+def sympy_tree(root: Path) -> Path:
+    """The SymPy source snapshot of the benchmark data, unpacked under ``root``."""
     archive = next(SYMPY.glob("sympy__sympy@*.tar.gz"), None)
     if archive is None:
         sys.exit(f"the SymPy snapshot is missing under {SYMPY}")
     with tarfile.open(archive) as tar:
         tar.extractall(root, filter="data")
-    workspace = next(path for path in root.iterdir() if path.is_dir())
+    return next(path for path in root.iterdir() if path.is_dir())
+
+
+def large_workspace(root: Path) -> Path:
+    workspace = sympy_tree(root)
     for package in range(2000):
         folder = workspace / "node_modules" / f"pkg{package}" / "lib"
         folder.mkdir(parents=True)
