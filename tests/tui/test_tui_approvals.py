@@ -8,19 +8,16 @@ from conftest import idle, make_app, running, say, until
 
 from agent.tui.widgets.tool_block import ToolBlock
 
+from helpers import edit
 from scripted_llm import Reply, ScriptedLLM, tool
-
-
-def edit(old: str, new: str) -> Reply:
-    return Reply(calls=[tool("edit_file", path="textutil.py", old_text=old, new_text=new)])
 
 
 async def test_allow_always_deny_and_deny_with_a_message(llm: ScriptedLLM, repo: Path) -> None:
     llm.add(
-        edit("import re\n", "import re\nimport unicodedata\n"),
+        edit("textutil.py", "import re\n", "import re\nimport unicodedata\n"),
         Reply(calls=[tool("run_command", command="ls")]),
-        edit("text.lower()", "text.casefold()"),
-        edit("def slugify", "def make_slug"),
+        edit("textutil.py", "text.lower()", "text.casefold()"),
+        edit("textutil.py", "def slugify", "def make_slug"),
         Reply(text="Done, as you asked."),
         Reply(text="Import unicodedata"),  # the auto-commit's message
     )

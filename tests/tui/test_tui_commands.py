@@ -11,24 +11,15 @@ from agent.tui.widgets import conversation_view
 from agent.tui.widgets.diff_view import DiffView
 from agent.tui.widgets.note import Note
 
-from helpers import identity
-from scripted_llm import Reply, ScriptedLLM, tool
+from helpers import edit, identity
+from scripted_llm import Reply, ScriptedLLM
 
 
 async def test_diff_then_undo_then_clear(llm: ScriptedLLM, repo: Path) -> None:
     identity(repo)
     before = (repo / "textutil.py").read_text()
     llm.add(
-        Reply(
-            calls=[
-                tool(
-                    "edit_file",
-                    path="textutil.py",
-                    old_text="import re\n",
-                    new_text="import re\nimport unicodedata\n",
-                )
-            ]
-        ),
+        edit("textutil.py", "import re\n", "import re\nimport unicodedata\n"),
         Reply(text="Imported it."),
         Reply(text="Import unicodedata"),  # the auto-commit's message
         Reply(text="The user had unicodedata imported; it was undone."),  # /compact's summary
