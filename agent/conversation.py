@@ -737,9 +737,10 @@ class Conversation:
                 is_error=True,
                 summary=f"{type(error).__name__}: {error}",
             )
-        if problem := await asyncio.to_thread(self._after):
-            yield Error(message=problem, fatal=False)
-        self.checkpoints.save()
+        if tool.kind in ("edit", "execute"):  # what may have changed files: checkpointed
+            if problem := await asyncio.to_thread(self._after):
+                yield Error(message=problem, fatal=False)
+            self.checkpoints.save()
         blocks, files = ([], []) if result.is_error else self._folder_instructions(tool)
         yield self._answer(call, "error" if result.is_error else "ok", result, None, blocks, files)
         if result.plan is not None:

@@ -57,14 +57,21 @@ def describe(done: Undone, session_id: str) -> str:
     return "\n".join(lines)
 
 
+def _chosen(store: SessionStore, workspace: Path, ref: str | None) -> SessionInfo | None:
+    """``chosen_session``, or None once the reason was printed."""
+    try:
+        return chosen_session(store, workspace, ref)
+    except SessionError as error:
+        print(f"shipmate: {error}", file=sys.stderr)
+        return None
+
+
 def undo_command(workspace: Path, ref: str | None, force: bool, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     store = SessionStore(data_dir() / "sessions.db")
     try:
-        try:
-            session = chosen_session(store, workspace, ref)
-        except SessionError as error:
-            print(f"shipmate: {error}", file=sys.stderr)
+        session = _chosen(store, workspace, ref)
+        if session is None:
             return EXIT_USAGE
         if running_elsewhere(session):
             print(
@@ -89,10 +96,8 @@ def diff_command(workspace: Path, ref: str | None, out: TextIO | None = None) ->
     out = out or sys.stdout
     store = SessionStore(data_dir() / "sessions.db")
     try:
-        try:
-            session = chosen_session(store, workspace, ref)
-        except SessionError as error:
-            print(f"shipmate: {error}", file=sys.stderr)
+        session = _chosen(store, workspace, ref)
+        if session is None:
             return EXIT_USAGE
         colour = out.isatty()
         text = session_diff(

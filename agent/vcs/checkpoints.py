@@ -16,7 +16,7 @@ import hashlib
 import os
 import stat
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,7 +113,6 @@ class Snapshot:
     """The git-changed files before a command: their content, or None if too much."""
 
     files: dict[str, Read] | None
-    index: dict[str, str] = field(default_factory=dict)
 
 
 class Recorder:

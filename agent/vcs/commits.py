@@ -35,10 +35,6 @@ class CommitError(Exception):
     """The commit was not made; the message says why (and a hook's output, when one failed)."""
 
 
-class NothingToCommit(CommitError):
-    pass
-
-
 def co_author(model: str) -> str:
     return f"Co-authored-by: Shipmate ({model}) <{TRAILER_EMAIL}>"
 
@@ -118,7 +114,7 @@ async def commit_files(
         repository.check("update-index", "-z", "--index-info", input=entries, index=index)
         tree = repository.check("write-tree", index=index).decode().strip()
         if head and tree == repository.check("rev-parse", f"{head}^{{tree}}").decode().strip():
-            raise NothingToCommit("Nothing to commit: the files are as the last commit has them.")
+            raise CommitError("Nothing to commit: the files are as the last commit has them.")
         message_file = folder / "COMMIT_EDITMSG"
         message_file.write_text(message, encoding="utf-8")
         if run_hook is not None:
