@@ -510,6 +510,15 @@ class Conversation:
             self.ctx.workspace, self.store, self.session_id, self.checkpoints.blobs, colour
         )
 
+    async def uncommitted(self) -> list[str]:
+        """The files the agent changed in this session that differ from HEAD (none outside
+        git): what a front-end marks as not committed yet."""
+        repository = self.checkpoints.repository
+        if repository is None:
+            return []
+        changed = self.checkpoints.changed()  # the store is bound to this thread
+        return await asyncio.to_thread(changed_paths, repository, changed)
+
     # What the user does between turns (the TUI's commands)
 
     def use_model(self, llm: LLM) -> None:

@@ -31,7 +31,7 @@ from agent.tui.widgets.user_message import UserMessage as UserLine
 if TYPE_CHECKING:
     from agent.config import Settings
     from agent.conversation import Conversation
-    from agent.events import Compacted, Event, Result
+    from agent.events import Compacted, Event, Result, TestsFinished
     from agent.llm import LLM
     from agent.policy.approval import ApprovalRequest, Decision
     from agent.tui.widgets.assistant_text import AssistantText
@@ -184,6 +184,8 @@ class ShipmateApp(App[None]):
             conversation = Conversation(**self.parts)
         self._wire(conversation)
         self.conversation = conversation  # ready: queued messages go now
+        if session is not None:
+            await self._git_state()
         self._next()
 
     def _wire(self, conversation: Conversation) -> None:
@@ -271,8 +273,15 @@ class ShipmateApp(App[None]):
             if isinstance(self.focused, ToolBlock) and not self.focused.waiting:
                 self.input.focus()  # the turn ended (or was stopped) while it asked
             self.busy = self.status.busy = False
-            self.status.branch = await asyncio.to_thread(current_branch, self.launch.workspace)
+            await self._git_state()
             self._next()
+
+    async def _git_state(self) -> None:
+        """The branch, and how many of the agent's files are not committed, in the status
+        bar: after every turn, undo and commit."""
+        self.status.branch = await asyncio.to_thread(current_branch, self.launch.workspace)
+        if self.conversation is not None:
+            self.status.uncommitted = len(await self.conversation.uncommitted())
 
     async def _show(self, event: Event) -> None:
         """One event of the core, on screen."""
@@ -337,9 +346,9 @@ class ShipmateApp(App[None]):
                 if event.call_id.startswith("user-"):  # what the user ran: its output shown
                     self.blocks[event.call_id].expanded = True
             case TestsFinished(call_id=call_id) if call_id in self.blocks:
-                self.blocks[call_id].add_tests(event.summary)
+                self.blocks[call_id].add_tests(event)
             case TestsFinished():
-                await self.view.add(Note(f"auto-test: {event.command} → {event.summary}"))
+                await self.view.add(auto_test_block(event))
             case PlanUpdated() if self.plan is not None:
                 self.plan.show(event.items)
             case PlanUpdated():
@@ -567,7 +576,7 @@ class ShipmateApp(App[None]):
         except ValidationError:
             await self.view.add(Note("/test takes a test file, folder or id.", "error"))
             return
-        self._run(self._consume(conversation.run_for_user(tool)))
+        self._run(self._consume(conversation.run_for_user(tool, tell=True)))
 
     async def _map(self, conversation: Conversation, query: str) -> None:
         from agent.tui.widgets.output_block import OutputBlock
@@ -622,6 +631,7 @@ class ShipmateApp(App[None]):
         await self._replay(store.events(session.id))
         self._wire(conversation)
         self.conversation = conversation
+        await self._git_state()
 
     async def _clear(self) -> None:
         from agent.conversation import Conversation
@@ -630,6 +640,7 @@ class ShipmateApp(App[None]):
         self.blocks.clear()
         self.conversation = Conversation(**self.parts)
         self._wire(self.conversation)
+        self.status.uncommitted = 0
         self.status.context_tokens = 0
         self.status.context_percent = 0.0
         await self.view.add(Note("A new conversation: the model remembers nothing of before."))
@@ -653,6 +664,7 @@ class ShipmateApp(App[None]):
             lines.append(f"Commits: {done.commits}")
         lines.append(f"{done.remaining} more turn(s) can be undone; the model is told.")
         await self.view.add(Note("\n".join(lines)))
+        await self._git_state()
 
     def summary(self) -> str:
         """Printed into the terminal's scrollback when the app is left."""
@@ -679,6 +691,21 @@ def sandbox_state(sandbox: Sandbox, settings: Settings) -> str:
     if sandbox.active:
         return "sandbox on"
     return "sandbox off" if settings.dangerously_no_sandbox else "no sandbox"
+
+
+def auto_test_block(run: TestsFinished) -> ToolBlock:
+    """An auto-test run (no tool call of the model's): a finished block like run_tests'."""
+    from agent.events import ToolFinished
+
+    failed = bool(run.failures) or run.exit_code not in (0, None) or run.timed_out
+    what = "auto-test before the agent's edits" if run.baseline else "auto-test"
+    block = ToolBlock("", "run_tests", "execute", f"{what}: {run.command}")
+    block.finish(
+        ToolFinished(call_id="", name="run_tests", status="error" if failed else "ok", summary="")
+    )
+    block.elapsed = run.seconds
+    block.add_tests(run)
+    return block
 
 
 def compacted(event: Compacted) -> str:

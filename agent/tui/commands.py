@@ -15,7 +15,7 @@ COMMANDS = {
     "approval": "/approval MODE: read-only, ask, auto-edit or full-auto",
     "model": "/model NAME: another model from the next message; alone: the current one",
     "commit": "/commit [MESSAGE]: commit the agent's changes now (the model writes the message)",
-    "test": "/test [TARGET]: run the project's tests (all, or a file, folder or test id)",
+    "test": "/test [TARGET]: run the tests (all, or a file, folder, id); the model sees them",
     "map": "/map [QUERY]: the repo map, ranked for the query",
     "sessions": "this workspace's sessions: Enter resumes one here",
     "resume": "/resume ID: go on with that session here",

@@ -7,12 +7,15 @@ character to the terminal: Textual passes them through untouched.
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 
 from agent.terminal import BIDI, for_model
 
 _NO_BIDI = dict.fromkeys(BIDI)
 
+HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 ICONS = {"read": "◇", "edit": "✎", "execute": "»", "git": "⎇", "plan": "☰", None: "?"}
 
 
@@ -28,22 +31,40 @@ def plain(text: str, style: str = "") -> Text:
 
 
 def diff_text(diff: str) -> Text:
-    """A unified diff, coloured by line: additions green, removals red, hunks cyan."""
+    """A unified diff as a person reads it: a gutter of old and new line numbers (when it
+    has hunks), additions green, removals red, hunk headers dim cyan."""
+    lines = clean(diff).splitlines()
+    numbered = any(HUNK.match(line) for line in lines)
+    width = len(str(max([hunk_end(line) for line in lines] or [0])))
+    old = new = 0
     out = Text()
-    for line in clean(diff).splitlines():
-        if line.startswith(("+++", "---", "diff ", "index ")):
+    for line in lines:
+        gutter = ""
+        if hunk := HUNK.match(line):
+            old, new = int(hunk.group(1)), int(hunk.group(3))
+            style = "dim cyan"
+        elif line.startswith(("+++", "---", "diff ", "index ", "new file", "deleted file")):
             style = "bold"
         elif line.startswith("+"):
-            style = "green"
+            style, gutter, new = "green", f"{'':>{width}} {new:>{width}}", new + 1
         elif line.startswith("-"):
-            style = "red"
-        elif line.startswith("@@"):
-            style = "cyan"
+            style, gutter, old = "red", f"{old:>{width}} {'':>{width}}", old + 1
         else:
-            style = ""
+            style, gutter = "", f"{old:>{width}} {new:>{width}}"
+            old, new = old + 1, new + 1
+        if numbered:
+            out.append(f"{gutter:<{2 * width + 1}} ", style="dim")
         out.append(line + "\n", style=style)
     out.rstrip()
     return out
+
+
+def hunk_end(line: str) -> int:
+    """The last line number a hunk header's ranges reach (0 for any other line)."""
+    if not (hunk := HUNK.match(line)):
+        return 0
+    old, old_count, new, new_count = (int(n) if n else 1 for n in hunk.groups())
+    return max(old + old_count, new + new_count)
 
 
 def seconds(elapsed: float) -> str:

@@ -54,9 +54,12 @@ async def test_commit_commits_the_agents_changes(llm: ScriptedLLM, repo: Path) -
     async with running(app) as pilot:
         await say(pilot, "write notes")
         await idle(pilot)
+        assert app.status.uncommitted == 1
+        assert "1 file(s) not committed" in str(app.status.render())
         await say(pilot, "/commit Add the notes")
         await idle(pilot)
         assert last_note(app).text.startswith("git: committed")
+        assert app.status.uncommitted == 0
         assert git(repo, "log", "-1", "--format=%s").strip() == "Add the notes"
         await say(pilot, "/commit")
         await idle(pilot)
@@ -71,7 +74,13 @@ async def test_test_shows_the_structured_result(llm: ScriptedLLM, repo: Path) ->
         (block,) = app.view.query(ToolBlock)
         assert "run_tests" in block.summary and "1 failed" in block.tests
         assert block.expanded
+        body = str(block.body.render())
+        assert "1 failed" in body and "test_textutil.py::" in body  # the failing test, named
         assert not llm.requests  # the model was not asked anything
+        llm.add(Reply(text="I see the failure."))
+        await say(pilot, "what failed?")
+        await idle(pilot)
+    assert "test_textutil.py::" in sent_text(llm)  # the run was offered to the model
 
 
 async def test_map_shows_the_repo_map(llm: ScriptedLLM, repo: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import idle, make_app, running, say, until
+from textual.events import Key
 from textual.pilot import Pilot
 
 from agent.tui.app import ShipmateApp
@@ -124,3 +125,16 @@ async def test_up_takes_back_the_last_queued_message(llm: ScriptedLLM, repo: Pat
         await idle(pilot)
     assert len(llm.requests) == 2
     assert llm.requests[1]["messages"][-1]["content"].endswith("second")
+
+
+async def test_a_command_typed_fast_runs_on_the_first_enter(llm: ScriptedLLM, repo: Path) -> None:
+    """Keys that arrive together (a fast typist, tmux's send-keys) are all queued before the
+    input hears of its own changes: Enter must see the whole word."""
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        for character in "/cost":
+            app.input.post_message(Key(character, character))
+        app.input.post_message(Key("enter", None))
+        await until(pilot, lambda: bool(app.view.query(Note)))
+        assert app.view.query(Note)[-1].text.startswith("This session:")
+        assert app.input.text == ""

@@ -10,6 +10,7 @@ from agent.tui.widgets.assistant_text import AssistantText
 from agent.tui.widgets.tool_block import ToolBlock
 from agent.tui.widgets.user_message import UserMessage
 
+from helpers import FIX_NEW, FIX_OLD
 from scripted_llm import Reply, ScriptedLLM, tool
 
 
@@ -73,3 +74,36 @@ async def test_the_app_tells_the_model_a_person_is_there(llm: ScriptedLLM, repo:
         await idle(pilot)
         system = llm.requests[0]["messages"][0]["content"]
         assert "allow or refuse" in system and "unattended" not in system
+
+
+async def test_auto_test_runs_show_as_expandable_test_blocks(llm: ScriptedLLM, repo: Path) -> None:
+    """Auto-test's runs are not the model's tool calls, yet each is a block that expands to
+    the structured result: the run before the first edit (the unicode test already failing),
+    and the one after the turn (all passing)."""
+    import_unicodedata = tool(
+        "edit_file",
+        path="textutil.py",
+        old_text="import re\n",
+        new_text="import re\nimport unicodedata\n",
+    )
+    llm.add(
+        Reply(
+            calls=[
+                import_unicodedata,
+                tool("edit_file", path="textutil.py", old_text=FIX_OLD, new_text=FIX_NEW),
+            ]
+        ),
+        Reply(text="Fixed."),
+        Reply(text="Strip accents in slugify()"),  # the auto-commit's message
+    )
+    app = make_app(llm, repo, approval="full-auto", auto_test=True)
+    async with running(app) as pilot:
+        await say(pilot, "fix slugify for accents")
+        await idle(pilot, timeout=60)
+        runs = [block for block in app.view.query(ToolBlock) if "auto-test" in block.summary]
+        assert [block.status for block in runs] == ["error", "ok"], [b.summary for b in runs]
+        assert "before the agent's edits" in runs[0].summary
+        await pilot.click(runs[0])
+        body = str(runs[0].body.render())
+        assert "1 failed" in body and "test_unicode" in body
+        assert "passed" in runs[1].tests and "failed" not in runs[1].tests

@@ -26,6 +26,7 @@ class StatusBar(Static):
     index = reactive("index: builds with the first message")
     compact = reactive(False)  # a narrow terminal: fewer words
     branch = reactive("")
+    uncommitted = reactive(0)  # files the agent changed that are not committed
     busy = reactive(False)
 
     def render(self) -> Text:
@@ -47,6 +48,9 @@ class StatusBar(Static):
             parts.append(Text(self.index))
         if self.branch and not self.compact:
             parts.append(Text(f"⎇ {clean(self.branch)}"))
+        if self.uncommitted:
+            words = "uncommitted" if self.compact else "file(s) not committed"
+            parts.append(Text(f"✎ {self.uncommitted} {words}", style="yellow"))
         if self.busy:
             parts.insert(0, Text("●" if self.compact else "● Esc stops", style="bold italic"))
         return Text(" · ", style="dim").join(parts)

@@ -3,7 +3,8 @@ click or Enter to show its output (an edit's coloured diff).
 
 While its call waits for approval the block shows what would run (the command, or the
 change) and answers with y (allow once), a (always: save the suggested rule), n (deny) or
-m (deny with a message typed in the input).
+m (deny with a message typed in the input). A test run expands to its structured result:
+the counts, then each failing test with the first line of its message.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from textual.widgets import Static
 from agent.tui.render import ICONS, clean, diff_text, plain, seconds
 
 if TYPE_CHECKING:
-    from agent.events import ToolFinished, ToolKindName
+    from agent.events import TestsFinished, ToolFinished, ToolKindName
     from agent.policy.approval import ApprovalRequest, Decision
 
 OUTPUT_LINES = 200  # the tail of a long output shown when expanded
+FAILURES_SHOWN = 20  # failing tests listed in a test run's summary
 STATUS = {
     "running": ("…", "italic"),
     "pending": ("? waiting for you", "bold yellow"),
@@ -77,6 +79,7 @@ class ToolBlock(Vertical, can_focus=True):
         self.output = ""
         self.diff: str | None = None
         self.tests = ""
+        self.run: TestsFinished | None = None
         self.outcome = ""  # the result's own one-line summary
         self.request: ApprovalRequest | None = None
         self.future: asyncio.Future[Decision] | None = None
@@ -119,8 +122,9 @@ class ToolBlock(Vertical, can_focus=True):
         self.timed = False
         self._draw()
 
-    def add_tests(self, summary: str) -> None:
-        self.tests = summary
+    def add_tests(self, run: TestsFinished) -> None:
+        self.tests = run.summary
+        self.run = run
         self._draw()
 
     def _draw(self) -> None:
@@ -153,6 +157,8 @@ class ToolBlock(Vertical, can_focus=True):
             return None
         if self.diff:
             return diff_text(self.diff)
+        if self.run is not None:
+            return test_summary(self.run)
         lines = clean(self.output).splitlines() or ["(no output)"]
         cut = len(lines) - OUTPUT_LINES
         shown = Text(f"… {cut} lines above\n", style="dim") if cut > 0 else Text()
@@ -217,3 +223,24 @@ def preview(request: ApprovalRequest) -> Text | None:
     if isinstance(arguments.get("patch"), str):
         return diff_text(arguments["patch"])
     return plain(json.dumps(arguments, indent=1, ensure_ascii=False)[:2000])
+
+
+def test_summary(run: TestsFinished) -> Text:
+    """A test run at a glance: the command and its counts, then the failing tests (those
+    that failed before the agent's first edit marked), each with its message's first line."""
+    shown = Text("$ ", style="bold") + plain(run.command)
+    shown.append(f"  {seconds(run.seconds)}\n", style="dim")
+    failed = bool(run.failures) or run.exit_code not in (0, None) or run.timed_out
+    shown.append(clean(run.summary), style="bold red" if failed else "bold green")
+    for failure in run.failures[:FAILURES_SHOWN]:
+        mark = "✗ " if failure.kind == "failed" else "! "
+        shown.append("\n  " + mark, style="red")
+        shown.append(clean(failure.test_id), style="bold")
+        if failure.pre_existing:
+            shown.append(" (failed before the agent's edits)", style="dim italic")
+        if message := clean(failure.message).strip():
+            shown.append("\n      " + message.splitlines()[0][:300], style="")
+    more = max(run.failures_total, len(run.failures)) - min(len(run.failures), FAILURES_SHOWN)
+    if more > 0:
+        shown.append(f"\n  … {more} more failing", style="dim")
+    return shown
