@@ -103,6 +103,11 @@ class Settings(BaseModel):
     auto_test_rounds: int = Field(
         3, ge=0, le=20, description="Fix rounds auto-test gives the model in one turn"
     )
+    theme: str = Field(
+        "auto",
+        description="The app's colours: auto (light when the terminal says its background "
+        "is), dark, light, or a Textual theme's name",
+    )
     request_timeout: float = Field(300.0, gt=0, description="Seconds to wait on the model API")
     max_retries: int = Field(5, ge=0, le=20, description="Retries of a failed model call")
     allow_network: bool = Field(False, description="Let sandboxed commands reach the network")

@@ -10,6 +10,7 @@ core's events and answers its approvals; the agent's work is all in ``Conversati
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 
 from agent.tui.commands import HELP, MODES, MORE, parse
-from agent.tui.render import seconds
+from agent.tui.palette import ShipmateCommands
+from agent.tui.render import clean, seconds
 from agent.tui.widgets.completions import Completions
 from agent.tui.widgets.conversation_view import ConversationView
 from agent.tui.widgets.note import Note
@@ -62,7 +64,7 @@ class Launch:
 class ShipmateApp(App[None]):
     CSS_PATH = STYLES  # type: ignore[assignment]
     TITLE = "shipmate"
-    ENABLE_COMMAND_PALETTE = False
+    COMMANDS = App.COMMANDS | {ShipmateCommands}
     AUTO_FOCUS = "PromptInput"  # typing goes to the input from the first frame
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "interrupt", "Stop", priority=True),
@@ -95,6 +97,8 @@ class ShipmateApp(App[None]):
         self.input.take_queued = self._take_queued
         self.sending: UserLine | None = None  # the message of the turn in flight
         self.status = StatusBar()
+        self.commits: list[str] = []  # for the summary printed on leaving
+        self.last_tests = ""
 
     def compose(self) -> ComposeResult:
         yield self.view
@@ -103,6 +107,9 @@ class ShipmateApp(App[None]):
         yield self.status
 
     def on_mount(self) -> None:
+        self.theme = terminal_theme(os.environ.get("COLORFGBG", ""))
+        if self.settings is not None:
+            self._apply_theme(self.settings.theme)
         self.input.focus()
         self.status.mode = self.mode
         self.status.model = self.launch.flags.get("model") or "…"
@@ -136,7 +143,20 @@ class ShipmateApp(App[None]):
         assert self.settings is not None
         if self.mode == (self.launch.flags.get("approval") or "ask"):
             self.mode = self.status.mode = self.settings.approval
+        self._apply_theme(self.settings.theme)
         self.status.model = choose_model(self.settings)
+
+    def _apply_theme(self, name: str) -> None:
+        """The ``theme`` setting: ``auto`` keeps what the terminal suggested."""
+        chosen = {"dark": "textual-dark", "light": "textual-light"}.get(name, name)
+        if chosen == "auto":
+            return
+        if chosen in self.available_themes:
+            self.theme = chosen
+        else:
+            known = ", ".join(["auto", "dark", "light", *sorted(self.available_themes)])
+            said = f"There is no theme {name!r}; theme takes one of: {known}."
+            self.notify(said, severity="warning", markup=False)
 
     async def _failed_to_start(self, message: str) -> None:
         await self.view.add(Note(message, "error"))
@@ -190,7 +210,7 @@ class ShipmateApp(App[None]):
 
     def _wire(self, conversation: Conversation) -> None:
         if warning := conversation.set_approval(self.mode):  # type: ignore[arg-type]
-            self.notify(warning, severity="warning")
+            self.notify(warning, severity="warning", markup=False)
         loop = asyncio.get_running_loop()
 
         def progress(done: int, total: int) -> None:  # from the index's thread
@@ -307,6 +327,10 @@ class ShipmateApp(App[None]):
         from agent.tui.widgets.plan_view import PlanView
 
         conversation = self.conversation
+        if isinstance(event, TestsFinished):
+            self.last_tests = event.summary
+        elif isinstance(event, Committed):
+            self.commits.append(event.commit)
         match event:
             case UserMessage() if self.sending is not None:
                 self.sending.attach(event.files)
@@ -462,6 +486,31 @@ class ShipmateApp(App[None]):
         line.remove()
         return text
 
+    def on_user_message_take_back(self, message: UserLine.TakeBack) -> None:
+        """A queued message clicked: out of the queue, into the input after what is there."""
+        for index, (text, line) in enumerate(self.queue):
+            if line is message.line:
+                del self.queue[index]
+                line.remove()
+                self.input.text = f"{self.input.text}\n{text}" if self.input.text else text
+                self.input.move_cursor(self.input.document.end)
+                self.input.focus()
+                return
+
+    def choose_mode(self, mode: str) -> None:
+        """The palette's approval modes."""
+        self._set_mode(mode)
+        self.notify(f"Approval mode: {mode}", markup=False)
+
+    async def palette_command(self, name: str, takes_argument: bool) -> None:
+        """A slash command from the palette: run, or put in the input to be finished."""
+        if takes_argument:
+            self.input.text = f"/{name} "
+            self.input.move_cursor(self.input.document.end)
+            self.input.focus()
+        else:
+            await self._command(f"/{name}")
+
     def action_cycle_mode(self) -> None:
         self._set_mode(MODES[(MODES.index(self.mode) + 1) % len(MODES)])
 
@@ -470,7 +519,7 @@ class ShipmateApp(App[None]):
         self.mode = self.status.mode = mode
         conversation = self.conversation
         if conversation is not None and (warning := conversation.set_approval(mode)):  # type: ignore[arg-type]
-            self.notify(warning, severity="warning")
+            self.notify(warning, severity="warning", markup=False)
 
     def action_quit_twice(self) -> None:
         now = time.monotonic()
@@ -625,6 +674,7 @@ class ShipmateApp(App[None]):
             return
         await self.view.remove_children()
         self.blocks.clear()
+        self.commits, self.last_tests = [], ""
         self.status.context_tokens = 0
         self.status.context_percent = 0.0
         conversation = Conversation.resume(session, **self.parts)
@@ -638,6 +688,7 @@ class ShipmateApp(App[None]):
 
         await self.view.remove_children()
         self.blocks.clear()
+        self.commits, self.last_tests = [], ""
         self.conversation = Conversation(**self.parts)
         self._wire(self.conversation)
         self.status.uncommitted = 0
@@ -667,17 +718,34 @@ class ShipmateApp(App[None]):
         await self._git_state()
 
     def summary(self) -> str:
-        """Printed into the terminal's scrollback when the app is left."""
+        """Printed into the terminal's scrollback when the app is left: what the session did
+        and the command that goes on with it."""
         from agent.session import short_id
 
         conversation = self.conversation
         if conversation is None or not conversation.messages:
             return ""
-        usage = conversation.session_usage
-        return (
-            f"shipmate: session {short_id(conversation.session_id)} · ${usage.cost_usd:.4f} · "
-            f"resume with: shipmate --resume {short_id(conversation.session_id)}"
-        )
+        session = short_id(conversation.session_id)
+        parts = [f"shipmate: session {session}"]
+        if files := conversation.checkpoints.changed():
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            parts.append(f"{len(files)} file(s) changed ({shown})")
+        if self.commits:
+            parts.append(
+                f"{len(self.commits)} commit(s) ({', '.join(c[:7] for c in self.commits)})"
+            )
+        if self.last_tests:
+            parts.append(f"tests: {self.last_tests}")
+        parts.append(f"${conversation.session_usage.cost_usd:.4f}")
+        said = clean(" · ".join(parts))  # file names and test output are untrusted
+        return f"{said}\nresume with: shipmate --resume {session}"
+
+
+def terminal_theme(colorfgbg: str) -> str:
+    """Light when the terminal says its background is (``COLORFGBG``, set by rxvt, Konsole,
+    iTerm2 and others: ``fg;bg`` with bg 7 or 15 white), else dark."""
+    background = colorfgbg.rsplit(";", 1)[-1]
+    return "textual-light" if background in ("7", "15") else "textual-dark"
 
 
 def current_branch(workspace: Path) -> str:

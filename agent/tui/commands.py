@@ -23,6 +23,9 @@ COMMANDS = {
     "quit": "leave (Ctrl+C twice does too)",
 }
 
+# The commands the palette puts in the input for the person to finish, rather than run.
+TAKES_ARGUMENT = ("model", "resume", "map", "test", "commit")
+
 # The commands the app hands to ``ShipmateApp._more``.
 MORE = ("model", "commit", "test", "map", "sessions", "resume")
 
@@ -31,12 +34,13 @@ KEYS = {
     "Enter": "send (while the agent works: queued, sent next)",
     "Ctrl+J": "new line (Shift+Enter where the terminal reports it)",
     "Up / Down": "earlier messages, from the first or last line",
-    "Up, input empty": "take back the last queued message, to edit or drop it",
+    "Up, input empty": "take back the last queued message, to edit or drop it (or click it)",
     "@ or / at start": "complete a file (it joins the context) or a command: Tab/Enter",
     "Esc": "stop the agent's turn",
     "Shift+Tab": "next approval mode",
     "y / a / n / m": "on a pending tool call: allow once, always, deny, deny with a message",
     "Enter or click": "on a tool call: show its output",
+    "Ctrl+P": "the command palette: commands, approval modes, theme",
     "Ctrl+C": "copy the selection; twice quits",
 }
 

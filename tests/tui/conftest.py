@@ -21,7 +21,9 @@ SIZE = (120, 40)
 
 @pytest.fixture(autouse=True)
 def no_animation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deterministic screens: no animation, and the dark theme whatever terminal runs them."""
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    monkeypatch.delenv("COLORFGBG", raising=False)
 
 
 def make_app(server: ScriptedLLM, workspace: Path, **settings: Any) -> ShipmateApp:

@@ -55,7 +55,7 @@ async def test_commit_commits_the_agents_changes(llm: ScriptedLLM, repo: Path) -
         await say(pilot, "write notes")
         await idle(pilot)
         assert app.status.uncommitted == 1
-        assert "1 file(s) not committed" in str(app.status.render())
+        assert "✎ 1 uncommitted" in str(app.status.render())
         await say(pilot, "/commit Add the notes")
         await idle(pilot)
         assert last_note(app).text.startswith("git: committed")

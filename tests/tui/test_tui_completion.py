@@ -138,3 +138,23 @@ async def test_a_command_typed_fast_runs_on_the_first_enter(llm: ScriptedLLM, re
         await until(pilot, lambda: bool(app.view.query(Note)))
         assert app.view.query(Note)[-1].text.startswith("This session:")
         assert app.input.text == ""
+
+
+async def test_a_click_takes_a_queued_message_back(llm: ScriptedLLM, repo: Path) -> None:
+    llm.add(Fault("slow", seconds=1.0), Reply(text="Done."))
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        await say(pilot, "first")
+        await until(pilot, lambda: app.busy)
+        await say(pilot, "second")
+        await say(pilot, "third")
+        app.input.insert("draft")
+        second = app.queue[0][1]
+        await pilot.click(second)
+        await pilot.pause()
+        assert [text for text, _ in app.queue] == ["third"]
+        assert app.input.text == "draft\nsecond"
+        assert [line.text for line in app.view.query(UserMessage)] == ["first", "third"]
+        app.input.clear()
+        await idle(pilot)
+    assert [r["messages"][-1]["content"][-5:] for r in llm.requests] == ["first", "third"]

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import idle, make_app, running, say, until
+from textual.command import CommandPalette
 from textual.events import Paste
 
+from agent.tui.app import terminal_theme
 from agent.tui.widgets.assistant_text import AssistantText
 from agent.tui.widgets.note import Note
 from agent.tui.widgets.user_message import UserMessage
@@ -111,3 +113,53 @@ async def test_a_paste_never_sends_and_ctrl_c_twice_quits(llm: ScriptedLLM, repo
         await pilot.press("ctrl+c")
         await pilot.pause(0.05)
     assert not llm.requests
+
+
+async def test_the_command_palette_runs_commands_and_sets_modes(
+    llm: ScriptedLLM, repo: Path
+) -> None:
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"full-auto")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, CommandPalette))
+        assert app.mode == "full-auto" and app.status.mode == "full-auto"
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"/cost")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(app.view.query(Note)))
+        assert app.view.query(Note)[-1].text.startswith("This session:")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"/model")
+        await pilot.pause(0.3)
+        await pilot.press("enter")  # it takes a name: put in the input to finish
+        await until(pilot, lambda: app.input.text == "/model ")
+        assert app.focused is app.input
+
+
+def test_the_theme_follows_the_terminal() -> None:
+    assert terminal_theme("15;0") == "textual-dark"
+    assert terminal_theme("0;15") == "textual-light"
+    assert terminal_theme("0;default;7") == "textual-light"
+    assert terminal_theme("") == "textual-dark"
+
+
+async def test_the_theme_setting(llm: ScriptedLLM, repo: Path) -> None:
+    app = make_app(llm, repo, theme="light")
+    async with running(app):
+        assert app.theme == "textual-light"
+    app = make_app(llm, repo, theme="nord")
+    async with running(app):
+        assert app.theme == "nord"
+    app = make_app(llm, repo, theme="[b]neon")
+    async with running(app) as pilot:
+        await pilot.pause()
+        assert app.theme == "textual-dark"
+        (said,) = list(app._notifications)
+        assert "There is no theme '[b]neon'" in said.message and not said.markup

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from conftest import make_app, ready, say, until
+import pytest
+from conftest import idle, make_app, ready, say, until
 from textual.pilot import Pilot
+
+from agent.session import SessionSummary
+from agent.tui.screens.sessions import SessionsScreen
+from agent.tui.widgets.tool_block import ToolBlock
 
 from scripted_llm import Reply, ScriptedLLM, tool
 
@@ -42,3 +48,98 @@ def test_a_pending_approval(snap_compare: Any, llm: ScriptedLLM, repo: Path) -> 
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=pending)
+
+
+def fixed_durations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Durations on screen vary from run to run: shown as one fixed figure."""
+    monkeypatch.setattr("agent.tui.widgets.tool_block.seconds", lambda elapsed: "12 ms")
+    monkeypatch.setattr("agent.tui.app.seconds", lambda elapsed: "1.2 s")
+
+
+def finished_turn(llm: ScriptedLLM, repo: Path):  # type: ignore[no-untyped-def]
+    """A turn that edited a file and answered, its edit expanded to the diff."""
+    llm.add(
+        Reply(
+            text="I'll add the import.",
+            calls=[
+                tool(
+                    "edit_file",
+                    path="textutil.py",
+                    old_text="import re\n",
+                    new_text="import re\nimport unicodedata\n",
+                )
+            ],
+        ),
+        Reply(text="Done: `unicodedata` is **imported**.\n\n- next: strip accents"),
+    )
+    app = make_app(llm, repo, approval="auto-edit", auto_commit=False)
+
+    async def finished(pilot: Pilot[None]) -> None:
+        await ready(pilot)
+        await say(pilot, "import unicodedata in textutil")
+        await idle(pilot)
+        (block,) = app.view.query(ToolBlock)
+        block.expanded = True
+        app.input.focus()
+        await pilot.pause(0.2)
+
+    return app, finished
+
+
+def test_a_finished_turn_with_a_diff(
+    snap_compare: Any, llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed_durations(monkeypatch)
+    app, finished = finished_turn(llm, repo)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=finished)
+
+
+def test_a_finished_turn_in_60_columns(
+    snap_compare: Any, llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed_durations(monkeypatch)
+    app, finished = finished_turn(llm, repo)
+    assert snap_compare(app, terminal_size=(60, 40), run_before=finished)
+
+
+def test_the_sessions_picker(
+    snap_compare: Any, llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    day = 1_764_633_600  # 2025-12-02 00:00 UTC
+    sessions = [
+        SessionSummary(
+            id=f"{number:02d}" + "5e55" * 8,
+            created=day + number * 3600,
+            updated=day + number * 3600 + 600,
+            workspace=str(repo),
+            model="openai/scripted",
+            title=title,
+            status=status,
+        )
+        for number, title, status in [
+            (3, "strip accents in slugify [@click=app.quit]", "success"),
+            (2, "why does test_unicode fail?", "cancelled"),
+            (1, "add a --verbose flag", "error"),
+        ]
+    ]
+    app = make_app(llm, repo)
+
+    async def picker(pilot: Pilot[None]) -> None:
+        await ready(pilot)
+        app.push_screen(SessionsScreen(sessions, current=sessions[0].id))
+        await pilot.pause(0.2)
+
+    try:
+        assert snap_compare(app, terminal_size=(120, 40), run_before=picker)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_an_empty_session_in_a_light_terminal(
+    snap_compare: Any, llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLORFGBG", "0;15")
+    assert snap_compare(make_app(llm, repo), terminal_size=(120, 40), run_before=ready)

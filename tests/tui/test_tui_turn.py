@@ -6,11 +6,12 @@ from pathlib import Path
 
 from conftest import idle, make_app, running, say, screen_text
 
+from agent.session import short_id
 from agent.tui.widgets.assistant_text import AssistantText
 from agent.tui.widgets.tool_block import ToolBlock
 from agent.tui.widgets.user_message import UserMessage
 
-from helpers import FIX_NEW, FIX_OLD
+from helpers import FIX_NEW, FIX_OLD, git, identity
 from scripted_llm import Reply, ScriptedLLM, tool
 
 
@@ -96,6 +97,7 @@ async def test_auto_test_runs_show_as_expandable_test_blocks(llm: ScriptedLLM, r
         Reply(text="Fixed."),
         Reply(text="Strip accents in slugify()"),  # the auto-commit's message
     )
+    identity(repo)
     app = make_app(llm, repo, approval="full-auto", auto_test=True)
     async with running(app) as pilot:
         await say(pilot, "fix slugify for accents")
@@ -107,3 +109,9 @@ async def test_auto_test_runs_show_as_expandable_test_blocks(llm: ScriptedLLM, r
         body = str(runs[0].body.render())
         assert "1 failed" in body and "test_unicode" in body
         assert "passed" in runs[1].tests and "failed" not in runs[1].tests
+        said = app.summary()  # printed into the scrollback on leaving
+        commit = git(repo, "rev-parse", "--short=7", "HEAD").strip()
+        assert "1 file(s) changed (textutil.py)" in said and f"1 commit(s) ({commit})" in said
+        assert "tests: 2 passed" in said
+        session = short_id(app.conversation.session_id)
+        assert said.endswith(f"resume with: shipmate --resume {session}")

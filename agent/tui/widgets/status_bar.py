@@ -30,30 +30,34 @@ class StatusBar(Static):
     busy = reactive(False)
 
     def render(self) -> Text:
-        parts: list[Text] = [
-            Text(clean(self.model), style="bold"),
-            Text(self.mode, style=MODE_STYLES.get(self.mode, "bold")),
-        ]
+        """The parts that fit, in order; when the line is too long the least needed go
+        first (index, branch, sandbox), so the model, the mode and the cost always show."""
+        parts: list[tuple[int, Text]] = []  # (keep priority: higher stays longer, part)
+        if self.busy:
+            parts.append((9, Text("●" if self.compact else "● Esc stops", style="bold italic")))
+        parts.append((8, Text(clean(self.model), style="bold")))
+        parts.append((9, Text(self.mode, style=MODE_STYLES.get(self.mode, "bold"))))
         if self.sandbox:
-            style = "green" if self.sandbox == "sandbox on" else "yellow"
-            parts.append(Text(self.sandbox, style=style))
+            on = self.sandbox == "sandbox on"  # off or unavailable matters more
+            parts.append((3 if on else 8, Text(self.sandbox, style="green" if on else "yellow")))
         if self.context_tokens:
             percent = f"{self.context_percent:.0f}%"
             used = f"{tokens(self.context_tokens)} tokens ({percent})"
             if self.compact:
                 used = f"ctx {percent}"
-            parts.append(Text(used, style="red" if self.context_percent >= 80 else ""))
-        parts.append(Text(f"${self.cost:.4f}"))
+            parts.append((6, Text(used, style="red" if self.context_percent >= 80 else "")))
+        parts.append((7, Text(f"${self.cost:.4f}")))
         if not self.compact or "building" in self.index:
-            parts.append(Text(self.index))
+            parts.append((1, Text(self.index)))
         if self.branch and not self.compact:
-            parts.append(Text(f"⎇ {clean(self.branch)}"))
+            parts.append((2, Text(f"⎇ {clean(self.branch)}")))
         if self.uncommitted:
-            words = "uncommitted" if self.compact else "file(s) not committed"
-            parts.append(Text(f"✎ {self.uncommitted} {words}", style="yellow"))
-        if self.busy:
-            parts.insert(0, Text("●" if self.compact else "● Esc stops", style="bold italic"))
-        return Text(" · ", style="dim").join(parts)
+            words = "" if self.compact else " uncommitted"
+            parts.append((5, Text(f"✎ {self.uncommitted}{words}", style="yellow")))
+        width = self.size.width or 10_000  # not laid out yet: everything
+        while len(parts) > 2 and sum(len(text) + 3 for _, text in parts) - 3 > width:
+            parts.remove(min(parts, key=lambda part: part[0]))
+        return Text(" · ", style="dim").join(text for _, text in parts)
 
     def on_resize(self) -> None:
         self.compact = self.size.width < 100

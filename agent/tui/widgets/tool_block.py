@@ -111,7 +111,9 @@ class ToolBlock(Vertical, can_focus=True):
 
     def finish(self, event: ToolFinished) -> None:
         self.elapsed = time.monotonic() - self.started
-        if event.summary not in (event.status, self.summary):
+        if event.diff:
+            self.outcome = changed_lines(event.diff)
+        elif event.summary not in (event.status, self.summary):
             self.outcome = event.summary
         self.output = event.output
         self.diff = event.diff
@@ -201,6 +203,14 @@ class ToolBlock(Vertical, can_focus=True):
     def deny_with(self, message: str) -> None:
         why = f"Refused by the user, who says: {message}" if message.strip() else ""
         self._answer(allow=False, message=why)
+
+
+def changed_lines(diff: str) -> str:
+    """``+12 −3``: the lines a diff adds and removes."""
+    lines = diff.splitlines()
+    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    return f"+{added} −{removed}"
 
 
 def preview(request: ApprovalRequest) -> Text | None:
