@@ -14,7 +14,13 @@ from agent.session import SessionSummary
 from agent.tui.screens.sessions import SessionsScreen
 from agent.tui.widgets.tool_block import ToolBlock
 
-from scripted_llm import Reply, ScriptedLLM, tool
+from helpers import edit
+from scripted_llm import Reply, ScriptedLLM
+
+ADD_IMPORT = Reply(
+    text="I'll add the import.",
+    calls=edit("textutil.py", "import re\n", "import re\nimport unicodedata\n").calls,
+)
 
 
 def test_an_empty_session(snap_compare: Any, llm: ScriptedLLM, repo: Path) -> None:
@@ -26,19 +32,7 @@ def test_an_empty_session_in_60_columns(snap_compare: Any, llm: ScriptedLLM, rep
 
 
 def test_a_pending_approval(snap_compare: Any, llm: ScriptedLLM, repo: Path) -> None:
-    llm.add(
-        Reply(
-            text="I'll add the import.",
-            calls=[
-                tool(
-                    "edit_file",
-                    path="textutil.py",
-                    old_text="import re\n",
-                    new_text="import re\nimport unicodedata\n",
-                )
-            ],
-        )
-    )
+    llm.add(ADD_IMPORT)
     app = make_app(llm, repo, approval="ask")
 
     async def pending(pilot: Pilot[None]) -> None:
@@ -59,17 +53,7 @@ def fixed_durations(monkeypatch: pytest.MonkeyPatch) -> None:
 def finished_turn(llm: ScriptedLLM, repo: Path):  # type: ignore[no-untyped-def]
     """A turn that edited a file and answered, its edit expanded to the diff."""
     llm.add(
-        Reply(
-            text="I'll add the import.",
-            calls=[
-                tool(
-                    "edit_file",
-                    path="textutil.py",
-                    old_text="import re\n",
-                    new_text="import re\nimport unicodedata\n",
-                )
-            ],
-        ),
+        ADD_IMPORT,
         Reply(text="Done: `unicodedata` is **imported**.\n\n- next: strip accents"),
     )
     app = make_app(llm, repo, approval="auto-edit", auto_commit=False)
@@ -86,20 +70,13 @@ def finished_turn(llm: ScriptedLLM, repo: Path):  # type: ignore[no-untyped-def]
     return app, finished
 
 
+@pytest.mark.parametrize("width", [120, 60])
 def test_a_finished_turn_with_a_diff(
-    snap_compare: Any, llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch
+    snap_compare: Any, llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch, width: int
 ) -> None:
     fixed_durations(monkeypatch)
     app, finished = finished_turn(llm, repo)
-    assert snap_compare(app, terminal_size=(120, 40), run_before=finished)
-
-
-def test_a_finished_turn_in_60_columns(
-    snap_compare: Any, llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fixed_durations(monkeypatch)
-    app, finished = finished_turn(llm, repo)
-    assert snap_compare(app, terminal_size=(60, 40), run_before=finished)
+    assert snap_compare(app, terminal_size=(width, 40), run_before=finished)
 
 
 def test_the_sessions_picker(
