@@ -46,6 +46,7 @@ STYLES += sorted((HERE / "screens").glob("*.tcss"))
 QUIT_WINDOW = 2.0  # seconds within which a second Ctrl+C quits
 PLACEHOLDER = "Ask Shipmate… (Enter sends · Ctrl+J newline · /help)"
 DENY_TITLE = "Why not? Enter denies with this · Esc: back"
+INSTANT = ("help", "quit", "approval")  # commands that need no conversation: never queued
 
 
 @dataclass
@@ -251,24 +252,37 @@ class ShipmateApp(App[None]):
             self._restore_draft()
             block.deny_with(text)
             return
-        if text.startswith("/"):
-            await self._command(text)
+        command = text.startswith("/") or (text.startswith("!") and bool(text[1:].strip()))
+        if command and (self.conversation is not None or parse(text)[0] in INSTANT):
+            await self._dispatch(text)
             return
-        if text.startswith("!") and text[1:].strip():
-            await self._shell(text[1:].strip())
-            return
-        line = await self.view.add(UserLine(text, queued=True))
+        line = await self.view.add(UserLine(text, queued=True))  # a command waits for the start
         assert isinstance(line, UserLine)
         self.queue.append((text, line))
         self._next()
 
+    async def _dispatch(self, text: str) -> None:
+        if text.startswith("/"):
+            await self._command(text)
+        else:
+            await self._shell(text[1:].strip())
+
     def _next(self) -> None:
-        """Send the first queued message, when the agent is free."""
+        """Send the first queued message, when the agent is free (a command typed while
+        Shipmate was starting runs now)."""
         if self.queue and self.conversation is not None and not self.busy:
             text, line = self.queue.pop(0)
+            if text.startswith(("/", "!")):
+                line.remove()
+                self.call_later(self._dispatch_then_next, text)
+                return
             line.send()
             self.sending = line
             self._run(self._turn(text))
+
+    async def _dispatch_then_next(self, text: str) -> None:
+        await self._dispatch(text)
+        self._next()
 
     def _run(self, work: Any) -> None:
         self.busy = self.status.busy = True

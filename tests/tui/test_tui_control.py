@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import idle, make_app, running, say, until
+from conftest import idle, make_app, ready, running, say, until
 from textual.command import CommandPalette
 from textual.events import Paste
 
@@ -163,3 +163,18 @@ async def test_the_theme_setting(llm: ScriptedLLM, repo: Path) -> None:
         assert app.theme == "textual-dark"
         (said,) = list(app._notifications)
         assert "There is no theme '[b]neon'" in said.message and not said.markup
+
+
+async def test_a_command_typed_while_starting_runs_once_started(
+    llm: ScriptedLLM, repo: Path
+) -> None:
+    app = make_app(llm, repo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await say(pilot, "/cost")
+        if app.conversation is None:  # the usual case: litellm takes a second to import
+            (line,) = app.view.query(UserMessage)
+            assert line.queued and line.text == "/cost"
+        await ready(pilot)
+        await until(pilot, lambda: bool(app.view.query(Note)))
+        assert app.view.query(Note)[-1].text.startswith("This session:")
+        assert not app.view.query(UserMessage) and not app.queue
