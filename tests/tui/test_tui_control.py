@@ -3,6 +3,7 @@ the approval mode, and a failing model API leaves the session usable."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from conftest import idle, make_app, ready, running, say, until
@@ -12,6 +13,7 @@ from textual.events import Paste
 from agent.tui.app import terminal_theme
 from agent.tui.widgets.assistant_text import AssistantText
 from agent.tui.widgets.note import Note
+from agent.tui.widgets.tool_block import ToolBlock
 from agent.tui.widgets.user_message import UserMessage
 
 from scripted_llm import Fault, Reply, ScriptedLLM, tool
@@ -30,6 +32,28 @@ async def test_esc_stops_the_stream_and_the_session_goes_on(llm: ScriptedLLM, re
         await say(pilot, "try again")
         await idle(pilot)
         assert app.view.query(AssistantText)[-1].source == "Fine, here it is."
+
+
+async def test_esc_stops_a_running_command_at_once(llm: ScriptedLLM, repo: Path) -> None:
+    llm.add(
+        Reply(calls=[tool("run_command", command="sleep 30 && touch finished")]),
+        Reply(text="Back again."),
+    )
+    app = make_app(llm, repo, approval="full-auto")
+    async with running(app) as pilot:
+        await say(pilot, "wait a while")
+        await until(pilot, lambda: any(b.status == "running" for b in app.view.query(ToolBlock)))
+        await pilot.pause(0.5)  # the command is under way in the sandbox
+        started = time.monotonic()
+        await pilot.press("escape")
+        await idle(pilot, timeout=5)
+        assert time.monotonic() - started < 3
+        (block,) = app.view.query(ToolBlock)
+        assert block.status == "cancelled"
+        await say(pilot, "go on")
+        await idle(pilot)
+        assert app.view.query(AssistantText)[-1].source == "Back again."
+    assert not (repo / "finished").exists()
 
 
 async def test_a_message_sent_while_working_is_queued(llm: ScriptedLLM, repo: Path) -> None:
