@@ -817,12 +817,14 @@ def cost(conversation: Conversation) -> str:
 def run_app(launch: Launch) -> int:
     """Run the app until the person leaves; then say how to come back."""
     app = ShipmateApp(launch)
+    summary = ""
     try:
         app.run()
+        summary = app.summary()  # reads the session store: before it closes
     finally:
         store = app.parts.get("store")
         if store is not None:
             store.close()
-    if summary := app.summary():
+    if summary:
         print(summary)
     return 0

@@ -232,7 +232,11 @@ def preview(request: ApprovalRequest) -> Text | None:
         return diff_text("\n".join(lines))
     if isinstance(arguments.get("patch"), str):
         return diff_text(arguments["patch"])
-    return plain(json.dumps(arguments, indent=1, ensure_ascii=False)[:2000])
+    lines = [
+        f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+        for key, value in arguments.items()
+    ]
+    return plain("\n".join(lines)[:2000])
 
 
 def test_summary(run: TestsFinished) -> Text:
