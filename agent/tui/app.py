@@ -200,7 +200,7 @@ class ShipmateApp(App[None]):
                 await self.view.add(Note(f"{error} A new session starts instead.", "error"))
         if session is not None:
             conversation = Conversation.resume(session, **self.parts)
-            await self._replay(store.events(session.id))
+            await self._replay(session.id, store.events(session.id))
         else:
             conversation = Conversation(**self.parts)
         self._wire(conversation)
@@ -220,7 +220,7 @@ class ShipmateApp(App[None]):
 
         conversation.index_progress = progress
 
-    async def _replay(self, stored: list[dict[str, Any]]) -> None:
+    async def _replay(self, session_id: str, stored: list[dict[str, Any]]) -> None:
         """A resumed session's conversation, on screen again."""
         from pydantic import TypeAdapter, ValidationError
 
@@ -241,6 +241,10 @@ class ShipmateApp(App[None]):
         for block in self.blocks.values():
             block.untimed()  # replayed now: how long it took then is not known
         self.plan = None
+        undone = [c for c in self.parts["store"].checkpoints(session_id) if c.undone]
+        if undone:
+            turns = ", ".join(f"{c.turn} ({c.request!r})" for c in undone)
+            await self.view.add(Note(f"Undone since: turn {turns}; its changes are gone."))
         await self.view.add(Note("Resumed: the model sees the whole conversation above.", "marker"))
 
     # Sending
@@ -692,7 +696,7 @@ class ShipmateApp(App[None]):
         self.status.context_tokens = 0
         self.status.context_percent = 0.0
         conversation = Conversation.resume(session, **self.parts)
-        await self._replay(store.events(session.id))
+        await self._replay(session.id, store.events(session.id))
         self._wire(conversation)
         self.conversation = conversation
         await self._git_state()

@@ -13,6 +13,7 @@ from agent.tui.widgets.note import Note
 from agent.tui.widgets.tool_block import ToolBlock
 from agent.tui.widgets.user_message import UserMessage
 
+from helpers import edit, identity
 from scripted_llm import Reply, ScriptedLLM, tool
 
 
@@ -50,3 +51,24 @@ async def test_continue_shows_the_earlier_conversation(llm: ScriptedLLM, repo: P
         await say(pilot, "and now?")
         await idle(pilot)
         assert again.view.query(AssistantText)[-1].source == "Still here."
+
+
+async def test_a_resumed_session_says_which_turns_were_undone(llm: ScriptedLLM, repo: Path) -> None:
+    identity(repo)
+    llm.add(
+        edit("textutil.py", "import re\n", "import re\nimport unicodedata\n"),
+        Reply(text="Imported it."),
+        Reply(text="Import unicodedata"),  # the auto-commit's message
+    )
+    first = make_app(llm, repo, approval="full-auto")
+    async with running(first) as pilot:
+        await say(pilot, "import unicodedata")
+        await idle(pilot)
+        await say(pilot, "/undo")
+        await until(pilot, lambda: "Undid turn" in first.view.query(Note)[-1].text)
+        session = first.conversation.session_id if first.conversation else None
+        first.parts["store"].release(first.parts["store"].find(session))
+    again = ShipmateApp(Launch(workspace=repo, settings=first.settings, continue_session=True))
+    async with running(again):
+        notes = [note.text for note in again.view.query(Note)]
+        assert "Undone since: turn 1 ('import unicodedata'); its changes are gone." in notes
