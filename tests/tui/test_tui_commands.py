@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import idle, make_app, running, say
+from conftest import idle, make_app, running, say, until
 
 from agent.tui.widgets import conversation_view
 from agent.tui.widgets.diff_view import DiffView
@@ -62,3 +62,10 @@ async def test_the_oldest_blocks_are_pruned(
             await say(pilot, f"/approval {'ask' if number % 2 else 'auto-edit'}")
         assert len(app.view.children) == 4
         assert app.view.children[-1].text == "Approval mode: ask"
+
+
+async def test_quit_leaves(llm: ScriptedLLM, repo: Path) -> None:
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        await say(pilot, "/quit")
+        await until(pilot, lambda: not app.is_running)
