@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import idle, make_app, running, say
+import pytest
+from conftest import idle, make_app, running, say, until
+from textual.widgets import Markdown
 
 from agent.tui.widgets.assistant_text import AssistantText
 from agent.tui.widgets.tool_block import ToolBlock
@@ -41,3 +43,22 @@ async def test_hostile_text_is_literal_and_harmless(llm: ScriptedLLM, repo: Path
         screen = app.export_screenshot()
         assert not any(control in screen for control in CONTROLS)
         assert app.is_running
+
+
+async def test_a_link_is_copied_never_opened(
+    llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", lambda url, *args, **kwargs: opened.append(url))
+    llm.add(Reply(text="See [the docs](https://example.invalid/\x1b[2Jdocs)."))
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        await say(pilot, "where are the docs?")
+        await idle(pilot)
+        (answer,) = app.view.query(AssistantText)
+        answer.post_message(Markdown.LinkClicked(answer, "https://example.invalid/\x1b[2Jdocs"))
+        await until(pilot, lambda: bool(app._notifications))
+        (said,) = list(app._notifications)
+        assert said.message == "Link copied (not opened): https://example.invalid/docs"
+        assert app.clipboard == "https://example.invalid/docs"
+    assert not opened

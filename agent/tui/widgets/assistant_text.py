@@ -1,8 +1,8 @@
 """The assistant's answer, streamed as Markdown.
 
 Deltas are buffered and written at a steady rate (``FLUSH_EVERY``): each write lays out the
-document again, so one write per token falls behind a fast model. Links are shown, not
-opened on click.
+document again, so one write per token falls behind a fast model. Links are shown, never
+opened: a click copies the address (the model's text may point anywhere) and says so.
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ class AssistantText(Markdown):
             self._stream = None
         elif text:
             await self.update(clean(text))
+
+    def on_markdown_link_clicked(self, message: Markdown.LinkClicked) -> None:
+        message.stop()
+        address = clean(message.href)
+        self.app.copy_to_clipboard(address)
+        self.app.notify(f"Link copied (not opened): {address}", markup=False)
 
 
 def _complete_up_to(text: str) -> int:
