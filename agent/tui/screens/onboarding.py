@@ -124,7 +124,7 @@ class OnboardingScreen(Screen[bool | None]):
         status = self.query_one("#onboarding-status", Static)
         status.update(text)
         status.set_class(error, "error")
-        status.scroll_visible(animate=False)
+        self.call_after_refresh(status.scroll_visible, animate=False)  # at its new height
 
     def action_leave(self) -> None:
         self.dismiss(None)
