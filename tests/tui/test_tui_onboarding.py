@@ -155,3 +155,14 @@ async def test_a_narrow_terminal_cuts_nothing_off(
         scroll.scroll_end(animate=False)
         await pilot.pause()
         assert screen.query_one("#onboarding-help").region.bottom <= 30
+
+
+async def test_a_local_model_is_chosen_with_the_mouse(
+    llm: ScriptedLLM, repo: Path, servers: list[LocalServer]
+) -> None:
+    app = first_start(repo)
+    async with app.run_test(size=SIZE) as pilot:
+        await onboarding_shown(pilot)
+        await pilot.click("#onboarding-servers", offset=(4, 1))  # the first option
+        await until(pilot, lambda: app.conversation is not None)
+        assert tomllib.loads(user_config_file().read_text())["model"] == "openai/scripted:latest"
