@@ -57,6 +57,11 @@ class ConfigError(Exception):
     """A problem the user must fix; the message says what to do."""
 
 
+class NoModel(ConfigError):
+    """No model is configured and no key chooses one: a first start, which the app answers
+    with its onboarding screen rather than an error."""
+
+
 class SandboxOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -376,7 +381,7 @@ def choose_model(settings: Settings, environ: dict[str, str] | None = None) -> s
         if environ.get(variable):
             return model
     names = ", ".join(variable for variable, _ in DEFAULT_MODELS)
-    raise ConfigError(
+    raise NoModel(
         f"No model is configured and no API key was found. Set one of {names} "
         "(or pass --model with any litellm model string); for a local server "
         "(Ollama, llama.cpp, vLLM, LM Studio) pass --api-base URL --model NAME, "

@@ -31,6 +31,7 @@ from agent.config import (
 )
 from agent.index.languages import LANGUAGES
 from agent.llm import PLACEHOLDER_KEY
+from agent.probe import MAX_ANSWER, NoRedirect
 from agent.vcs import git
 from tools.base import plural
 from tools.executables import imports_from
@@ -193,13 +194,6 @@ OLLAMA = frozenset(("ollama", "ollama_chat"))
 MODELS = ("/models", "data", "id")
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is reported, not followed: the key must not travel to another server."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
 def check_server(
     api_base: str,
     model: str,
@@ -221,11 +215,11 @@ def check_server(
     headers = {"Accept": "application/json"}
     if provider in OPENAI_COMPATIBLE and api_key and api_key != PLACEHOLDER_KEY:
         headers["Authorization"] = f"Bearer {api_key}"
-    opener = urllib.request.build_opener(_NoRedirect)
+    opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as answer:
             content_type = answer.headers.get_content_type()
-            body = answer.read(1_000_000)
+            body = answer.read(MAX_ANSWER)
     except urllib.error.HTTPError as error:
         return False, _refused(shown, error, key_names or [])
     except urllib.error.URLError as error:
@@ -251,7 +245,7 @@ def _answers(api_base: str, timeout: float) -> tuple[bool, str]:
     """Whether anything answers HTTP at ``api_base`` (whatever the status), without a key."""
     request = urllib.request.Request(api_base, method="GET")
     try:
-        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout):
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=timeout):
             pass
     except urllib.error.HTTPError:
         pass  # an answer all the same

@@ -20,6 +20,7 @@ def loaded_after(code: str) -> set[str]:
 def test_core_does_not_import_textual() -> None:
     modules = loaded_after(
         "import agent.conversation, agent.frontends.headless, agent.llm, agent.doctor\n"
+        "import agent.onboarding\n"
         "import agent.index.cli\n"
         "import tools.registry\nagent.llm.litellm()"
     )

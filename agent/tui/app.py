@@ -13,6 +13,7 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from agent.events import Compacted, Event, Result, TestsFinished
     from agent.llm import LLM
     from agent.policy.approval import ApprovalRequest, Decision
+    from agent.tui.screens.onboarding import OnboardingScreen
     from agent.tui.widgets.assistant_text import AssistantText
     from agent.tui.widgets.plan_view import PlanView
     from tools.sandbox import Sandbox
@@ -100,6 +102,7 @@ class ShipmateApp(App[None]):
         self.status = StatusBar()
         self.commits: list[str] = []  # for the summary printed on leaving
         self.last_tests = ""
+        self.onboarding: OnboardingScreen | None = None  # open while no model is chosen
 
     def compose(self) -> ComposeResult:
         yield self.view
@@ -121,7 +124,7 @@ class ShipmateApp(App[None]):
         self.run_worker(self._load, thread=True, name="load")
 
     def _load(self) -> None:
-        from agent.config import ConfigError, check_flags, load_settings
+        from agent.config import ConfigError, NoModel, check_flags, load_settings
         from agent.llm import LLM
         from agent.policy.sandboxing import sandbox_for
 
@@ -131,6 +134,9 @@ class ShipmateApp(App[None]):
                 self.settings = load_settings(self.launch.workspace, self.launch.flags)
                 self.call_from_thread(self._settled)
             llm = LLM.from_settings(self.settings)  # imports litellm: seconds
+        except NoModel as error:
+            self.call_from_thread(self._onboard, str(error))
+            return
         except ConfigError as error:
             self.call_from_thread(self._failed_to_start, str(error))
             return
@@ -160,6 +166,9 @@ class ShipmateApp(App[None]):
             self.notify(said, severity="warning", markup=False)
 
     async def _failed_to_start(self, message: str) -> None:
+        if self.onboarding is not None:  # the model chosen there does not start: said there
+            self.onboarding.failed(message)
+            return
         await self.view.add(Note(message, "error"))
         self.status.index = "not started"
 
@@ -207,7 +216,52 @@ class ShipmateApp(App[None]):
         self.conversation = conversation  # ready: queued messages go now
         if session is not None:
             await self._git_state()
+        if self.onboarding is not None:
+            self.onboarding.dismiss(True)
         self._next()
+
+    # Onboarding
+
+    def _onboard(self, problem: str) -> None:
+        """No model is configured: the first screen helps choose one."""
+        from agent.tui.screens.onboarding import OnboardingScreen
+
+        self.onboarding = OnboardingScreen(problem)
+        self.push_screen(self.onboarding, self._onboarded)
+
+    def on_onboarding_screen_chosen(self, message: OnboardingScreen.Chosen) -> None:
+        work = partial(self._adopt, message.model, message.api_base)
+        self.run_worker(work, thread=True, name="load")
+
+    def _adopt(self, model: str, api_base: str | None) -> None:
+        """The model chosen on the onboarding screen, in a thread: checked as a start checks
+        it (nothing is saved if it cannot work), saved, then the start goes on from the
+        settings read again."""
+        from agent.config import ConfigError
+        from agent.llm import LLM
+        from agent.onboarding import save_choice, with_choice
+
+        assert self.settings is not None
+        try:
+            chosen = with_choice(self.settings, model, api_base)
+            LLM.from_settings(chosen)  # an unknown model, a missing key
+            path = save_choice(chosen.model or model, chosen.api_base)
+        except ConfigError as error:
+            self.call_from_thread(self._failed_to_start, str(error))
+            return
+        if (screen := self.onboarding) is not None:
+            self.call_from_thread(screen.saved, str(path))
+        self.settings = chosen if self.launch.settings is not None else None
+        self._load()
+
+    async def _onboarded(self, started: bool | None) -> None:
+        screen, self.onboarding = self.onboarding, None
+        assert screen is not None
+        if started:
+            note = f"Model: {self.status.model}, saved in {screen.saved_to} for the next starts."
+            await self.view.add(Note(note))
+        else:
+            await self._failed_to_start(screen.problem)
 
     def _wire(self, conversation: Conversation) -> None:
         if warning := conversation.set_approval(self.mode):  # type: ignore[arg-type]
@@ -528,6 +582,10 @@ class ShipmateApp(App[None]):
             self.input.focus()
         else:
             await self._command(f"/{name}")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """On the onboarding screen Shift+Tab moves between its fields."""
+        return action != "cycle_mode" or self.onboarding is None
 
     def action_cycle_mode(self) -> None:
         self._set_mode(MODES[(MODES.index(self.mode) + 1) % len(MODES)])

@@ -18,12 +18,15 @@ from scripted_llm import Reply, ScriptedLLM, tool
 
 
 async def test_no_key_is_said_and_the_app_stays(repo: Path) -> None:
+    """A model is configured but its key is missing: a red note, not onboarding (which opens
+    only when no model is configured at all; see test_tui_onboarding.py)."""
     settings = Settings(model="anthropic/claude-sonnet-4-5")
     app = ShipmateApp(Launch(workspace=repo, settings=settings))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: bool(app.view.query(Note)))
         (note,) = app.view.query(Note)
         assert note.kind == "error" and "ANTHROPIC_API_KEY" in note.text
+        assert app.onboarding is None and app.screen is app.screen_stack[0]
         await say(pilot, "hello")
         assert app.is_running and app.queue
 
