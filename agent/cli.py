@@ -19,7 +19,18 @@ if TYPE_CHECKING:
     from agent.frontends.headless import RunOptions
 
 APPROVAL_CHOICES = ("read-only", "ask", "auto-edit", "full-auto")
-COMMANDS = ("run", "doctor", "rules", "index", "map", "symbols", "sessions", "undo", "diff")
+COMMANDS = (
+    "run",
+    "watch",
+    "doctor",
+    "rules",
+    "index",
+    "map",
+    "symbols",
+    "sessions",
+    "undo",
+    "diff",
+)
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -191,6 +202,33 @@ def build_parser() -> Parser:
         help="show the raw model API error under each retry and error (stderr)",
     )
     _add_workspace_option(run)
+
+    watch = commands.add_parser(
+        "watch",
+        help="beside your editor: act on the AI comments you save (… AI! to change, … AI? "
+        "to ask) and keep the code index current",
+        description="Watch the workspace. A comment ending in 'AI!' that you save asks for a "
+        "change, one ending in 'AI?' asks a question; the comments saved together are one "
+        "request, in one session across requests. The agent removes the AI! comments it "
+        "acted on and prints its answers, diffs and cost; approvals are asked here (y/n/a). "
+        "Ctrl-C stops; the session is kept.",
+    )
+    _add_model_options(watch)
+    watch.add_argument(
+        "--approval",
+        choices=APPROVAL_CHOICES,
+        help="what runs without asking: auto-edit (the default, unless your settings name "
+        "one: edits without asking, commands asked here), read-only, ask, full-auto",
+    )
+    earlier = watch.add_mutually_exclusive_group()
+    earlier.add_argument(
+        "--continue",
+        dest="continue_session",
+        action="store_true",
+        help="go on with this workspace's newest session",
+    )
+    earlier.add_argument("--resume", metavar="ID", help="go on with session ID")
+    _add_workspace_option(watch)
 
     index = commands.add_parser(
         "index", help="build or refresh the code index of this repository and show its size"
@@ -445,8 +483,8 @@ def main(argv: list[str] | None = None) -> int:
                 parser.print_help()  # a script or a pipe: no app to hang on
                 return 0
             return _app(parser, args)
-        if args.command in ("run", "doctor"):
-            _start_loading_litellm(args.model, warm_up=args.command == "run")
+        if args.command in ("run", "watch", "doctor"):
+            _start_loading_litellm(args.model, warm_up=args.command != "doctor")
         return _dispatch(parser, args)
     except UsageError as error:
         return _usage_failure(error, argv)
@@ -626,6 +664,8 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
         from agent.policy.rules import rules_command
 
         return rules_command(args, workspace)
+    if args.command == "watch":
+        return _watch(command, args, settings, workspace)
     options = run_options(command, args)
     settings.notices.extend(options.warnings)  # shown with the session's first notices
     task = _read_task(args)
@@ -634,6 +674,20 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
     from agent.frontends.headless import main as run_headless
 
     return run_headless(task, settings, workspace, options)
+
+
+def _watch(
+    command: argparse.ArgumentParser, args: argparse.Namespace, settings: Any, workspace: Path
+) -> int:
+    """``shipmate watch``: auto-edit unless the flag or the settings choose a mode."""
+    from agent.frontends.watch import main as run_watch
+
+    if args.resume is not None and not args.resume.strip():
+        command.error("--resume needs a session id ('shipmate sessions' lists them)")
+    if args.approval is None and "approval" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"approval": "auto-edit"})
+    resume = args.resume.strip() if args.resume else None
+    return run_watch(settings, workspace, args.continue_session, resume)
 
 
 def run_options(command: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptions:

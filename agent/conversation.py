@@ -437,9 +437,12 @@ class Conversation:
         self.session_usage += usage
 
     def _open_index(self, stop: threading.Event) -> IndexReady:
-        """Build or refresh the code index; the session goes on without it if that fails."""
+        """Build or refresh the code index (the front-end's, if it opened one: watch keeps
+        it current); the session goes on without it if that fails."""
         try:
-            index = CodeIndex(self.ctx.workspace, max_files=self.settings.index_max_files)
+            index = self.ctx.index or CodeIndex(
+                self.ctx.workspace, max_files=self.settings.index_max_files
+            )
             stats = index.refresh(self.index_progress, stop)
         except IndexRefused as error:
             return IndexReady(
