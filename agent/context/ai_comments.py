@@ -122,7 +122,7 @@ def find_ai_comments(path: str, text: str) -> list[AIComment]:
             if tree is not None and not _is_comment(tree, number, line, column):
                 continue
             words = line[column:].lstrip(marker[0]).strip()
-            if not line[:column].strip():
+            if not line[:column].strip() and not (number == 0 and line.startswith("#!")):
                 whole_line[number] = (marker, words)
             candidates.append((number, marker, words))
             break  # the rest of the line is this comment
