@@ -227,3 +227,36 @@ def test_continue_goes_on_with_the_session(project: Path, llm: ScriptedLLM) -> N
     sent = user_messages(llm.requests[1])
     assert any("first question AI?" in message for message in sent)
     assert "second question AI?" in sent[-1]
+
+
+def test_an_edit_the_user_made_meanwhile_is_not_overwritten(
+    watching: Watching, project: Path, llm: ScriptedLLM
+) -> None:
+    asked = "# rename total to sum_prices AI!\n" + APP
+    mine = asked.replace("result = 0", "result = 0  # the user's own change")
+
+    def user_saves_meanwhile(body: dict) -> None:
+        if len(llm.requests) == 2:  # after the agent read the file, before its edit
+            save(project / "app.py", mine)
+            time.sleep(0.5)  # the save is noticed while the agent works
+
+    llm.answer = user_saves_meanwhile  # type: ignore[assignment]
+    llm.add(
+        Reply(calls=[tool("read_file", path="app.py")]),
+        Reply(calls=[tool("write_file", path="app.py", content=APP.replace("total", "sum_x"))]),
+        Reply(text="The file changed under me; I left it."),
+    )
+    save(project / "app.py", asked)
+    output = watching.wait_for(READY)
+    assert (project / "app.py").read_text() == mine
+    assert "changed on disk since you last read it" in llm.requests[2]["messages"][-1]["content"]
+    assert "✗ app.py changed on disk" in output
+    assert "! still there: app.py:1 rename total to sum_prices AI!" in output
+    # The user's save during the turn adds no new comment: no request, but the next one
+    # names the file as saved meanwhile.
+    time.sleep(1.0)
+    assert len(llm.requests) == 3
+    llm.add(Reply(text="ok"))
+    save(project / "ui.js", "// and this? AI?\n" + (project / "ui.js").read_text())
+    watching.wait_for(READY, count=2)
+    assert "the user saved app.py" in user_messages(llm.requests[3])[-1]
