@@ -21,7 +21,7 @@ def test_core_does_not_import_textual() -> None:
     modules = loaded_after(
         "import agent.conversation, agent.frontends.headless, agent.llm, agent.doctor\n"
         "import agent.onboarding\n"
-        "import agent.index.cli\n"
+        "import agent.index.cli, agent.frontends.watch, agent.context.ai_comments\n"
         "import tools.registry\nagent.llm.litellm()"
     )
     assert "agent.conversation" in modules and "litellm" in modules
