@@ -30,6 +30,7 @@ COMMANDS = (
     "sessions",
     "undo",
     "diff",
+    "acp",
 )
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -335,6 +336,21 @@ def build_parser() -> Parser:
     diff.add_argument("--session", metavar="ID", help="that session (default: the newest here)")
     _add_workspace_option(diff)
 
+    acp = commands.add_parser(
+        "acp",
+        help="serve editors that speak the Agent Client Protocol (Zed, Neovim, …) over stdio",
+        description="Run as an Agent Client Protocol agent: the editor starts this command "
+        "and talks to it over stdin and stdout (which carry nothing else; logs go to "
+        "stderr). Each session works in the folder the editor gives (its git root).",
+    )
+    _add_model_options(acp)
+    acp.add_argument(
+        "--approval",
+        choices=APPROVAL_CHOICES,
+        help="the mode sessions start in (the editor can switch it): read-only, ask "
+        "(default), auto-edit, full-auto",
+    )
+
     doctor = commands.add_parser(
         "doctor", help="show the effective settings and what works here (keys, git, tools)"
     )
@@ -483,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.print_help()  # a script or a pipe: no app to hang on
                 return 0
             return _app(parser, args)
-        if args.command in ("run", "watch", "doctor"):
+        if args.command in ("run", "watch", "doctor", "acp"):
             _start_loading_litellm(args.model, warm_up=args.command != "doctor")
         return _dispatch(parser, args)
     except UsageError as error:
@@ -618,7 +634,8 @@ def _app(parser: Parser, args: argparse.Namespace) -> int:
 
 def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
     command = parser.command(args.command)
-    folder = args.cwd or args.global_cwd  # `shipmate -C DIR index` or `shipmate index -C DIR`
+    # `shipmate -C DIR index` or `shipmate index -C DIR` (acp has no -C: the editor says)
+    folder = getattr(args, "cwd", None) or args.global_cwd
     start = Path(folder) if folder else Path.cwd()
     if not start.is_dir():
         command.error(f"-C {folder}: there is no such directory")
@@ -647,6 +664,10 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
         check_flags(_settings_flags(args))
     except ConfigError as error:
         command.error(str(error))
+    if args.command == "acp":  # each session reads the settings of its own workspace
+        from agent.frontends.acp.server import main as serve_editor
+
+        return serve_editor(_settings_flags(args))
     try:
         settings = load_settings(workspace, _settings_flags(args))
     except ConfigError as error:

@@ -45,3 +45,11 @@ def test_the_app_paints_before_pydantic_and_litellm() -> None:
     assert "textual.app" in modules
     assert not {m for m in modules if m.split(".")[0] in ("pydantic", "litellm")}
     assert "agent.conversation" not in modules
+
+
+def test_only_the_acp_front_end_imports_the_acp_sdk() -> None:
+    modules = loaded_after(
+        "import agent.conversation, agent.frontends.headless, agent.cli\nimport tools.registry"
+    )
+    assert "agent.conversation" in modules
+    assert not {m for m in modules if m == "acp" or m.startswith("acp.")}

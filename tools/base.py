@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -42,6 +42,16 @@ class ToolResult(BaseModel):
     tests: TestsFinished | None = None  # run_tests: the run, for front-ends
 
 
+class FileAccess(Protocol):
+    """Text files as an editor holds them (ACP's client file system): reads see unsaved
+    buffers and writes land in them. Paths are real paths the tools already confined to
+    the workspace; a failure is a ToolError for the model."""
+
+    async def read(self, path: Path) -> str: ...
+
+    async def write(self, path: Path, text: str) -> None: ...
+
+
 @dataclass
 class ToolContext:
     """Per-run state the tools share: the workspace and what the model has seen of it."""
@@ -61,6 +71,8 @@ class ToolContext:
     # The session's checkpoints (what the agent changed), and the model's name for commits.
     checkpoints: Recorder | None = None
     model: str = ""
+    # Where file tools read and write text: an editor's buffers, or (None) the disk.
+    files: FileAccess | None = None
 
     def __post_init__(self) -> None:
         self.workspace = self.workspace.resolve()

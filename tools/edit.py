@@ -17,7 +17,7 @@ from pydantic import Field
 from agent.events import ToolKindName
 from tools.base import Tool, ToolContext, ToolError, ToolResult
 from tools.files import unified_diff
-from tools.paths import read_text, resolve, write_atomic
+from tools.paths import load_text, resolve, save_text
 from tools.syntax import introduced_error
 
 SNIPPET_CONTEXT = 3
@@ -51,7 +51,7 @@ class EditFile(Tool):
         if self.old_text == self.new_text:
             raise ToolError("old_text and new_text are the same; nothing would change.")
         path = resolve(ctx, self.path, for_write=True)
-        file, data = read_text(ctx, path, self.path)
+        file, data = await load_text(ctx, path, self.path)
         if ctx.changed_since_seen(path, data):
             raise ToolError(
                 f"{self.path} changed on disk since you last read it (a command or a person "
@@ -59,7 +59,7 @@ class EditFile(Tool):
             )
         new_text, first_line, how = self._replace(file.text)
         new_data = file.encode(new_text)
-        write_atomic(ctx, path, new_data)
+        await save_text(ctx, path, new_data)
         ctx.remember(path, new_data)
         shown = ctx.relative(path)
         ctx.files_changed.add(shown)

@@ -11,7 +11,7 @@ from agent.events import ToolKindName
 from tools.base import Tool, ToolContext, ToolError, ToolResult, plural
 from tools.listing import glob_matcher, workspace_files
 from tools.names import safe_text
-from tools.paths import read_text, resolve, write_atomic
+from tools.paths import load_text, resolve, save_text
 from tools.syntax import introduced_error
 
 MAX_LINE_CHARS = 2000
@@ -41,7 +41,7 @@ class ReadFile(Tool):
 
     async def run(self, ctx: ToolContext) -> ToolResult:
         path = resolve(ctx, self.path)
-        file, data = read_text(ctx, path, self.path)
+        file, data = await load_text(ctx, path, self.path)
         ctx.remember(path, data)
         lines = file.text.split("\n")
         if lines and lines[-1] == "":
@@ -128,7 +128,7 @@ class WriteFile(Tool):
         old_text = ""
         existed = path.exists()
         if existed:
-            file, data = read_text(ctx, path, self.path)
+            file, data = await load_text(ctx, path, self.path)
             if path not in ctx.snapshots:
                 raise ToolError(
                     f"{self.path} already exists and you have not read it; read it first, or "
@@ -142,7 +142,7 @@ class WriteFile(Tool):
             new_data = file.encode(self.content)
         else:
             new_data = self.content.encode("utf-8")
-        write_atomic(ctx, path, new_data)
+        await save_text(ctx, path, new_data)
         ctx.remember(path, new_data)
         shown = ctx.relative(path)
         ctx.files_changed.add(shown)

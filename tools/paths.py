@@ -106,6 +106,17 @@ def _check_opened(ctx: ToolContext, fd: int, shown: str) -> None:
 
 def read_bytes(ctx: ToolContext, path: Path, shown: str) -> bytes:
     """The content of a regular file inside the workspace (``path`` from ``resolve``)."""
+    fd = _open_checked(ctx, path, shown)
+    try:
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
+
+
+def _open_checked(ctx: ToolContext, path: Path, shown: str) -> int:
+    """A descriptor of the file ``path``, once it is known to be a regular file inside the
+    workspace, with no other hard link, small enough to read."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -133,16 +144,40 @@ def read_bytes(ctx: ToolContext, path: Path, shown: str) -> bytes:
                 f"{shown} is {info.st_size / 1024 / 1024:.1f} MB, too large to read here; use "
                 "grep to find the lines you need."
             )
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            return handle.read()
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
 
 
 def read_text(ctx: ToolContext, path: Path, shown: str) -> tuple[TextFile, bytes]:
     """The decoded file and its raw bytes (binaries are refused)."""
     data = read_bytes(ctx, path, shown)
     return as_text(data, shown), data
+
+
+async def load_text(ctx: ToolContext, path: Path, shown: str) -> tuple[TextFile, bytes]:
+    """``read_text``, or the editor's buffer when an editor serves the files (``ctx.files``):
+    the file on disk passes the same checks first, so the editor is never asked for a file
+    the tools would refuse."""
+    if ctx.files is None:
+        return read_text(ctx, path, shown)
+    os.close(_open_checked(ctx, path, shown))
+    data = (await ctx.files.read(path)).encode("utf-8", errors="surrogateescape")
+    return as_text(data, shown), data
+
+
+async def save_text(ctx: ToolContext, path: Path, data: bytes) -> None:
+    """``write_atomic``, or into the editor's buffer when an editor serves the files. The
+    editor writes by name, so the path is checked again just before: a link swapped in since
+    ``resolve`` is refused rather than followed. What the editor was given is UTF-8 (it gave
+    the text, or the model wrote a new file)."""
+    if ctx.files is None:
+        write_atomic(ctx, path, data)
+        return
+    if path.is_symlink() or canonical(ctx.workspace, str(path)) != path:
+        raise ToolError(f"'{ctx.relative(path)}' became a symbolic link after it was checked.")
+    await ctx.files.write(path, data.decode("utf-8", errors="surrogateescape"))
 
 
 def _open_folder(ctx: ToolContext, folder: Path, shown: str) -> int:

@@ -28,8 +28,9 @@ class ApprovalRequest(BaseModel):
 
 
 class Decision(BaseModel):
-    """allow once, allow always (``remember``: save the suggested rule), deny, or deny with
-    a ``message`` that tells the model what to do instead."""
+    """allow once, allow always (``remember``: save the suggested rule), deny, deny always
+    (``remember``: save the suggested rule turned into a deny), or deny with a ``message``
+    that tells the model what to do instead."""
 
     allow: bool
     remember: bool = False
@@ -86,6 +87,10 @@ async def permitted(
         request = ApprovalRequest(**asked.model_dump(exclude={"type"}), arguments=tool.model_dump())
         decision = await approver.decide(request)
         if not decision.allow:
+            if decision.remember and check.suggestion is not None:
+                deny = check.suggestion.model_copy(update={"action": "deny"})
+                if problem := permissions.remember(deny):
+                    yield Error(message=problem, fatal=False)
             yield decision.message or refused
         elif (
             decision.remember
