@@ -614,7 +614,7 @@ class ShipmateApp(App[None]):
         except SessionError as error:
             await self.view.add(Note(str(error), "error"))
             return
-        await self.view.remove_children()
+        await self.view.clear()
         self.blocks.clear()
         self.status.context_tokens = 0
         self.status.context_percent = 0.0
@@ -626,7 +626,7 @@ class ShipmateApp(App[None]):
     async def _clear(self) -> None:
         from agent.conversation import Conversation
 
-        await self.view.remove_children()
+        await self.view.clear()
         self.blocks.clear()
         self.conversation = Conversation(**self.parts)
         self._wire(self.conversation)
