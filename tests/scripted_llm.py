@@ -84,6 +84,7 @@ class ScriptedLLM:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.request_times: list[float] = []
+        self.finished_times: list[float] = []  # when each stream's last piece was sent
         self.gets: list[tuple[str, dict[str, str]]] = []
         self.models_fault: Fault | None = None  # a ``status`` fault answers GET /v1/models
         self.answer: Callable[[dict[str, Any]], Reply | Fault | None] | None = None
@@ -208,6 +209,7 @@ class ScriptedLLM:
                 self._chunk("[DONE]")
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
+                owner.finished_times.append(time.monotonic())
 
             def _whole(self, item: Reply | Fault) -> None:
                 reply = item if isinstance(item, Reply) else Reply()

@@ -48,10 +48,11 @@ class ConversationView(VerticalScroll, can_focus=False):
         return self.is_anchored and not self._anchor_released
 
     async def add(self, widget: Widget) -> Widget:
-        await self.mount(widget)
-        if self.following:
-            await self._make_cheap(widget)
-            await self._prune()
+        with self.app.batch_update():  # one layout for it all, not one per change
+            await self.mount(widget)
+            if self.following:
+                await self._make_cheap()
+                await self._prune()
         return widget
 
     async def clear(self) -> None:
@@ -59,16 +60,18 @@ class ConversationView(VerticalScroll, can_focus=False):
         self.pruned.clear()
         await self.remove_children()
 
-    async def _make_cheap(self, newest: Widget) -> None:
-        """Finished replies out of sight above become one widget each."""
-        for block in self.blocks:
-            if block is newest or block.virtual_region.bottom > self.scroll_y:
-                break
-            if isinstance(block, AssistantText) and block.finished and block.size:
+    async def _make_cheap(self) -> None:
+        """Finished replies a screen or more above the end become one widget each. Heights
+        are the last laid out (asking the compositor where a block is lays out every
+        block again, off screen too)."""
+        below = 0
+        for block in reversed(self.blocks):
+            if below > self.size.height and isinstance(block, AssistantText) and block.finished:
                 cheap = record(block)
                 assert cheap is not None
                 await self.mount(cheap(), after=block)
                 await block.remove()
+            below += block.outer_size.height + block.styles.margin.top
 
     async def _prune(self) -> None:
         blocks = self.blocks
