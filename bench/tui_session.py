@@ -144,14 +144,18 @@ async def ready(pilot: Any) -> None:
 
 
 def before_this_change() -> None:
-    """The view as it was: 600 blocks kept, every reply a Markdown widget for good."""
-    from agent.tui.widgets import conversation_view
+    """The view as it was: its ``add`` then (600 blocks kept, dropped for good; every
+    reply a Markdown widget for good; a layout per change)."""
+    from agent.tui.widgets.conversation_view import ConversationView
 
-    async def nothing(self: Any, newest: Any) -> None:
-        return None
+    async def add(self: Any, widget: Any) -> Any:
+        await self.mount(widget)
+        extra = len(self.children) - 600
+        if extra > 0:
+            await self.remove_children(list(self.children[:extra]))
+        return widget
 
-    conversation_view.KEEP = 600
-    conversation_view.ConversationView._make_cheap = nothing  # type: ignore[method-assign]
+    ConversationView.add = add  # type: ignore[method-assign]
 
 
 def main() -> None:
