@@ -18,7 +18,8 @@ class Earlier(Static):
 
     def set_count(self, count: int) -> None:
         self.count = count
-        self.update(f"↑ {count:,} earlier blocks · scroll up or click to show them")
+        blocks = "block" if count == 1 else "blocks"
+        self.update(f"↑ {count:,} earlier {blocks} · scroll up or click to show them")
 
     def on_click(self, event: Click) -> None:
         event.stop()
