@@ -31,7 +31,8 @@ class Call:
 
 @dataclass
 class Reply:
-    """A streamed assistant reply."""
+    """A streamed assistant reply, in pieces of ``chunk`` characters; ``rate`` paces them
+    (pieces per second, as a model streams tokens; 0: as fast as the socket takes them)."""
 
     text: str = ""
     calls: list[Call] = field(default_factory=list)
@@ -39,6 +40,7 @@ class Reply:
     completion_tokens: int = 20
     cached_tokens: int = 0
     chunk: int = 5
+    rate: float = 0.0
 
 
 @dataclass
@@ -82,6 +84,7 @@ class ScriptedLLM:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.request_times: list[float] = []
+        self.finished_times: list[float] = []  # when each stream's last piece was sent
         self.gets: list[tuple[str, dict[str, str]]] = []
         self.models_fault: Fault | None = None  # a ``status`` fault answers GET /v1/models
         self.answer: Callable[[dict[str, Any]], Reply | Fault | None] | None = None
@@ -194,7 +197,10 @@ class ScriptedLLM:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
-                for delta in deltas:
+                began = time.monotonic()
+                for number, delta in enumerate(deltas):
+                    if reply.rate:  # on a schedule, so slow writes do not add up
+                        time.sleep(max(0.0, began + number / reply.rate - time.monotonic()))
                     self._chunk(_frame(owner.model, delta))
                 finish = "tool_calls" if reply.calls else "stop"
                 self._chunk(_frame(owner.model, {}, finish))
@@ -203,6 +209,7 @@ class ScriptedLLM:
                 self._chunk("[DONE]")
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
+                owner.finished_times.append(time.monotonic())
 
             def _whole(self, item: Reply | Fault) -> None:
                 reply = item if isinstance(item, Reply) else Reply()

@@ -46,6 +46,20 @@ async def test_text_streams_in_pieces_and_usage_is_counted(llm: ScriptedLLM) -> 
     assert llm.requests[0]["stream"] is True
 
 
+async def test_a_paced_reply_streams_at_its_rate(llm: ScriptedLLM) -> None:
+    llm.add(Reply(text="a" * 40, chunk=1, rate=100), Reply(text="a" * 40, chunk=1))
+    arrived, text = [], ""
+    async for item in client(llm).stream(MESSAGES, []):
+        if isinstance(item, TextDelta):
+            arrived.append(time.monotonic())
+            text += item.text
+    assert text == "a" * 40
+    assert 0.38 <= arrived[-1] - llm.request_times[0] < 2  # 40 pieces at 100 a second
+    started = time.monotonic()
+    await collect(client(llm))
+    assert time.monotonic() - started < 0.3  # unpaced: at once
+
+
 async def test_several_tool_calls_are_assembled_from_chunks(llm: ScriptedLLM) -> None:
     llm.add(
         Reply(

@@ -748,7 +748,7 @@ class ShipmateApp(App[None]):
         except SessionError as error:
             await self.view.add(Note(str(error), "error"))
             return
-        await self.view.remove_children()
+        await self.view.clear()
         self.blocks.clear()
         self.commits, self.last_tests = [], ""
         self.status.context_tokens = 0
@@ -762,7 +762,7 @@ class ShipmateApp(App[None]):
     async def _clear(self) -> None:
         from agent.conversation import Conversation
 
-        await self.view.remove_children()
+        await self.view.clear()
         self.blocks.clear()
         self.commits, self.last_tests = [], ""
         self.conversation = Conversation(**self.parts)

@@ -10,6 +10,7 @@ from conftest import idle, make_app, running, say, until
 from agent.tui.screens.sessions import SessionsScreen
 from agent.tui.widgets.note import Note
 from agent.tui.widgets.output_block import OutputBlock
+from agent.tui.widgets.records import record
 from agent.tui.widgets.tool_block import ToolBlock
 from agent.tui.widgets.user_message import UserMessage
 
@@ -167,3 +168,18 @@ async def test_mode_changes_reach_the_model(llm: ScriptedLLM, repo: Path) -> Non
         await idle(pilot)
         assert "approval mode to read-only" in sent_text(llm)
         assert "Read-only (planning) mode" in llm.requests[-1]["messages"][0]["content"]
+
+
+async def test_a_pruned_test_run_comes_back_with_its_failures(llm: ScriptedLLM, repo: Path) -> None:
+    app = make_app(llm, repo, approval="full-auto")
+    async with running(app) as pilot:
+        await say(pilot, "/test test_textutil.py")
+        await idle(pilot, timeout=60)
+        (block,) = app.view.query(ToolBlock)
+        shown = str(block.body.render())
+        made = record(block)
+        assert made is not None
+        again = made()
+        await app.view.mount(again)
+        await pilot.pause()
+        assert str(again.body.render()) == shown and "test_textutil.py::" in shown

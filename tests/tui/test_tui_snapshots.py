@@ -18,7 +18,12 @@ from agent.session import SessionSummary
 from agent.tui.app import Launch, ShipmateApp
 from agent.tui.screens.onboarding import OnboardingScreen
 from agent.tui.screens.sessions import SessionsScreen
+from agent.tui.widgets import conversation_view
+from agent.tui.widgets.assistant_text import AssistantText
+from agent.tui.widgets.earlier import Earlier
+from agent.tui.widgets.note import Note
 from agent.tui.widgets.tool_block import ToolBlock
+from agent.tui.widgets.user_message import UserMessage
 
 from helpers import edit
 from scripted_llm import Reply, ScriptedLLM
@@ -159,3 +164,37 @@ async def onboarding_ready(pilot: Pilot[None]) -> None:
         field.cursor_blink = False
     await until(pilot, lambda: app.screen.query_one(OptionList).option_count == 3)
     await pilot.pause(0.1)
+
+
+def test_blocks_made_again_after_pruning(
+    snap_compare: Any, llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The oldest blocks left the DOM; the line at the top was clicked: the reply comes
+    back as one ``ReplyText``, looking like the Markdown it was, under the line that says
+    what is still pruned."""
+    monkeypatch.setattr(conversation_view, "KEEP", 4)
+    monkeypatch.setattr(conversation_view, "BATCH", 2)
+    app = make_app(llm, repo)
+
+    async def scrolled_back(pilot: Pilot[None]) -> None:
+        await ready(pilot)
+        await app.view.add(UserMessage("why does slugify drop accents?"))
+        await app.view.add(AssistantText(REPLY))
+        for number in range(5):
+            await app.view.add(Note(f"note {number}"))
+        await pilot.pause()
+        await pilot.click(Earlier)
+        await until(pilot, lambda: len(app.view.pruned) == 1)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=scrolled_back)
+
+
+REPLY = """It keeps only **ASCII** letters:
+
+1. normalise with `NFKD`
+2. drop the marks
+
+```python
+text = unicodedata.normalize("NFKD", text)
+```"""

@@ -24,6 +24,7 @@ class AssistantText(Markdown):
         self._stream: MarkdownStream | None = None
         self._timer: Timer | None = None
         self.streamed = ""
+        self.finished = bool(text)  # an empty one is made to stream into
 
     def add(self, delta: str) -> None:
         """Queue a streamed piece; the timer writes it."""
@@ -56,6 +57,7 @@ class AssistantText(Markdown):
             self._stream = None
         elif text:
             await self.update(clean(text))
+        self.finished = True
 
     def on_markdown_link_clicked(self, message: Markdown.LinkClicked) -> None:
         message.stop()

@@ -10,3 +10,4 @@ from agent.tui.render import diff_text
 class DiffView(Static):
     def __init__(self, diff: str) -> None:
         super().__init__(diff_text(diff))
+        self.diff = diff

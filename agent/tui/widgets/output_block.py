@@ -15,6 +15,7 @@ class OutputBlock(Collapsible):
 
     def __init__(self, title: str, text: str, collapsed: bool = False) -> None:
         super().__init__(Static(plain(text)), title="", collapsed=collapsed)
+        self.raw_title = title  # ``title`` is Collapsible's, and markup
         self.heading = Content(clean(title))
         self.text = text
 
