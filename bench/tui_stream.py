@@ -171,11 +171,11 @@ async def measure(server: ScriptedLLM, workspace: Path, rates: list[int], runs: 
 
 
 def whole(app: Any, text: str) -> bool:
-    """The whole reply is in the conversation's last reply widget."""
+    """The whole reply is in the conversation (a long one streams as several segments; the
+    view was cleared before it, so its replies are all this one's)."""
     from agent.tui.widgets.assistant_text import AssistantText
 
-    replies = list(app.view.query(AssistantText))
-    return bool(replies) and replies[-1].source == text
+    return "".join(widget.source for widget in app.view.query(AssistantText)) == text
 
 
 def ms(seconds: float) -> str:

@@ -415,10 +415,16 @@ class ShipmateApp(App[None]):
                 self.status.index = "index: unavailable"
                 await self.view.add(Note(event.problem or "", "notice"))
             case TextDelta():
+                text = event.text
+                if self.streaming is not None and (cut := self.streaming.split_at(text)):
+                    self.streaming.add(text[:cut])  # a long reply goes on in a new segment
+                    await self.streaming.finish()
+                    self.streaming, text = None, text[cut:]
                 if self.streaming is None:
                     self.streaming = AssistantText()
                     await self.view.add(self.streaming)
-                self.streaming.add(event.text)
+                if text:
+                    self.streaming.add(text)
             case Retrying():
                 if self.streaming is not None:  # what it streamed is void
                     await self.streaming.remove()

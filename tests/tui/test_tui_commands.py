@@ -14,7 +14,6 @@ from agent.tui.widgets.assistant_text import AssistantText
 from agent.tui.widgets.diff_view import DiffView
 from agent.tui.widgets.earlier import Earlier
 from agent.tui.widgets.note import Note
-from agent.tui.widgets.reply_text import ReplyText
 from agent.tui.widgets.tool_block import ToolBlock
 
 from helpers import edit, identity
@@ -111,8 +110,8 @@ async def test_the_oldest_blocks_are_pruned_and_come_back_on_scrolling_up(
 def looks(widget: Widget) -> list[str]:
     """What a block shows, as text: a reply's Markdown, a tool's header and body, a
     line's text."""
-    if isinstance(widget, AssistantText | ReplyText):
-        return ["reply", widget.text if isinstance(widget, ReplyText) else widget.source]
+    if isinstance(widget, AssistantText):
+        return ["reply", widget.source]
     if isinstance(widget, ToolBlock):
         return [str(widget.header.render()), str(widget.body.render()), str(widget.body.display)]
     return [str(widget.render())]

@@ -170,8 +170,7 @@ def test_blocks_made_again_after_pruning(
     snap_compare: Any, llm: ScriptedLLM, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The oldest blocks left the DOM; the line at the top was clicked: the reply comes
-    back as one ``ReplyText``, looking like the Markdown it was, under the line that says
-    what is still pruned."""
+    back looking as it did, under the line that says what is still pruned."""
     monkeypatch.setattr(conversation_view, "KEEP", 4)
     monkeypatch.setattr(conversation_view, "BATCH", 2)
     app = make_app(llm, repo)

@@ -1,12 +1,9 @@
 """The scrolling conversation: it follows new output until the person scrolls away, and
 stays quick to lay out however long the session gets.
 
-Every widget is laid out again on every update of the screen (~0.1 ms each; a streamed
-reply is a dozen of them), so while the person follows the end:
-
-- a finished reply that is out of sight above becomes one cheap ``ReplyText``;
-- past ``KEEP`` blocks the oldest leave the DOM, each kept as a small record
-  (``records.py``), and a line at the top says how many are gone.
+Every widget is laid out again on every update of the screen, so while the person follows
+the end, past ``KEEP`` blocks the oldest leave the DOM, each kept as a small record
+(``records.py``), and a line at the top says how many are gone.
 
 Scrolling to the top (or clicking that line) makes the previous ``BATCH`` again, the view
 keeping the person's place. While they read back nothing is pruned or converted under them;
@@ -18,7 +15,6 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
-from agent.tui.widgets.assistant_text import AssistantText
 from agent.tui.widgets.earlier import Earlier
 from agent.tui.widgets.records import Record, live, record
 
@@ -51,7 +47,6 @@ class ConversationView(VerticalScroll, can_focus=False):
         with self.app.batch_update():  # one layout for it all, not one per change
             await self.mount(widget)
             if self.following:
-                await self._make_cheap()
                 await self._prune()
         return widget
 
@@ -59,19 +54,6 @@ class ConversationView(VerticalScroll, can_focus=False):
         """A new conversation: every block goes, the pruned ones too."""
         self.pruned.clear()
         await self.remove_children()
-
-    async def _make_cheap(self) -> None:
-        """Finished replies a screen or more above the end become one widget each. Heights
-        are the last laid out (asking the compositor where a block is lays out every
-        block again, off screen too)."""
-        below = 0
-        for block in reversed(self.blocks):
-            if below > self.size.height and isinstance(block, AssistantText) and block.finished:
-                cheap = record(block)
-                assert cheap is not None
-                await self.mount(cheap(), after=block)
-                await block.remove()
-            below += block.outer_size.height + block.styles.margin.top
 
     async def _prune(self) -> None:
         blocks = self.blocks

@@ -2,9 +2,8 @@
 
 A record is a ``functools.partial`` of the block's constructor (or of a function that
 rebuilds its state): strings and small lists, never a widget. A tool's output keeps only
-the tail its block shows. A reply comes back as a ``ReplyText``, the cheap form it had
-taken before it was pruned. A new kind of block needs a case in ``record``, or it is
-dropped for good when it leaves the screen.
+the tail its block shows. A new kind of block needs a case in ``record``, or it is dropped
+for good when it leaves the screen.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from agent.tui.widgets.diff_view import DiffView
 from agent.tui.widgets.note import Note
 from agent.tui.widgets.output_block import OutputBlock
 from agent.tui.widgets.plan_view import PlanView
-from agent.tui.widgets.reply_text import ReplyText
 from agent.tui.widgets.tool_block import OUTPUT_LINES, ToolBlock
 from agent.tui.widgets.user_message import UserMessage
 
@@ -39,9 +37,7 @@ def record(widget: Widget) -> Record | None:
     """How to make ``widget`` again as it looks now; None for a kind this does not know."""
     match widget:
         case AssistantText():
-            return partial(ReplyText, widget.source)
-        case ReplyText():
-            return partial(ReplyText, widget.text)
+            return partial(AssistantText, widget.source)
         case UserMessage():
             return partial(UserMessage, widget.text, files=list(widget.files))
         case Note():
