@@ -9,8 +9,11 @@ exchange (from its first event to the screen laid out and drawn again with it; m
 ``--samples`` exchanges), the widgets in the DOM and the process RSS grown since the app was
 ready (each variant runs in its own process).
 
-Baseline, in the same run: the view as it was before (600 blocks kept, finished replies left
-as Markdown widgets), up to ``--baseline-upto`` messages; it gets slow past that.
+Baseline, in the same run: the view as it was before pruning came back on scrolling (600
+blocks kept, dropped for good, a layout per change), up to ``--baseline-upto`` messages; it
+gets slow past that. Replies are the same one-widget Markdown in both: before that change a
+reply was a Textual ``Markdown`` of a widget per block, ~0.4 s per added message at 300
+blocks (see ``bench/tui_stream.py`` for what that cost while streaming).
 
     python bench/tui_session.py [--messages 1000] [--samples 7] [--baseline-upto 250]
 """
@@ -144,8 +147,8 @@ async def ready(pilot: Any) -> None:
 
 
 def before_this_change() -> None:
-    """The view as it was: its ``add`` then (600 blocks kept, dropped for good; every
-    reply a Markdown widget for good; a layout per change)."""
+    """The view as it was: its ``add`` then (600 blocks kept, dropped for good; a layout
+    per change)."""
     from agent.tui.widgets.conversation_view import ConversationView
 
     async def add(self: Any, widget: Any) -> Any:
@@ -170,7 +173,7 @@ def main() -> None:
         print(" this view (pruning, cheap finished replies):", flush=True)
         subprocess.run([sys.executable, __file__, *sys.argv[1:], "--variant", "this"], check=True)
         if args.baseline_upto >= 0:
-            print(" baseline: the view before (600 blocks kept, replies stay Markdown):")
+            print(" baseline: the view before (600 blocks kept, dropped for good):")
             command = [sys.executable, __file__, *sys.argv[1:], "--variant", "before"]
             subprocess.run(command, check=True)
         return
