@@ -812,10 +812,10 @@ class ShipmateApp(App[None]):
         if files := conversation.checkpoints.changed():
             shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
             parts.append(f"{len(files)} file(s) changed ({shown})")
-        if self.commits:
-            parts.append(
-                f"{len(self.commits)} commit(s) ({', '.join(c[:7] for c in self.commits)})"
-            )
+        checkpoints = self.parts["store"].checkpoints(conversation.session_id)
+        undone = {commit for turn in checkpoints if turn.undone for commit in turn.commits}
+        if commits := [commit for commit in self.commits if commit not in undone]:
+            parts.append(f"{len(commits)} commit(s) ({', '.join(c[:7] for c in commits)})")
         if self.last_tests:
             parts.append(f"tests: {self.last_tests}")
         parts.append(f"${conversation.session_usage.cost_usd:.4f}")

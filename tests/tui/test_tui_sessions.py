@@ -67,8 +67,10 @@ async def test_a_resumed_session_says_which_turns_were_undone(llm: ScriptedLLM, 
     async with running(first) as pilot:
         await say(pilot, "import unicodedata")
         await idle(pilot)
+        assert " 1 commit(s) " in first.summary()
         await say(pilot, "/undo")
         await until(pilot, lambda: "Undid turn" in first.view.query(Note)[-1].text)
+        assert "commit" not in first.summary() and "changed" not in first.summary()
         session = first.conversation.session_id if first.conversation else None
         first.parts["store"].release(first.parts["store"].find(session))
     again = ShipmateApp(Launch(workspace=repo, settings=first.settings, continue_session=True))
