@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import statistics
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +163,19 @@ def before_this_change() -> None:
     ConversationView.add = add  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def isolated_home() -> Iterator[Path]:
+    """A temporary HOME (the session store goes there, not to the user's home) and an
+    empty workspace in it."""
+    with tempfile.TemporaryDirectory() as temp:
+        os.environ["HOME"] = temp
+        for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+            os.environ[name] = str(Path(temp) / name.lower())
+        workspace = Path(temp) / "ws"
+        workspace.mkdir()
+        yield workspace
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1000)
@@ -170,7 +185,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.variant is None:  # each in its own process: RSS growth is not shared
         print(f"a session of {args.messages:,} messages, one tool call per 2 messages (120x40)")
-        print(" this view (pruning, cheap finished replies):", flush=True)
+        print(" this view (pruning, blocks back on scrolling up):", flush=True)
         subprocess.run([sys.executable, __file__, *sys.argv[1:], "--variant", "this"], check=True)
         if args.baseline_upto >= 0:
             print(" baseline: the view before (600 blocks kept, dropped for good):")
@@ -179,12 +194,7 @@ def main() -> None:
         return
     sys.stdout.flush()
     server = ScriptedLLM().start()
-    with tempfile.TemporaryDirectory() as temp:
-        os.environ["HOME"] = temp  # the session store goes there, not to the user's home
-        for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
-            os.environ[name] = str(Path(temp) / name.lower())
-        workspace = Path(temp) / "ws"
-        workspace.mkdir()
+    with isolated_home() as workspace:
         if args.variant == "before":
             before_this_change()
         messages = args.messages if args.variant == "this" else args.baseline_upto

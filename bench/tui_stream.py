@@ -24,7 +24,6 @@ import itertools
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from tui_session import isolated_home  # noqa: E402
 
 from scripted_llm import Reply, ScriptedLLM  # noqa: E402
 
@@ -192,12 +193,7 @@ def main() -> None:
     parser.add_argument("--rates", type=int, nargs="+", default=[100, 2000])
     args = parser.parse_args()
     server = ScriptedLLM().start()
-    with tempfile.TemporaryDirectory() as temp:
-        os.environ["HOME"] = temp  # the session store goes there, not to the user's home
-        for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
-            os.environ[name] = str(Path(temp) / name.lower())
-        workspace = Path(temp) / "ws"
-        workspace.mkdir()
+    with isolated_home() as workspace:
         print(
             f"a {TOKENS:,}-token reply streamed while a key is typed every {KEY_EVERY * 1000:.0f}"
             " ms (headless, 120x40)"
