@@ -159,13 +159,13 @@ def evaluate(
 
 
 def table(title: str, groups: dict[str, Scores], timings: dict[str, dict[str, float]]) -> None:
+    """A Markdown table, so the figures paste straight into the notes."""
     print(f"\n## {title}\n")
     print("| project | cases | ranking | @1 | @3 | @5 | @10 | index s | rank ms |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for group, scores in groups.items():
         timing = timings.get(group)
         for name in ("shipmate", "bm25"):
-            spent = ""
             if timing and name == "shipmate":
                 per_case = timing["rankings"] / scores.cases * 1000
                 spent = f" {timing['index']:.1f} | {per_case:.0f}"
@@ -175,6 +175,7 @@ def table(title: str, groups: dict[str, Scores], timings: dict[str, dict[str, fl
 
 
 def run_sympy(data: Path) -> None:
+    """One tree for every case, so one group: the whole set."""
     cases = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
     for case in cases:
         case["project"] = "sympy-changes"
@@ -187,6 +188,7 @@ def run_sympy(data: Path) -> None:
 
 
 def run_swebench(folder: Path, misses_file: Path | None) -> None:
+    """Each case in its project's snapshot, scored overall and per project."""
     cases = [json.loads(line) for line in (folder / "dev.jsonl").read_text().splitlines()]
     by_tree: dict[str, list[dict]] = defaultdict(list)
     for case in cases:
