@@ -14,6 +14,7 @@ import threading
 from typing import TextIO
 
 from agent.policy.approval import REFUSED, ApprovalRequest, Decision
+from agent.terminal import visible
 
 ANSWERS = {"y": "once", "yes": "once", "n": "no", "no": "no", "": "no", "a": "always"}
 ANSWERS["always"] = "always"
@@ -91,8 +92,9 @@ class LineApprover:
             self.ask("  answer y, n or a: ")
 
     def ask(self, text: str) -> None:
-        self.out.write(text)
+        """``text`` quotes the model's arguments: shown through ``visible``, never raw."""
+        self.out.write(visible(text))
         self.out.flush()
 
     def say(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        print(visible(line), file=self.out, flush=True)

@@ -33,6 +33,7 @@ from agent.index.index import CodeIndex
 from agent.index.progress import ProgressLine
 from agent.index.watcher import IndexWatcher
 from agent.session import SessionError, SessionStore, short_id
+from agent.terminal import visible
 from tools.base import plural
 from tools.names import on_disk
 from tools.textio import decode
@@ -47,7 +48,11 @@ Found = tuple[AIComment, str]  # a comment, and the text of its file when it was
 
 
 class WatchOutput(TextOutput):
-    """``run``'s progress lines, on one stream, with each edit's diff under it."""
+    """``run``'s progress lines, on one stream, with each edit's diff under it. Every line
+    passes through ``visible``: diffs and AI comments are the files' own text."""
+
+    def say(self, line: str, always: bool = False) -> None:
+        super().say(visible(line), always)
 
     def show(self, event: Event) -> None:
         if isinstance(event, IndexReady):

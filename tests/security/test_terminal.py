@@ -268,3 +268,38 @@ def test_safe_stream_filters_every_write_but_trusted_ones() -> None:
         inner.getvalue() == "answer \\x1b]52;c;ZWNobyBwd25lZA==\\x07\n\\x1b[2J\\x1b[H\n\rprogress"
     )
     assert not hasattr(stream, "buffer")  # bytes cannot go around the filter
+
+
+def test_attack_escapes_in_watch_output_and_its_approval_questions() -> None:
+    """``shipmate watch`` prints the files' own text (AI comments, diffs) and the model's
+    arguments (the approval question): none of their control sequences reach the terminal."""
+    import asyncio
+    import io
+
+    from agent.events import ToolFinished
+    from agent.frontends.line_approver import LineApprover, TerminalLines
+    from agent.frontends.watch import WatchOutput
+    from agent.policy.approval import ApprovalRequest
+
+    hostile = "x \x1b]52;c;aGk=\x07 \x1b[2J \x9b31m \u202e"
+    out = io.StringIO()
+    output = WatchOutput(out, out)
+    output.say(f"  app.py:1 {hostile} AI!")
+    output.show(
+        ToolFinished(
+            call_id="1", name="edit_file", status="ok", summary="edited",
+            diff=f"--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-{hostile}\n+fine\n",
+        )
+    )  # fmt: skip
+    request = ApprovalRequest(
+        call_id="2", name="run_command", kind="execute", summary=f"$ echo {hostile}"
+    )
+
+    async def ask() -> None:
+        lines = TerminalLines(io.StringIO("n\n")).start()
+        await LineApprover(lines, out).decide(request)
+
+    asyncio.run(ask())
+    shown = out.getvalue()
+    assert "aGk=" in shown and "2J" in shown  # shown, as literal text
+    assert not any(control in shown for control in ("\x1b", "\x07", "\x9b", "\u202e"))
