@@ -128,8 +128,8 @@ async def test_up_takes_back_the_last_queued_message(llm: ScriptedLLM, repo: Pat
 
 
 async def test_a_command_typed_fast_runs_on_the_first_enter(llm: ScriptedLLM, repo: Path) -> None:
-    """Keys that arrive together (a fast typist, tmux's send-keys) are all queued before the
-    input hears of its own changes: Enter must see the whole word."""
+    """Keys that arrive together (a fast typist, tmux's send-keys) run the command on the
+    first Enter, not only complete it."""
     app = make_app(llm, repo)
     async with running(app) as pilot:
         for character in "/cost":

@@ -42,8 +42,6 @@ class PromptInput(TextArea):
         self._token: Token | None = None
 
     async def _on_key(self, event: Key) -> None:
-        if event.key in ("tab", "enter"):
-            self._complete()  # the word as typed now, not as of the last Changed message
         if self._completing() and event.key in ("tab", "enter"):
             event.stop()
             event.prevent_default()
