@@ -33,58 +33,36 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable
 
 from agent.index.model import Model, Table, path_terms
-from agent.index.tags import split_identifier
+from agent.index.request import Request, read_request
 
 W_PATH = 2.0
 W_DEFS = 0.5
 W_SYMBOL = 3.0
+W_EVIDENCE = 0.3
+W_MENTION = 1.0
+SPECIFIC = 1.0
 G = 0.2
 ALPHA = 0.25
 STEPS = 3
 KEEP = 50
 SEEDS = 20
 TEST_WEIGHT = 0.5
+PROSE_WEIGHT = 0.5
 K1 = 1.2
 B = 0.75
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TEST_PATH = re.compile(
     r"(^|/)(tests?|testing|__tests__|spec)(/|$)|(^|/)test_|_test\.|\.(test|spec)\."
 )
-STOPWORDS = frozenset((
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does", "for", "from",
-    "has", "have", "if", "in", "into", "is", "it", "its", "of", "on", "or", "so", "than", "that",
-    "the", "their", "then", "there", "these", "this", "to", "was", "were", "when", "which",
-    "while", "will", "with", "without", "not", "no",
-))  # fmt: skip
 
 
-def request_terms(text: str) -> tuple[Counter[str], set[str]]:
+def request_terms(text: str) -> tuple[dict[str, float], set[str]]:
     """Search terms of a request, and the identifiers it spells out as code."""
-    terms: Counter[str] = Counter()
-    symbols: set[str] = set()
-    for match in _IDENTIFIER.finditer(text):
-        word = match.group()
-        after = text[match.end() : match.end() + 1]
-        before = text[match.start() - 1 : match.start()] if match.start() else ""
-        code_like = (
-            "_" in word.strip("_")
-            or any(c.isupper() for c in word[1:])
-            or after == "("
-            or before == "."
-            or after == "."
-            or before == "`"
-        )
-        if code_like and len(word) > 2:
-            symbols.add(word)
-        for term in split_identifier(word):
-            if len(term) > 1 and term not in STOPWORDS:
-                terms[term] += 1
-    return terms, symbols
+    request = read_request(text)
+    return request.terms, set(request.symbols)
 
 
 def is_test(path: str) -> bool:
@@ -97,6 +75,7 @@ class Ranker:
     def __init__(self, model: Model) -> None:
         self.model = model
         self._path_index: dict[str, set[str]] | None = None
+        self._by_name: dict[str, list[str]] | None = None
 
     def path_index(self) -> dict[str, set[str]]:
         if self._path_index is None:
@@ -111,7 +90,8 @@ class Ranker:
         """Every indexed file with its score, best first (ties by path, so it is stable)."""
         model = self.model
         focus = [path for path in focus if path in model.files]
-        lexical = self.lexical(request)
+        wanted = read_request(request)
+        lexical = self.lexical(wanted)
         seeds = strongest(lexical, SEEDS)
         top = max(lexical.values(), default=0.0)
         for path in focus:
@@ -120,19 +100,30 @@ class Ranker:
         top_spread = max(spread.values(), default=0.0) or 1.0
         top = top or 1.0
         scores: dict[str, float] = {}
-        for path in model.files:
+        for path, (_, language, _) in model.files.items():
             score = lexical.get(path, 0.0) / top + G * spread.get(path, 0.0) / top_spread
             if path in focus:
                 score += 1.0
             if is_test(path):
                 score *= TEST_WEIGHT
+            elif language is None:
+                score *= PROSE_WEIGHT
             scores[path] = score
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
-    def lexical(self, request: str) -> dict[str, float]:
-        terms, symbols = request_terms(request)
-        if not terms and not symbols:
-            return {}
+    def lexical(self, request: Request) -> dict[str, float]:
+        """Text relevance (scaled to 1 at best) plus the evidence (scaled to W_EVIDENCE)."""
+        text = self.text(request)
+        evidence = self.evidence(request)
+        top_text = max(text.values(), default=0.0) or 1.0
+        top_evidence = max(evidence.values(), default=0.0) or 1.0
+        scores = {path: value / top_text for path, value in text.items()}
+        for path, value in evidence.items():
+            scores[path] = scores.get(path, 0.0) + W_EVIDENCE * value / top_evidence
+        return scores
+
+    def text(self, request: Request) -> dict[str, float]:
+        """BM25F over the words of a file, its path and the names it defines."""
         model = self.model
         total = len(model.files) or 1
         average = sum(length for _, _, length in model.files.values()) / total or 1.0
@@ -142,8 +133,7 @@ class Ranker:
             scores[path] = scores.get(path, 0.0) + value
 
         paths = self.path_index()
-        for term, wanted in terms.items():
-            repeat = 1 + math.log(wanted)
+        for term, repeat in request.terms.items():
             postings = model.postings.get(term) or {}
             idf = _idf(total, len(postings))
             for path, count in postings.items():
@@ -159,13 +149,46 @@ class Ranker:
                 idf_defs = _idf(total, len(holders))
                 for path, count in holders.items():
                     add(path, repeat * W_DEFS * idf_defs * (1 + math.log(count)))
-        for symbol in symbols:
+        return scores
+
+    def evidence(self, request: Request) -> dict[str, float]:
+        """What points at a file whatever the request's length: the names it spells out that
+        the file defines (a name defined in k files points at each with 1/k), and the paths
+        it gives (a traceback's frames, a link)."""
+        model = self.model
+        scores: dict[str, float] = {}
+        for symbol, weight in request.symbols.items():
             holders = model.defined.get(symbol)
             if holders:
-                idf_symbol = _idf(total, len(holders))
                 for path in holders:
-                    add(path, W_SYMBOL * idf_symbol)
+                    scores[path] = scores.get(path, 0.0) + weight / len(holders) ** SPECIFIC
+        for mention in request.mentions:
+            path = self.resolve(mention.path)
+            if path is not None:
+                scores[path] = scores.get(path, 0.0) + W_MENTION * mention.weight
         return scores
+
+    def resolve(self, mentioned: str) -> str | None:
+        """The indexed file a path in the text stands for: the one sharing the longest tail
+        with it (``site-packages/xarray/core/merge.py`` → ``xarray/core/merge.py``). One
+        shared part is enough only for a bare file name that one or two files have."""
+        if self._by_name is None:
+            by_name: dict[str, list[str]] = {}
+            for path in self.model.files:
+                by_name.setdefault(path.rsplit("/", 1)[-1], []).append(path)
+            self._by_name = by_name
+        parts = [part for part in mentioned.replace("\\", "/").split("/") if part]
+        if not parts:
+            return None
+        candidates = self._by_name.get(parts[-1], [])
+        best, best_shared = None, 0
+        for candidate in candidates:
+            shared = _shared_tail(parts, candidate.split("/"))
+            if shared > best_shared:
+                best, best_shared = candidate, shared
+        if best_shared >= 2 or (len(parts) == 1 and 0 < len(candidates) <= 2):
+            return best
+        return None
 
     def _path_matches(
         self, term: str, paths: dict[str, set[str]]
@@ -182,6 +205,13 @@ class Ranker:
                 and (term.startswith(other) or other.startswith(term))
             ):
                 yield holders, 0.5
+
+
+def _shared_tail(first: list[str], second: list[str]) -> int:
+    shared = 0
+    while shared < min(len(first), len(second)) and first[-1 - shared] == second[-1 - shared]:
+        shared += 1
+    return shared
 
 
 def _idf(total: int, found: int) -> float:
