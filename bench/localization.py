@@ -40,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from index import DATA, fetch_sympy
 
 from agent.index.index import CodeIndex
-from agent.index.rank import Ranker
 from agent.index.store import Store
 
 KS = (1, 3, 5, 10)
@@ -129,7 +128,7 @@ def evaluate(
     index = CodeIndex(root, Store(cache / "index.sqlite"))
     index.refresh()
     indexed = time.perf_counter()
-    ranker = Ranker(index.model)
+    ranker = index.ranker
     bm25 = BM25(root, sorted(index.model.files))
     built = time.perf_counter()
     seconds = []

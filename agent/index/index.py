@@ -77,7 +77,7 @@ class CodeIndex:
         self.repo = self.store.repo_id(self.root)
         self.rows: dict[str, FileRow] = {}
         self.model = Model()
-        self.ranker = Ranker(self.model)
+        self.ranker = Ranker(self.model, self.read_text)
         self.lock = threading.RLock()
         self._dirty = False
         self.last_parsed = 0
@@ -223,7 +223,7 @@ class CodeIndex:
 
     def _use(self, model: Model, dirty: bool) -> None:
         self.model = model
-        self.ranker = Ranker(model)
+        self.ranker = Ranker(model, self.read_text)
         self._dirty = dirty
         self.save()
 
@@ -288,7 +288,7 @@ class CodeIndex:
                 for path in removed:
                     self.rows.pop(path, None)
             if changed:
-                self.ranker = Ranker(self.model)
+                self.ranker = Ranker(self.model, self.read_text)
                 self._dirty = True
             self.last_parsed = len(new_blobs)
             return changed
@@ -387,6 +387,15 @@ class CodeIndex:
                 covered += numbers.count(number)
         total = max(sum(counts.values()), covered)
         return Uses(found, total, total - covered)
+
+    def read_text(self, path: str) -> str | None:
+        """An indexed file's text as the ranking reads it (None if it cannot be read)."""
+        try:
+            with os.fdopen(open_inside(self.root, path), "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES)
+        except OSError:
+            return None
+        return decode(data).text
 
     def outline(self, path: str) -> list[Definition] | None:
         """A file's definitions in source order (None if the index does not have the file)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from agent.index.tags import FileTags, split_identifier
 
-FORMAT = 3
+FORMAT = 4
 
 
 class Paths:
@@ -103,7 +103,7 @@ class Table:
         return encoded
 
 
-TABLES = ("postings", "defined", "def_terms", "referenced", "edges")
+TABLES = ("postings", "defined", "def_terms", "referenced", "edges", "top_level")
 
 
 class Model:
@@ -115,6 +115,7 @@ class Model:
         self.def_terms = Table(self.paths)  # term of a defined name → path → count
         self.referenced = Table(self.paths)  # name → path → uses
         self.edges = Table(self.paths)  # path → path it depends on → weight
+        self.top_level = Table(self.paths)  # name defined outside any other → path → count
         self.broken: dict[str, bool] = {}  # paths whose last parse had syntax errors
         self.definitions = 0
 
@@ -152,10 +153,13 @@ class Model:
         for term, count in words.items():
             postings(term)[path] = count
         names: set[str] = set()
-        for name, *_ in defs:
+        for name, _, _, _, parent, _ in defs:
             holders = self.defined.row(name)
             holders[path] = holders.get(path, 0) + 1
             names.add(name)
+            if parent < 0:
+                tops = self.top_level.row(name)
+                tops[path] = tops.get(path, 0) + 1
         for name in names:
             for term in split_identifier(name):
                 if len(term) > 1:
@@ -177,6 +181,7 @@ class Model:
         names = {name for name, *_ in defs}
         for name in names:
             self.defined.discard(name, path)
+            self.top_level.discard(name, path)
             for term in split_identifier(name):
                 self.def_terms.discard(term, path)
         for name in refs:

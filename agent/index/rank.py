@@ -33,18 +33,22 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from agent.index.literals import MIN_WORDS, fold, is_kebab, message_words, templates
 from agent.index.model import Model, Table, path_terms
-from agent.index.request import Request, read_request
+from agent.index.request import STOPWORDS, Request, read_request
 
 W_PATH = 2.0
 W_DEFS = 0.5
-W_SYMBOL = 3.0
+W_SYMBOL = 1.0
 W_EVIDENCE = 0.3
-W_MENTION = 1.0
+W_MENTION = 2.0
 SPECIFIC = 1.0
-G = 0.2
+W_LITERAL = 1.0
+W_API = 1.0
+CANDIDATES = 8
+G = 0.1
 ALPHA = 0.25
 STEPS = 3
 KEEP = 50
@@ -54,6 +58,8 @@ PROSE_WEIGHT = 0.5
 K1 = 1.2
 B = 0.75
 
+# Documentation and examples, code or not: the change a request asks for is rarely there.
+_AUX_PATH = re.compile(r"(^|/)(docs?|examples?)/")
 _TEST_PATH = re.compile(
     r"(^|/)(tests?|testing|__tests__|spec)(/|$)|(^|/)test_|_test\.|\.(test|spec)\."
 )
@@ -70,10 +76,16 @@ def is_test(path: str) -> bool:
 
 
 class Ranker:
-    """Ranks the files of one model; caches what depends only on the model's paths."""
+    """Ranks the files of one model; caches what depends only on the model's paths.
 
-    def __init__(self, model: Model) -> None:
+    ``read`` gives a file's text (None when it cannot): with it, messages the request quotes
+    are looked for in the string literals of the files most likely to hold them.
+    """
+
+    def __init__(self, model: Model, read: Callable[[str], str | None] | None = None) -> None:
         self.model = model
+        self.read = read
+        self._templates: dict[str, list[re.Pattern[str]]] = {}
         self._path_index: dict[str, set[str]] | None = None
         self._by_name: dict[str, list[str]] | None = None
 
@@ -106,7 +118,7 @@ class Ranker:
                 score += 1.0
             if is_test(path):
                 score *= TEST_WEIGHT
-            elif language is None:
+            elif language is None or _AUX_PATH.search(path):
                 score *= PROSE_WEIGHT
             scores[path] = score
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
@@ -114,7 +126,7 @@ class Ranker:
     def lexical(self, request: Request) -> dict[str, float]:
         """Text relevance (scaled to 1 at best) plus the evidence (scaled to W_EVIDENCE)."""
         text = self.text(request)
-        evidence = self.evidence(request)
+        evidence = self.evidence(request, text)
         top_text = max(text.values(), default=0.0) or 1.0
         top_evidence = max(evidence.values(), default=0.0) or 1.0
         scores = {path: value / top_text for path, value in text.items()}
@@ -151,7 +163,7 @@ class Ranker:
                     add(path, repeat * W_DEFS * idf_defs * (1 + math.log(count)))
         return scores
 
-    def evidence(self, request: Request) -> dict[str, float]:
+    def evidence(self, request: Request, text: dict[str, float]) -> dict[str, float]:
         """What points at a file whatever the request's length: the names it spells out that
         the file defines (a name defined in k files points at each with 1/k), and the paths
         it gives (a traceback's frames, a link)."""
@@ -161,12 +173,55 @@ class Ranker:
             holders = model.defined.get(symbol)
             if holders:
                 for path in holders:
-                    scores[path] = scores.get(path, 0.0) + weight / len(holders) ** SPECIFIC
+                    scores[path] = (
+                        scores.get(path, 0.0) + W_SYMBOL * weight / len(holders) ** SPECIFIC
+                    )
+        named: dict[str, float] = {}
         for mention in request.mentions:
             path = self.resolve(mention.path)
             if path is not None:
-                scores[path] = scores.get(path, 0.0) + W_MENTION * mention.weight
+                named[path] = max(named.get(path, 0.0), mention.weight)
+        for path, weight in named.items():
+            scores[path] = scores.get(path, 0.0) + W_MENTION * weight
+        for (module, name), weight in request.api.items():
+            inside = [path for path in self.model.top_level.get(name) or () if _in(path, module)]
+            for path in inside:
+                scores[path] = scores.get(path, 0.0) + W_API * weight / len(inside) ** SPECIFIC
+        for message in request.messages:
+            found = self.quoting(message, text)
+            for path in found:
+                scores[path] = scores.get(path, 0.0) + W_LITERAL / len(found) ** SPECIFIC
         return scores
+
+    def quoting(self, message: str, text: dict[str, float]) -> list[str]:
+        """The files with a string literal that ``message`` is a filled-in copy of, among
+        the few holding most of its words (the most relevant to the request first)."""
+        if self.read is None:
+            return []
+        words = {word for word in message_words(message) if word not in STOPWORDS}
+        kebab = is_kebab(message)
+        if len(words) < (2 if kebab else MIN_WORDS):
+            return []
+        holding: dict[str, int] = {}
+        for word in words:
+            for path in self.model.postings.get(word) or ():
+                holding[path] = holding.get(path, 0) + 1
+        least = len(words) if kebab else max(MIN_WORDS, len(words) // 2)
+        likely = [
+            (-count, -text.get(path, 0.0), path)
+            for path, count in holding.items()
+            if count >= least
+        ]
+        folded = fold(message)
+        found = []
+        for *_, path in heapq.nsmallest(CANDIDATES, likely):
+            patterns = self._templates.get(path)
+            if patterns is None:
+                text = self.read(path)
+                patterns = self._templates[path] = templates(text) if text else []
+            if any(pattern.search(folded) for pattern in patterns):
+                found.append(path)
+        return found
 
     def resolve(self, mentioned: str) -> str | None:
         """The indexed file a path in the text stands for: the one sharing the longest tail
@@ -205,6 +260,13 @@ class Ranker:
                 and (term.startswith(other) or other.startswith(term))
             ):
                 yield holders, 0.5
+
+
+def _in(path: str, module: str) -> bool:
+    """Whether ``path`` is part of ``module`` (``xarray``, ``sympy/core/numbers``), wherever the
+    package sits in the repository (``src/``)."""
+    path = "/" + path
+    return f"/{module}/" in path or path.endswith(f"/{module}.py")
 
 
 def _shared_tail(first: list[str], second: list[str]) -> int:

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from agent.index.literals import messages
 from agent.index.tags import split_identifier
 
 STOPWORDS = frozenset((
@@ -24,6 +25,8 @@ STOPWORDS = frozenset((
 ))  # fmt: skip
 DUMP_WEIGHT = 0.1  # a line of an environment or version dump
 CHECKLIST_WEIGHT = 0.2  # a template's ticked box: "- [X] New issue — a search of …"
+FRAME_SLOPE = 0.5
+HEADING_WEIGHT = 0.2  # a template's headings: "### What happened?", "**To Reproduce**"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _COMMENT = re.compile(r"<!--.*?(-->|$)", re.S)
@@ -34,6 +37,11 @@ _DUMP = re.compile(
     re.I,
 )
 _CHECKLIST = re.compile(r"^\s*[-*]\s*\[[ xX]\]")
+_HEADING = re.compile(r"^\s*(#{1,6}\s.*|\*\*[^*]+\*\*:?|__[^_]+__:?)\s*$")
+# What a line says apart from links and markup: a screenshot's ``<img src=… alt=…>`` or a
+# link's address is not about the code (the paths in links are read as mentions).
+_TAG = re.compile(r"<[A-Za-z/][^<>\n]*>")
+_LINK = re.compile(r"\b[a-z][a-z0-9+.\-]*://\S+")
 # A file path: folders and a name with an extension; from text, links and tracebacks.
 _EXTENSIONS = (
     "py|pyx|pyi|ipynb|js|mjs|cjs|jsx|ts|tsx|go|rs|java|kt|c|h|cc|cpp|hpp|cs|rb|php|swift|scala|"
@@ -44,6 +52,9 @@ _FRAME = re.compile(
     r"""File\s+"?(?P<p1>[^"\n,]+?)"?(?:,\s*line\s*\d+|:\d+)?,\s*in\s+(?P<f1>[\w<>.]+)"""
     r"""|(?P<p2>\S+\.py)\s+in\s+(?P<f2>[\w<>.]+)\s*\("""
 )
+_IMPORT = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$", re.M)
+_FROM_IMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+import\s+\(?([\w\s,]+)\)?\s*$", re.M)
+_QUALIFIED = re.compile(r"(?<![\w.])([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*)+)")
 _URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://")
 
 
@@ -61,16 +72,19 @@ class Request:
     terms: dict[str, float] = field(default_factory=dict)  # term → weight, like a count
     symbols: dict[str, float] = field(default_factory=dict)  # identifier → weight
     mentions: list[Mention] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # quoted program output
+    # (module as a path, name): ``xr.where(`` after ``import xarray as xr`` → ("xarray", "where")
+    api: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.terms or self.symbols or self.mentions)
 
 
 def read_request(text: str) -> Request:
-    text = _URL.sub(" ", _COMMENT.sub(" ", text))
+    text = _COMMENT.sub(" ", text)
     counts: Counter[str] = Counter()
     symbols: dict[str, float] = {}
-    for line in text.splitlines():
+    for line in _LINK.sub(_linked_path, _TAG.sub(" ", text)).splitlines():
         weight = line_weight(line)
         # The words of a path are terms (its folders and file name), not names in the code.
         in_paths = {i for m in _PATH.finditer(line) for i in range(m.start(1), m.end(1))}
@@ -83,7 +97,14 @@ def read_request(text: str) -> Request:
                 if len(term) > 1 and term not in STOPWORDS:
                     counts[term] += weight
     terms = {term: count if count <= 1 else 1 + math.log(count) for term, count in counts.items()}
-    return Request(terms, symbols, mentions(text))
+    linked = _URL.sub(" ", text)
+    return Request(terms, symbols, mentions(linked), messages(text), api(text))
+
+
+def _linked_path(link: re.Match[str]) -> str:
+    """What a link says: the file it points at, if any (``…/blob/…/core/nanops.py#L35``)."""
+    path = _PATH.search(link.group())
+    return f" {path.group(1).rsplit('/', 1)[-1]} " if path else " "
 
 
 def line_weight(line: str) -> float:
@@ -91,6 +112,8 @@ def line_weight(line: str) -> float:
         return DUMP_WEIGHT
     if _CHECKLIST.match(line):
         return CHECKLIST_WEIGHT
+    if _HEADING.match(line):
+        return HEADING_WEIGHT
     return 1.0
 
 
@@ -98,14 +121,21 @@ def is_code_like(text: str, start: int, end: int) -> bool:
     """Whether the word at ``start:end`` is written as code: ``snake_case``, ``CamelCase``, a
     call, an attribute, in backticks."""
     word = text[start:end]
-    after = text[end : end + 1]
-    before = text[start - 1 : start] if start else ""
+    after = text[end : end + 2]
+    before = text[max(start - 2, 0) : start]
     return (
         "_" in word.strip("_")
         or any(c.isupper() for c in word[1:])
-        or after in ("(", ".")
-        or before in (".", "`")
+        or after[:1] == "("
+        or before[-1:] == "`"
+        or _attribute(after)
+        or _attribute(before[::-1])
     )
+
+
+def _attribute(around: str) -> bool:
+    """``.x`` after a word, or ``x.`` before it: an attribute, not a sentence's full stop."""
+    return len(around) == 2 and around[0] == "." and (around[1].isalnum() or around[1] == "_")
 
 
 def mentions(text: str) -> list[Mention]:
@@ -117,10 +147,42 @@ def mentions(text: str) -> list[Mention]:
         group = "p1" if frame.group("p1") else "p2"
         framed.update(range(frame.start(group), frame.end(group)))
         # Frames run from the outermost call to where it failed; the last ones matter most.
-        weight = 0.5 + 0.5 * (position + 1) / len(frames)
+        weight = 1 - FRAME_SLOPE * (1 - (position + 1) / len(frames))
         function = (frame.group("f1") or frame.group("f2")).rsplit(".", 1)[-1]
         found.append(Mention(frame.group(group), weight, function))
     for match in _PATH.finditer(text):
         if match.start(1) not in framed:
             found.append(Mention(match.group(1), 1.0))
     return found
+
+
+def api(text: str) -> dict[tuple[str, str], float]:
+    """The public names a code snippet uses through the modules it imports.
+
+    ``import xarray as xr`` then ``xr.where(…)`` uses ``where`` from ``xarray``; ``from
+    sympy import factor`` uses ``factor`` from ``sympy``. Module paths use ``/``, as files do.
+    """
+    modules: dict[str, str] = {}
+    used: dict[tuple[str, str], float] = {}
+    for match in _IMPORT.finditer(text):
+        module = match.group(1)
+        modules[match.group(2) or module.split(".")[0]] = (
+            module if match.group(2) else module.split(".")[0]
+        )
+    for match in _FROM_IMPORT.finditer(text):
+        module = match.group(1).replace(".", "/")
+        for item in match.group(2).split(","):
+            words = item.split()
+            if words and words[0] != "*":
+                used[(module, words[0])] = 1.0
+    if not modules:
+        return used
+    for match in _QUALIFIED.finditer(text):
+        module = modules.get(match.group(1))
+        if module is None:
+            continue
+        parts = match.group(2).split(".")[1:]
+        # ``xr.where`` → (xarray, where); ``sympy.core.numbers.Float`` → (sympy/core/numbers, Float)
+        path = "/".join([module.replace(".", "/"), *parts[:-1]])
+        used[(path, parts[-1])] = 1.0
+    return used
