@@ -30,6 +30,7 @@ rank by how much the rest of the repository depends on them.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import re
@@ -87,15 +88,22 @@ class Ranker:
         self.read = read
         self._templates: dict[str, list[re.Pattern[str]]] = {}
         self._path_index: dict[str, set[str]] | None = None
+        self._path_terms: list[str] = []  # sorted, for prefix look-ups
         self._by_name: dict[str, list[str]] | None = None
 
     def path_index(self) -> dict[str, set[str]]:
         if self._path_index is None:
             index: dict[str, set[str]] = {}
+            folders: dict[str, list[str]] = {}  # a folder's terms, shared by its files
             for path in self.model.files:
-                for term in path_terms(path):
+                folder, _, name = path.rpartition("/")
+                terms = folders.get(folder)
+                if terms is None:
+                    terms = folders[folder] = path_terms(folder) if folder else []
+                for term in (*terms, *path_terms(name)):
                     index.setdefault(term, set()).add(path)
             self._path_index = index
+            self._path_terms = sorted(term for term in index if len(term) >= 3)
         return self._path_index
 
     def rank(self, request: str = "", focus: Iterable[str] = ()) -> list[tuple[str, float]]:
@@ -248,18 +256,22 @@ class Ranker:
     def _path_matches(
         self, term: str, paths: dict[str, set[str]]
     ) -> Iterable[tuple[set[str], float]]:
+        """The files whose path has ``term`` (weight 1), or a term that starts it or that it
+        starts (``perm`` and ``permutation``: 0.5)."""
         exact = paths.get(term)
         if exact:
             yield exact, 1.0
         if len(term) < 4:
             return
-        for other, holders in paths.items():
-            if (
-                other != term
-                and len(other) >= 3
-                and (term.startswith(other) or other.startswith(term))
-            ):
-                yield holders, 0.5
+        for end in range(3, len(term)):
+            shorter = paths.get(term[:end])
+            if shorter:
+                yield shorter, 0.5
+        terms = self._path_terms
+        position = bisect.bisect_right(terms, term)
+        while position < len(terms) and terms[position].startswith(term):
+            yield paths[terms[position]], 0.5
+            position += 1
 
 
 def _in(path: str, module: str) -> bool:
