@@ -15,6 +15,8 @@ from functools import lru_cache
 
 MIN_WORDS = 3  # a template's fixed text must hold this many words to say anything
 MAX_MESSAGES = 12
+MAX_MESSAGE = 400  # characters of a message compared
+MAX_PIECES = 12  # a literal of more placeholders than this is not a message
 
 # A one-line string literal, with its prefix if any (f"…", r'…'); not part of a """docstring""".
 _LITERAL = re.compile(
@@ -64,8 +66,13 @@ def message_words(message: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(message)]
 
 
-def templates(source: str) -> list[re.Pattern[str]]:
-    """The patterns of the string literals of ``source`` that are specific enough."""
+# A literal's fixed pieces, in order, each to be found after the one before (placeholders
+# between them stand for at least one character); or, for a message id, a pattern.
+Template = tuple[str, ...] | re.Pattern[str]
+
+
+def templates(source: str) -> list[Template]:
+    """The templates of the string literals of ``source`` that are specific enough."""
     found = []
     for match in _LITERAL.finditer(source):
         pattern = template(match.group(1) or match.group(2))
@@ -75,21 +82,43 @@ def templates(source: str) -> list[re.Pattern[str]]:
 
 
 def fold(message: str) -> str:
-    return " ".join(message.split()).lower()
+    """A message as templates are matched against it: one line, lower case, bounded."""
+    return " ".join(message.split()).lower()[:MAX_MESSAGE]
+
+
+def fills(template: Template, message: str) -> bool:
+    """Whether ``message`` (folded) is ``template`` filled in.
+
+    Each piece is found at its earliest place after the one before: if any placement fits,
+    that one does. Linear in the message, whatever a repository's literals hold (a regular
+    expression of many wildcards could backtrack for minutes).
+    """
+    if isinstance(template, re.Pattern):
+        return template.search(message) is not None
+    position = message.find(template[0])
+    if position < 0:
+        return False
+    position += len(template[0])
+    for piece in template[1:]:
+        position = message.find(piece, position + 1)
+        if position < 0:
+            return False
+        position += len(piece)
+    return True
 
 
 @lru_cache(maxsize=4096)
-def template(literal: str) -> re.Pattern[str] | None:
-    """The literal as a pattern its filled-in text matches, if its fixed text is words
-    enough to be specific (``'unused-import'`` or ``'%s: %s'`` is not)."""
+def template(literal: str) -> Template | None:
+    """The literal as a template, if its fixed text is words enough to be specific
+    (``'%s: %s'`` or ``'Unused %s'`` is not); a message id as itself (``unused-import``)."""
     if is_kebab(literal):
         return re.compile(rf"(?<![\w\-]){re.escape(literal.lstrip('-'))}(?![\w\-])")
-    pieces = [piece for piece in _PLACEHOLDER.split(fold(literal)) if piece.strip()]
-    if not any(_words(piece) >= 2 for piece in pieces):
+    pieces = [piece.strip() for piece in _PLACEHOLDER.split(fold(literal)) if piece.strip()]
+    if len(pieces) > MAX_PIECES or not any(_words(piece) >= 2 for piece in pieces):
         return None
     if sum(_words(piece) for piece in pieces) < MIN_WORDS:
         return None
-    return re.compile(".+?".join(re.escape(piece.strip()) for piece in pieces))
+    return tuple(pieces)
 
 
 def _words(text: str) -> int:

@@ -36,7 +36,15 @@ import math
 import re
 from collections.abc import Callable, Iterable
 
-from agent.index.literals import MIN_WORDS, fold, is_kebab, message_words, templates
+from agent.index.literals import (
+    MIN_WORDS,
+    Template,
+    fills,
+    fold,
+    is_kebab,
+    message_words,
+    templates,
+)
 from agent.index.model import Model, Table, path_terms
 from agent.index.request import STOPWORDS, Request, read_request
 
@@ -86,7 +94,7 @@ class Ranker:
     def __init__(self, model: Model, read: Callable[[str], str | None] | None = None) -> None:
         self.model = model
         self.read = read
-        self._templates: dict[str, list[re.Pattern[str]]] = {}
+        self._templates: dict[str, list[Template]] = {}
         self._path_index: dict[str, set[str]] | None = None
         self._path_terms: list[str] = []  # sorted, for prefix look-ups
         self._by_name: dict[str, list[str]] | None = None
@@ -177,9 +185,18 @@ class Ranker:
         it gives (a traceback's frames, a link)."""
         model = self.model
         scores: dict[str, float] = {}
+        # ``xr.where(`` after ``import xarray as xr``: the top-level ``where`` inside xarray,
+        # not every method of that name.
+        resolved: set[str] = set()
+        for (module, name), weight in request.api.items():
+            inside = [path for path in model.top_level.get(name) or () if _in(path, module)]
+            if inside:
+                resolved.add(name)
+            for path in inside:
+                scores[path] = scores.get(path, 0.0) + W_API * weight / len(inside) ** SPECIFIC
         for symbol, weight in request.symbols.items():
             holders = model.defined.get(symbol)
-            if holders:
+            if holders and symbol not in resolved:
                 for path in holders:
                     scores[path] = (
                         scores.get(path, 0.0) + W_SYMBOL * weight / len(holders) ** SPECIFIC
@@ -191,10 +208,6 @@ class Ranker:
                 named[path] = max(named.get(path, 0.0), mention.weight)
         for path, weight in named.items():
             scores[path] = scores.get(path, 0.0) + W_MENTION * weight
-        for (module, name), weight in request.api.items():
-            inside = [path for path in self.model.top_level.get(name) or () if _in(path, module)]
-            for path in inside:
-                scores[path] = scores.get(path, 0.0) + W_API * weight / len(inside) ** SPECIFIC
         for message in request.messages:
             found = self.quoting(message, text)
             for path in found:
@@ -227,7 +240,7 @@ class Ranker:
             if patterns is None:
                 text = self.read(path)
                 patterns = self._templates[path] = templates(text) if text else []
-            if any(pattern.search(folded) for pattern in patterns):
+            if any(fills(pattern, folded) for pattern in patterns):
                 found.append(path)
         return found
 

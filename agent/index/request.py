@@ -24,6 +24,7 @@ STOPWORDS = frozenset((
     "while", "will", "with", "without", "not", "no",
 ))  # fmt: skip
 DUMP_WEIGHT = 0.1  # a line of an environment or version dump
+DUMP_RUN = 3  # this many ``key: value`` lines in a row are a dump
 CHECKLIST_WEIGHT = 0.2  # a template's ticked box: "- [X] New issue — a search of …"
 FRAME_SLOPE = 0.5
 HEADING_WEIGHT = 0.2  # a template's headings: "### What happened?", "**To Reproduce**"
@@ -35,6 +36,11 @@ _DUMP = re.compile(
     r"^\s*[-*]?\s*[\w.+\- ]{1,40}?\s*(:|==|>=)\s*"
     r"(v?\d[\w.+\-]*|None|True|False|\(?None|little|big)\b[^a-z]{0,80}$",
     re.I,
+)
+# One line of a ``key: value`` listing (an environment dump); code (``a = 1``) is not.
+# Its value is a version or a word or two: ``OS: Darwin``, not ``docs: fix a typo in x``.
+_PAIR = re.compile(
+    r"^\s*[-*]?\s*[\w.+\-() ]{1,30}?\s*(:|==|>=|<=)\s*(\d+\.\d+\S*.{0,100}|\S+(\s+\S+)?)\s*$"
 )
 _CHECKLIST = re.compile(r"^\s*[-*]\s*\[[ xX]\]")
 _HEADING = re.compile(r"^\s*(#{1,6}\s.*|\*\*[^*]+\*\*:?|__[^_]+__:?)\s*$")
@@ -84,8 +90,8 @@ def read_request(text: str) -> Request:
     text = _COMMENT.sub(" ", text)
     counts: Counter[str] = Counter()
     symbols: dict[str, float] = {}
-    for line in _LINK.sub(_linked_path, _TAG.sub(" ", text)).splitlines():
-        weight = line_weight(line)
+    lines = _LINK.sub(_linked_path, _TAG.sub(" ", text)).splitlines()
+    for line, weight in zip(lines, line_weights(lines), strict=True):
         # The words of a path are terms (its folders and file name), not names in the code.
         in_paths = {i for m in _PATH.finditer(line) for i in range(m.start(1), m.end(1))}
         for match in _IDENTIFIER.finditer(line):
@@ -105,6 +111,28 @@ def _linked_path(link: re.Match[str]) -> str:
     """What a link says: the file it points at, if any (``…/blob/…/core/nanops.py#L35``)."""
     path = _PATH.search(link.group())
     return f" {path.group(1).rsplit('/', 1)[-1]} " if path else " "
+
+
+def line_weights(lines: list[str]) -> list[float]:
+    """Each line's weight; a run of ``key: value`` lines is a dump whatever its values
+    (``OS: Darwin``, ``machine: x86_64``), and so is the title line just above it."""
+    weights = [line_weight(line) for line in lines]
+    for position in range(1, len(lines)):  # a checklist item's wrapped lines
+        if weights[position - 1] == CHECKLIST_WEIGHT and lines[position][:1].isspace():
+            weights[position] = CHECKLIST_WEIGHT
+    pairs = [_PAIR.match(line) is not None for line in lines]
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and pairs[end]:
+            end += 1
+        if end - start >= DUMP_RUN:
+            for position in range(max(start - 2, 0), end):
+                line = lines[position]
+                if position >= start or line.isupper() or not _IDENTIFIER.search(line):
+                    weights[position] = DUMP_WEIGHT
+        start = end + 1
+    return weights
 
 
 def line_weight(line: str) -> float:
