@@ -1,31 +1,65 @@
 """Ranking files for a request: which files does this change most likely need?
 
-score(f) = L(f) / max L  +  G · R(f) / max R
+score(f) = T(f) / max T  +  W_EVIDENCE · E(f) / max E  +  G · R(f) / max R
 
-L, the lexical relevance of f to the request, is BM25F-like over four fields:
+then × TEST_WEIGHT for test files, × PROSE_WEIGHT for files without a grammar and for
+``docs/`` and ``examples/``, and + 1 for files in focus. The request is read first
+(``agent/index/request.py``): each line weighed by what it is, its names, the files it
+points at, the messages it quotes, the names its snippet uses through imports.
 
-    L(f) = BM25(words of f)                      every identifier and word in the file
+T, the text relevance, is BM25F-like over three fields:
+
+    T(f) = BM25(words of f)                      every identifier and word in the file
          + W_PATH · Σ idf_path(t)  for request terms t in f's path ("perm_groups.py")
          + W_DEFS · Σ idf_defs(t)  for request terms t in the names f defines
-         + W_SYMBOL · Σ idf_sym(s) for identifiers s the request spells out
-                                     (``coset_unrank``, ``AbelianGroup``) that f defines
 
 Terms are identifiers split into parts and lower-cased, as the index stores them, so
 "permutation groups" meets ``perm_groups`` through its parts (and a prefix match, at half
-weight). A path or a definition name is a much stronger hint than a word somewhere in a long
-file, hence the weights; rare terms count more (idf).
+weight). A term counts by the summed weight of the lines it is on (past 1, as 1 + its log).
+
+E, the evidence, is what points at a file whatever the request's length (normalised apart
+from T, so that a long report's many words do not drown it):
+
+- a name the request spells out as code (``coset_unrank``, ``Frame.resample``): 1/k to each
+  of the k files defining it (a name only one file defines points straight at it);
+- a name used through the snippet's imports (``import xarray as xr`` … ``xr.where(``): 1/k
+  to the k top-level definitions inside that module, instead of to every ``where``;
+- a path in a traceback frame, a link or the text, resolved to an indexed file by its
+  longest shared tail (``site-packages/xarray/core/merge.py``): W_MENTION, the later frames
+  of a traceback a little more, a file named many times counted once;
+- a message the request quotes (an error line, a quoted phrase, a message id such as
+  ``unused-import``) that a string literal of a file is a filled-in template of: 1/k over
+  the k such files, looked for in the CANDIDATES files holding most of its words.
 
 R is a personalised PageRank over the file graph (an edge from a file that uses an
 identifier to the file that defines it, weighted by how specific the identifier is),
-started from the files with the highest L and from the files in focus. It lifts the files
-the relevant ones depend on: asking about a bug seen in ``solveset`` also ranks the module
-that defines the helper it calls. It is computed as the first ``STEPS`` terms of the
+started from the files with the highest T + E and from the files in focus. It lifts the
+files the relevant ones depend on: asking about a bug seen in ``solveset`` also ranks the
+module that defines the helper it calls. It is computed as the first ``STEPS`` terms of the
 PageRank series Σ a(1-a)^k P^k s, keeping the ``KEEP`` strongest files at each step, which
-is what makes it cheap enough to run on every request.
+is what makes it cheap enough to run on every request. Without a request, files rank by how
+much the rest of the repository depends on them.
 
-Test files are multiplied by TEST_WEIGHT: a change is described by what it fixes, and the
-code that fixes it lives outside the tests more often than in them. Without a request, files
-rank by how much the rest of the repository depends on them.
+What each signal was worth (``python bench/localization.py``, 2026-12-02): Acc@1/@5 on the
+169 real issues of nine projects (SWE-bench dev), with everything on 0.473 / 0.811 (it was
+0.385 / 0.675 before the request was read line by line and the evidence added), and Acc@5
+on the 200 SymPy changes, 0.830. Each line is the same run with one signal off:
+
+    signal off                                   issues @1 / @5    SymPy @5
+    names as evidence (W_SYMBOL = 0)             0.426 / 0.787     0.825
+    all evidence (W_EVIDENCE = 0)                0.414 / 0.757     0.825
+    paths in tracebacks and links (W_MENTION)    0.456 / 0.805     0.830
+    quoted messages in literals (W_LITERAL)      0.462 / 0.811     0.830
+    names through imports (W_API)                0.473 / 0.799     0.830
+    1/k for names defined in k files (SPECIFIC)  0.456 / 0.811     0.820
+    prose, docs/, examples/ at PROSE_WEIGHT      0.456 / 0.769     0.830
+    dumps, checklists, headings damped           0.450 / 0.799     0.830
+    tests at TEST_WEIGHT                         0.349 / 0.692     0.795
+    the graph (G = 0)                            0.473 / 0.799     0.820
+
+The weights were chosen on those two sets; a different set of issues is the real measure, so
+each signal is one a bug report carries in any project, none of them is tuned to a project,
+and a weight that moved the figures only by a case or two was left at a round value.
 """
 
 from __future__ import annotations
