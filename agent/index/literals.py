@@ -16,6 +16,7 @@ from functools import lru_cache
 MIN_WORDS = 3  # a template's fixed text must hold this many words to say anything
 MAX_MESSAGES = 12
 MAX_MESSAGE = 400  # characters of a message compared
+MAX_LINE = 1_000  # characters of a request's line searched (patterns stay cheap on any line)
 MAX_PIECES = 12  # a literal of more placeholders than this is not a message
 
 # A one-line string literal, with its prefix if any (f"…", r'…'); not part of a """docstring""".
@@ -28,7 +29,7 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _PLACEHOLDER = re.compile(r"%(?:\([\w.]+\))?[-#0 +]*\d*(?:\.\d+)?[sdrifgexXc]|\{[^{}]{0,80}\}")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _ERROR_LINE = re.compile(
-    r"(?:^|\s)(?:[\w.]*(?:Error|Exception|Warning|Exit)|WARNING|ERROR|CRITICAL|FATAL|"
+    r"(?:^|\s)(?:[\w.]{0,60}(?:Error|Exception|Warning|Exit)|WARNING|ERROR|CRITICAL|FATAL|"
     r"[Ee]rror|[Ww]arning)\s*:\s*(?P<message>.{12,})$"
 )
 _QUOTED = re.compile(r""""([^"\n]{12,200})"|(?<!\w)'([^'\n]{12,200})'(?!\w)|`([^`\n]{12,200})`""")
@@ -40,7 +41,10 @@ def messages(text: str) -> list[str]:
     found: list[str] = []
     heading = False
     fenced = False
+    kebabs: list[str] = []
     for line in text.splitlines():
+        line = line[:MAX_LINE]
+        kebabs.extend(match.group() for match in _KEBAB.finditer(line))
         if _FENCE.match(line):
             fenced = not fenced
             continue
@@ -54,7 +58,6 @@ def messages(text: str) -> list[str]:
         phrase = next(group for group in match.groups() if group)
         if len(_WORD.findall(phrase)) >= MIN_WORDS and " " in phrase:
             found.append(phrase)
-    kebabs = [match.group() for match in _KEBAB.finditer(text)]
     return list(dict.fromkeys(found))[:MAX_MESSAGES] + list(dict.fromkeys(kebabs))[:MAX_MESSAGES]
 
 

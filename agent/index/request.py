@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from agent.index.literals import messages
+from agent.index.literals import MAX_LINE, messages
 from agent.index.tags import split_identifier
 
 STOPWORDS = frozenset((
@@ -26,7 +26,7 @@ STOPWORDS = frozenset((
 DUMP_WEIGHT = 0.1  # a line of an environment or version dump
 DUMP_RUN = 3  # this many ``key: value`` lines in a row are a dump
 CHECKLIST_WEIGHT = 0.2  # a template's ticked box: "- [X] New issue — a search of …"
-FRAME_SLOPE = 0.5
+FRAME_SLOPE = 0.5  # the outermost frame of a traceback weighs 1 - FRAME_SLOPE
 HEADING_WEIGHT = 0.2  # a template's headings: "### What happened?", "**To Reproduce**"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -47,30 +47,35 @@ _HEADING = re.compile(r"^\s*(#{1,6}\s.*|\*\*[^*]+\*\*:?|__[^_]+__:?)\s*$")
 # What a line says apart from links and markup: a screenshot's ``<img src=… alt=…>`` or a
 # link's address is not about the code (the paths in links are read as mentions).
 _TAG = re.compile(r"<[A-Za-z/][^<>\n]*>")
-_LINK = re.compile(r"\b[a-z][a-z0-9+.\-]*://\S+")
+_LINK = re.compile(r"\b[a-z][a-z0-9+.\-]{0,30}://\S+")
 # A file path: folders and a name with an extension; from text, links and tracebacks.
+MAX_REQUEST = 100_000  # characters of a request read (a pasted log can be endless)
 _EXTENSIONS = (
     "py|pyx|pyi|ipynb|js|mjs|cjs|jsx|ts|tsx|go|rs|java|kt|c|h|cc|cpp|hpp|cs|rb|php|swift|scala|"
     "sh|sql|html|css|scss|rst|md|txt|toml|cfg|ini|yml|yaml|json|xml"
 )
-_PATH = re.compile(rf"(?<![\w/.])((?:[\w.\-~]+[/\\])*[\w.\-]+\.(?:{_EXTENSIONS}))(?!\w|\.\w)")
-_FRAME = re.compile(
-    r"""File\s+"?(?P<p1>[^"\n,]+?)"?(?:,\s*line\s*\d+|:\d+)?,\s*in\s+(?P<f1>[\w<>.]+)"""
-    r"""|(?P<p2>\S+\.py)\s+in\s+(?P<f2>[\w<>.]+)\s*\("""
+# Paths are found among a line's tokens, each checked whole: a regular expression searching
+# for them could backtrack on a long run of path characters.
+_TOKEN = re.compile(r"[^\s\"'`()\[\]{}<>,;|=*]+")
+_PATH_TOKEN = re.compile(rf"[\w.\-~/\\]+\.(?:{_EXTENSIONS})")
+_PATH_END = re.compile(r"(:\d+)*[:.]?$|#.*$")
+# A traceback's frame: ``File "x.py", line 3, in f``, ``File x.py:3, in f``, ``x.py in f(``.
+_FRAME = re.compile(r"""File\s+"?([^",]{1,500}?)"?(?:,\s*line\s*\d+|:\d+)?,\s*in\s+[\w<>.]+""")
+_IPYTHON_FRAME = re.compile(r"(\S{1,500}\.py)\s+in\s+[\w<>.]+\s*\(")
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w.]+)(?:[ \t]+as[ \t]+(\w+))?[ \t]*$", re.M)
+_FROM_IMPORT = re.compile(
+    r"^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]+(?:\(([^()]{0,2000})\)|([\w ,]+))[ \t]*$", re.M
 )
-_IMPORT = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$", re.M)
-_FROM_IMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+import\s+\(?([\w\s,]+)\)?\s*$", re.M)
 _QUALIFIED = re.compile(r"(?<![\w.])([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*)+)")
-_URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://")
+_URL = re.compile(r"\b[a-z][a-z0-9+.\-]{0,30}://")
 
 
 @dataclass
 class Mention:
-    """A file the request points at: a traceback frame (``function`` set) or a path."""
+    """A file the request points at: a traceback's frame, a link, a path in the text."""
 
     path: str
     weight: float
-    function: str = ""
 
 
 @dataclass
@@ -87,13 +92,13 @@ class Request:
 
 
 def read_request(text: str) -> Request:
-    text = _COMMENT.sub(" ", text)
+    text = _COMMENT.sub(" ", text[:MAX_REQUEST].replace("\r\n", "\n").replace("\r", "\n"))
     counts: Counter[str] = Counter()
     symbols: dict[str, float] = {}
     lines = _LINK.sub(_linked_path, _TAG.sub(" ", text)).splitlines()
     for line, weight in zip(lines, line_weights(lines), strict=True):
         # The words of a path are terms (its folders and file name), not names in the code.
-        in_paths = {i for m in _PATH.finditer(line) for i in range(m.start(1), m.end(1))}
+        in_paths = {i for start, end, _ in paths_in(line) for i in range(start, end)}
         for match in _IDENTIFIER.finditer(line):
             word = match.group()
             code = match.start() not in in_paths and is_code_like(line, *match.span())
@@ -109,8 +114,19 @@ def read_request(text: str) -> Request:
 
 def _linked_path(link: re.Match[str]) -> str:
     """What a link says: the file it points at, if any (``…/blob/…/core/nanops.py#L35``)."""
-    path = _PATH.search(link.group())
-    return f" {path.group(1).rsplit('/', 1)[-1]} " if path else " "
+    found = paths_in(_URL.sub("", link.group()))
+    return f" {found[-1][2].rsplit('/', 1)[-1]} " if found else " "
+
+
+def paths_in(line: str) -> list[tuple[int, int, str]]:
+    """The file paths in a line, with where they are: ``src/app.py``, ``app.py:12``, a link's
+    ``…/core/nanops.py#L35``."""
+    found = []
+    for token in _TOKEN.finditer(line[:MAX_LINE]):
+        text = _PATH_END.sub("", token.group())
+        if _PATH_TOKEN.fullmatch(text) and not text.endswith("."):
+            found.append((token.start(), token.start() + len(text), text))
+    return found
 
 
 def line_weights(lines: list[str]) -> list[float]:
@@ -168,20 +184,21 @@ def _attribute(around: str) -> bool:
 
 def mentions(text: str) -> list[Mention]:
     """Files named in tracebacks (the innermost frames weigh most), links and prose."""
-    found: list[Mention] = []
-    frames = list(_FRAME.finditer(text))
-    framed: set[int] = set()
-    for position, frame in enumerate(frames):
-        group = "p1" if frame.group("p1") else "p2"
-        framed.update(range(frame.start(group), frame.end(group)))
-        # Frames run from the outermost call to where it failed; the last ones matter most.
-        weight = 1 - FRAME_SLOPE * (1 - (position + 1) / len(frames))
-        function = (frame.group("f1") or frame.group("f2")).rsplit(".", 1)[-1]
-        found.append(Mention(frame.group(group), weight, function))
-    for match in _PATH.finditer(text):
-        if match.start(1) not in framed:
-            found.append(Mention(match.group(1), 1.0))
-    return found
+    frames: list[str] = []
+    named: list[str] = []
+    for line in text.splitlines():
+        line = line[:MAX_LINE]
+        frame = _FRAME.search(line) or _IPYTHON_FRAME.search(line)
+        if frame:
+            frames.append(frame.group(1))
+        else:
+            named.extend(path for _, _, path in paths_in(line))
+    # Frames run from the outermost call to where it failed; the last ones matter most.
+    found = [
+        Mention(path, 1 - FRAME_SLOPE * (1 - (position + 1) / len(frames)))
+        for position, path in enumerate(frames)
+    ]
+    return found + [Mention(path, 1.0) for path in named]
 
 
 def api(text: str) -> dict[tuple[str, str], float]:
@@ -199,7 +216,7 @@ def api(text: str) -> dict[tuple[str, str], float]:
         )
     for match in _FROM_IMPORT.finditer(text):
         module = match.group(1).replace(".", "/")
-        for item in match.group(2).split(","):
+        for item in (match.group(2) or match.group(3)).split(","):
             words = item.split()
             if words and words[0] != "*":
                 used[(module, words[0])] = 1.0

@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from security_helpers import Site
 
 from agent.index.index import CodeIndex
+from agent.index.request import read_request
 from agent.index.store import Store
 
 from helpers import git
@@ -82,3 +84,26 @@ def test_attack_literals_built_to_make_matching_backtrack(site: Site, tmp_path: 
     ranking = [path for path, _ in index.ranking(f"```\nRuntimeError: {line}\n```\n{line}")]
     assert ranking == ["app/messages.py"]
     assert time.perf_counter() - started < 10  # a guard against a hang, not a benchmark
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'File "' + "a" * 50 + ", " + "File a" * 20_000,
+        "ab/" * 40_000,
+        "ab." * 40_000,
+        "ab-" * 40_000,
+        ("ab/" * 300 + "\n") * 200,
+        ("xy" * 450 + "\n") * 100,
+        "from a import (" + "b, " * 30_000,
+        "<!-- " * 30_000,
+    ],
+    ids=["frames", "path", "dots", "dashes", "path-lines", "long-lines", "import", "comments"],
+)
+def test_attack_request_built_to_make_reading_backtrack(text: str) -> None:
+    """A prompt-injected model asks the repo map about a crafted query: each of these once
+    took minutes (patterns searching for paths, links and frames backtracked on long runs)."""
+    started = time.perf_counter()
+    request = read_request(text)
+    assert request.terms or text.startswith("<!--")  # read, not given up on
+    assert time.perf_counter() - started < 5  # a guard against a hang, not a benchmark
