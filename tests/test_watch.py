@@ -52,7 +52,9 @@ class Watching:
                 self.output += chunk
                 self.lock.notify_all()
 
-    def wait_for(self, text: str, count: int = 1, timeout: float = 30) -> str:
+    def wait_for(self, text: str, count: int = 1, timeout: float = 90) -> str:
+        """The output once ``text`` came ``count`` times. A start waits for litellm's import,
+        which took over 30 s on a busy two-core machine."""
         with self.lock:
             if not self.lock.wait_for(lambda: self.output.count(text) >= count, timeout):
                 raise AssertionError(f"{text!r} never came; the output:\n{self.output}")
