@@ -499,8 +499,8 @@ def main(argv: list[str] | None = None) -> int:
                 parser.print_help()  # a script or a pipe: no app to hang on
                 return 0
             return _app(parser, args)
-        if args.command in ("run", "watch", "doctor", "acp"):
-            _start_loading_litellm(args.model, warm_up=args.command != "doctor")
+        if args.command in ("run", "watch", "acp"):
+            _start_loading_litellm(args.model)
         return _dispatch(parser, args)
     except UsageError as error:
         return _usage_failure(error, argv)
@@ -521,9 +521,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _start_loading_litellm(model: str | None, *, warm_up: bool) -> None:
+def _start_loading_litellm(model: str | None) -> None:
     """Import litellm (seconds) in the background while settings, the sandbox probe and the
     index are opened; the first model call then finds it ready, or waits for the rest.
+    ``doctor`` does not: it checks the model first thing, and needs no litellm at all when
+    no model is set.
 
     A mock completion (``mock_response``: nothing is sent anywhere) then loads what litellm
     imports on its first call, the tokenizer and cost tables included (~0.7 s here).
@@ -534,14 +536,12 @@ def _start_loading_litellm(model: str | None, *, warm_up: bool) -> None:
 
     def load() -> None:
         with contextlib.suppress(Exception):  # the model call imports it again and reports
-            lib = litellm()
-            if warm_up:
-                lib.completion(
-                    model=model or "openai/gpt-4o-mini",
-                    messages=[{"role": "user", "content": "warm-up"}],
-                    mock_response="ok",
-                    api_key="mock",
-                )
+            litellm().completion(
+                model=model or "openai/gpt-4o-mini",
+                messages=[{"role": "user", "content": "warm-up"}],
+                mock_response="ok",
+                api_key="mock",
+            )
 
     threading.Thread(target=load, name="import litellm", daemon=True).start()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from agent import keys
 from agent.vcs import git as vcs_git
 from tools.base import ToolContext
 
-from helpers import SLUGIFY, SLUGIFY_TESTS, git
+from helpers import REPO_ROOT, SLUGIFY, SLUGIFY_TESTS, git
 from scripted_llm import ScriptedLLM
 
 KEY_VARIABLES = (
@@ -24,6 +25,15 @@ KEY_VARIABLES = (
     "OPENROUTER_API_KEY",
     "DEEPSEEK_API_KEY",
 )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile Shipmate's sources once, before the workers start: where
+    PYTHONDONTWRITEBYTECODE is set (CI, our machines) each of the suite's ~150 ``shipmate``
+    processes would otherwise compile them again."""
+    if not hasattr(session.config, "workerinput"):
+        for package in ("agent", "tools", "prompts"):
+            compileall.compile_dir(REPO_ROOT / package, quiet=1)
 
 
 @pytest.fixture(autouse=True)

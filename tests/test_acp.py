@@ -247,9 +247,12 @@ async def test_a_session_streams_text_reads_edits_and_plans_then_loads_again(
     assert again.of(AgentPlanUpdate)
 
 
-async def test_commands_are_asked_allowed_then_rejected_always_and_modes_switch(
+async def test_commands_are_asked_allowed_then_rejected_always_modes_switch_and_cancel_stops(
     llm: ScriptedLLM, project: Path
 ) -> None:
+    """One process for two sessions (each start costs seconds of litellm's import): commands
+    and modes in the first; in the second, a cancel stops the turn at once and the session
+    goes on."""
     from agent.policy.rules import rules_path
 
     llm.add(
@@ -259,6 +262,8 @@ async def test_commands_are_asked_allowed_then_rejected_always_and_modes_switch(
         Reply(text="One made, the other refused."),
         Reply(calls=[tool("edit_file", path="app.py", old_text="'hi'", new_text="'yo'")]),
         Reply(text="Read-only, so no edit."),
+        Fault("stall", seconds=60),
+        Reply(text="Still here."),
     )
     editor = Editor(answers=["allow", "reject-always"])
     async with shipmate_acp(editor, llm, project) as shipmate:
@@ -268,7 +273,24 @@ async def test_commands_are_asked_allowed_then_rejected_always_and_modes_switch(
         asked = len(editor.asked)
         await shipmate.conn.set_session_mode(session_id=session_id, mode_id="read-only")
         await shipmate.say(session_id, "now edit app.py")
+
+        session_id = (await shipmate.conn.new_session(cwd=str(project), mcp_servers=[])).session_id
+        before = len(llm.requests)
+        turn = asyncio.create_task(shipmate.say(session_id, "take your time"))
+        for _ in range(600):
+            if len(llm.requests) > before:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        sent = asyncio.get_running_loop().time()
+        await shipmate.conn.cancel(session_id=session_id)
+        answer = await asyncio.wait_for(turn, 10)
+        assert asyncio.get_running_loop().time() - sent < 3
+        assert answer.stop_reason == "cancelled"
+        again = await shipmate.say(session_id, "are you there?")
+        assert again.stop_reason == "end_turn"
         lines = list(shipmate.lines)
+    assert editor.text().endswith("Still here.")
 
     only_protocol(lines)
     assert asked == 2  # the third call met the deny rule: nobody was asked
@@ -287,29 +309,6 @@ async def test_commands_are_asked_allowed_then_rejected_always_and_modes_switch(
     assert "touch" in saved[0]["pattern"]
     assert "read-only" in finished[3].content[0].content.text.lower()
     assert (project / "app.py").read_text().count("'hi'") == 1
-
-
-async def test_cancel_stops_the_turn_at_once_and_the_session_goes_on(
-    llm: ScriptedLLM, project: Path
-) -> None:
-    llm.add(Fault("stall", seconds=60), Reply(text="Still here."))
-    editor = Editor()
-    async with shipmate_acp(editor, llm, project) as shipmate:
-        session_id = await shipmate.start(project)
-        turn = asyncio.create_task(shipmate.say(session_id, "take your time"))
-        for _ in range(600):
-            if llm.requests:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)
-        sent = asyncio.get_running_loop().time()
-        await shipmate.conn.cancel(session_id=session_id)
-        answer = await asyncio.wait_for(turn, 10)
-        assert asyncio.get_running_loop().time() - sent < 3
-        assert answer.stop_reason == "cancelled"
-        again = await shipmate.say(session_id, "are you there?")
-        assert again.stop_reason == "end_turn"
-    assert editor.text().endswith("Still here.")
 
 
 async def test_files_go_through_the_editor_with_the_same_confinement(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from helpers import REPO_ROOT
 
@@ -53,3 +54,12 @@ def test_only_the_acp_front_end_imports_the_acp_sdk() -> None:
     )
     assert "agent.conversation" in modules
     assert not {m for m in modules if m == "acp" or m.startswith("acp.")}
+
+
+def test_doctor_without_a_model_does_not_import_litellm(tmp_path: Path) -> None:
+    """Nothing to check a model with: doctor answers without litellm's seconds of import."""
+    modules = loaded_after(
+        "from agent.cli import main\n"
+        f"assert main(['doctor', '-C', {str(tmp_path)!r}]) == 1  # no model is configured"
+    )
+    assert "agent.doctor" in modules and "litellm" not in modules

@@ -55,12 +55,13 @@ async def test_commit_commits_the_agents_changes(llm: ScriptedLLM, repo: Path) -
     async with running(app) as pilot:
         await say(pilot, "write notes")
         await idle(pilot)
-        assert app.status.uncommitted == 1
+        # The status bar counts after the turn or the commit ended (git runs in a thread).
+        await until(pilot, lambda: app.status.uncommitted == 1)
         assert "✎ 1 uncommitted" in str(app.status.render())
         await say(pilot, "/commit Add the notes")
         await idle(pilot)
         assert last_note(app).text.startswith("git: committed")
-        assert app.status.uncommitted == 0
+        await until(pilot, lambda: app.status.uncommitted == 0)
         assert git(repo, "log", "-1", "--format=%s").strip() == "Add the notes"
         await say(pilot, "/commit")
         await idle(pilot)
