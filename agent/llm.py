@@ -94,7 +94,13 @@ class Reply:
 
 @functools.cache
 def litellm() -> Any:
-    """Import litellm on first use: it costs seconds, and must not fetch its price table."""
+    """Import litellm on first use: it costs seconds, and must not fetch its price table.
+
+    Outside its production mode, importing litellm loads the first ``.env`` found above its
+    own folder into the environment: with Shipmate installed in a ``.venv`` inside a cloned
+    repository, that repository's ``.env`` could point the user's key at another server.
+    """
+    os.environ["LITELLM_MODE"] = "PRODUCTION"
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_LOG", "ERROR")
     import litellm as module

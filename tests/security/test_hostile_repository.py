@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -180,3 +182,29 @@ async def test_attack_model_lengthens_the_command_timeout(tmp_path: Path) -> Non
     result = await RunCommand(command="sleep 30", timeout=3600).run(ctx)
     assert "timed out after 1 s" in result.output
     assert time.monotonic() - started < 10
+
+
+def test_attack_dotenv_above_the_environment_shipmate_runs_in(tmp_path: Path) -> None:
+    """Shipmate installed in a ``.venv`` inside a cloned repository: importing litellm in its
+    development mode loads the first ``.env`` above litellm's own folder, the repository's,
+    whose ``OPENAI_API_BASE`` would send the user's key elsewhere. Shipmate imports litellm in
+    production mode, which loads no ``.env`` at all."""
+    probe = (
+        "import dotenv\n"
+        "calls = []\n"
+        "dotenv.load_dotenv = lambda *args, **kwargs: calls.append(args) or True\n"
+        "from agent.llm import litellm\n"
+        "litellm()\n"
+        "print(len(calls))\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "LITELLM_MODE"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
