@@ -26,7 +26,6 @@ Definition = tuple[str, str, int, int, int, str]
 FileTags = tuple[list[Definition], dict[str, int], dict[str, int], bool]
 
 MAX_SIGNATURE = 160
-_IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _SPACES = re.compile(r"\s+")
 _PADDING = re.compile(r"(?<=[(\[]) | (?=[)\]])")
@@ -45,18 +44,24 @@ def split_identifier(identifier: str) -> tuple[str, ...]:
     return terms
 
 
+# Identifiers are found by turning every byte that cannot be in one into a space and
+# splitting (several times faster than a regular expression); a token's leading digits are
+# not part of its identifier (``2x`` is ``x``).
+_NAME_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+_TO_SPACES = bytes(byte if byte in _NAME_BYTES else 32 for byte in range(256))
 _word_cache: dict[bytes, tuple[str, ...]] = {}
 
 
 def words(data: bytes) -> dict[str, int]:
     counts: dict[str, int] = {}
     cache = _word_cache
-    for identifier, count in Counter(_IDENTIFIER.findall(data)).items():
-        terms = cache.get(identifier)
+    for token, count in Counter(data.translate(_TO_SPACES).split()).items():
+        terms = cache.get(token)
         if terms is None:
-            terms = tuple(t for t in split_identifier(identifier.decode("ascii")) if len(t) > 1)
+            name = token.lstrip(b"0123456789").decode("ascii")
+            terms = tuple(t for t in split_identifier(name) if len(t) > 1) if name else ()
             if len(cache) < 500_000:
-                cache[identifier] = terms
+                cache[token] = terms
         for term in terms:
             counts[term] = counts.get(term, 0) + count
     return counts
