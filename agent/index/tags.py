@@ -77,9 +77,14 @@ def extract(data: bytes, language: str | None) -> FileTags:
     def_names = {(name.start_byte, name.end_byte) for _, _, name, _ in found}
     # A name being defined is not a use of it (catch-all patterns such as Ruby's, or
     # ``type_identifier`` in C and TypeScript, also match the name of the definition).
-    refs = Counter(_text(node) for span, node in names.items() if span not in def_names)
+    # Counted as bytes sliced by span, then decoded once per name: cheaper than each node's text.
+    refs: dict[str, int] = {}
+    used = Counter(data[start:end] for start, end in names if (start, end) not in def_names)
+    for name, count in used.items():
+        key = name.decode("utf-8", errors="replace")
+        refs[key] = refs.get(key, 0) + count
     defs = _nest(sorted(found, key=lambda item: (item[0], item[1])), data)
-    return defs, dict(refs), words(data), tree.root_node.has_error
+    return defs, refs, words(data), tree.root_node.has_error
 
 
 def reference_lines(data: bytes, language: str | None, name: str) -> list[int]:
