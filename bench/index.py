@@ -3,14 +3,18 @@
 Measured in one run, so the ratios hold on a busy machine:
 
 - raw floor: parse every file and run its grammar's tags query, in one process;
-- cold build: ``shipmate index`` with an empty cache (a new process);
+- cold build: ``shipmate index`` with an empty cache (a new process), in wall seconds and
+  in CPU seconds of all its processes (against the floor's, the work it adds to parsing);
 - warm start: ``shipmate index`` again, nothing changed (a new process);
 - warm map: ``shipmate map --query … --tokens 2048 --json`` (a new process);
 - save: one file changed, ``update()`` in a running index, then the next map;
 - peak RSS of the largest process.
 
-    python bench/index.py                 # SymPy 1.14.0 and three.js 0.187.0 (fetched once)
+    python bench/index.py                 # SymPy 1.14.0's wheel and git tree, three.js 0.187.0
     python bench/index.py --tree DIR      # any source tree
+
+The wheel holds only the package's code; the git tree (a SWE-bench snapshot of SymPy's
+repository, committed once into the bench data folder) adds its docs and other text.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 DATA = Path(os.environ.get("SHIPMATE_BENCH_DATA", Path.home() / ".cache" / "shipmate-bench"))
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
 QUERY = "Fix AbelianGroup(1).random() crash with trivial group in coset_unrank"
 
 
@@ -57,6 +63,22 @@ def fetch_sympy() -> Path:
     return tree
 
 
+def fetch_git_sympy() -> Path | None:
+    """SymPy's repository as git sees it (code, docs, CI files), unpacked and committed once."""
+    archives = sorted((SHARED / "swebench_dev" / "trees").glob("sympy__sympy@*.tar.gz"))
+    if not archives:
+        return None
+    tree = DATA / "git-sympy" / archives[-1].name.removesuffix(".tar.gz")
+    if not (tree / ".git").is_dir():
+        shutil.rmtree(tree, ignore_errors=True)
+        with tarfile.open(archives[-1]) as tar:
+            tar.extractall(tree.parent, filter="data")
+        git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+        for step in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
+            subprocess.run([*git, *step], cwd=tree, check=True, capture_output=True)
+    return tree
+
+
 def fetch_three() -> Path:
     tree = DATA / "three"
     if not (tree / "package" / "src").is_dir():
@@ -66,8 +88,8 @@ def fetch_three() -> Path:
     return tree / "package" / "src"
 
 
-def raw_floor(tree: Path) -> tuple[float, int]:
-    """Seconds to parse every file and run the tags query on it, one process."""
+def raw_floor(tree: Path) -> tuple[float, float, int]:
+    """Seconds (wall, CPU) to parse every file and run the tags query on it, one process."""
     from tree_sitter import Language, Parser, Query, QueryCursor
 
     from agent.index.languages import detect
@@ -85,7 +107,7 @@ def raw_floor(tree: Path) -> tuple[float, int]:
             continue
         jobs.append((path.read_bytes(), language, source))
     tools: dict[str, tuple[Parser, Query]] = {}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for data, language, source in jobs:
         if language.name not in tools:
             grammar = Language(
@@ -94,7 +116,14 @@ def raw_floor(tree: Path) -> tuple[float, int]:
             tools[language.name] = (Parser(grammar), Query(grammar, source))
         parser, query = tools[language.name]
         QueryCursor(query).captures(parser.parse(data).root_node)
-    return time.perf_counter() - started, len(jobs)
+    return time.perf_counter() - started, time.process_time() - cpu, len(jobs)
+
+
+def children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def shipmate(*args: str, cache: Path, cwd: Path) -> tuple[float, float, str]:
@@ -143,11 +172,13 @@ def save_latency(tree: Path, cache: Path) -> tuple[float, float]:
 
 def measure(name: str, tree: Path, runs: int) -> None:
     tree = tree.resolve()
-    floor, files = raw_floor(tree)
-    colds, inside, warms, mapping, rss = [], [], [], [], []
+    floor, floor_cpu, files = raw_floor(tree)
+    colds, cpus, inside, warms, mapping, rss = [], [], [], [], [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as cache:
+            before = children_cpu()  # the workers' CPU counts too: they are waited for
             seconds, peak, out = shipmate("index", "--json", cache=Path(cache), cwd=tree)
+            cpus.append(children_cpu() - before)
             colds.append(seconds)
             inside.append(json.loads(out)["seconds"])
             rss.append(peak)
@@ -176,6 +207,11 @@ def measure(name: str, tree: Path, runs: int) -> None:
     print(
         f"  cold build (shipmate index)                {cold:7.2f} s   {cold / floor:.2f} x floor"
     )
+    cpu = statistics.median(cpus)
+    print(
+        f"    CPU of all its processes                 {cpu:7.2f} s   "
+        f"{cpu / floor_cpu:.2f} x the floor's {floor_cpu:.2f} s CPU"
+    )
     built = statistics.median(inside)
     print(
         f"    of which building, without start-up      {built:7.2f} s   {built / floor:.2f} x floor"
@@ -196,7 +232,10 @@ def main() -> None:
     if args.tree:
         measure(args.tree.name, args.tree, args.runs)
         return
-    measure("SymPy 1.14.0", fetch_sympy(), args.runs)
+    measure("SymPy 1.14.0 wheel", fetch_sympy(), args.runs)
+    git_tree = fetch_git_sympy()
+    if git_tree is not None:
+        measure(f"SymPy git tree {git_tree.name.split('@')[-1]}", git_tree, args.runs)
     if shutil.which("npm"):
         measure("three.js 0.187.0 src/", fetch_three(), args.runs)
 
