@@ -277,7 +277,7 @@ class Assembly:
     def model(self) -> Model:
         names = self.names
         model = Model()
-        model.paths = Paths(names)
+        model.paths = Paths(list(names))  # later files are numbered after these
         model.files = {names[number]: entry for number, entry in self.files.items()}
         model.broken = {names[number]: True for number in self.broken}
         model.definitions = self.definitions
