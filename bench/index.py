@@ -12,6 +12,7 @@ Measured in one run, so the ratios hold on a busy machine:
 
     python bench/index.py                 # SymPy 1.14.0's wheel and git tree, three.js 0.187.0
     python bench/index.py --tree DIR      # any source tree
+    python bench/index.py --phases        # where a cold build's CPU goes, stage by stage
 
 The wheel holds only the package's code; the git tree (a SWE-bench snapshot of SymPy's
 repository, committed once into the bench data folder) adds its docs and other text.
@@ -32,7 +33,9 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 DATA = Path(os.environ.get("SHIPMATE_BENCH_DATA", Path.home() / ".cache" / "shipmate-bench"))
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
@@ -223,12 +226,102 @@ def measure(name: str, tree: Path, runs: int) -> None:
     print(f"  peak RSS (largest process)                 {max(rss):7.0f} MB")
 
 
+def phases(tree: Path) -> None:
+    """Where a cold build's work goes: each stage of it run over the whole tree in this one
+    process, in CPU seconds (the pool spreads the per-file stages over the cores; the
+    others run in the parent)."""
+    import hashlib
+    import marshal
+    from collections import defaultdict
+
+    from tree_sitter import QueryCursor
+
+    from agent.index.build import BATCH
+    from agent.index.files import candidate_files, unreadable_reason
+    from agent.index.languages import detect, tools_for
+    from agent.index.model import Assembly, part
+    from agent.index.store import Store
+    from agent.index.tags import extract, words
+
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(stage: str, work: Callable[..., Any], *args: Any) -> Any:
+        started = time.process_time()
+        result = work(*args)
+        spent[stage] += time.process_time() - started
+        return result
+
+    tree = tree.resolve()
+    paths, _ = timed("list the files (git)", candidate_files, tree)
+    timed(
+        "load grammars and queries", lambda: [tools_for(name) for name in ("python", "javascript")]
+    )
+    assembly = Assembly(paths)
+    blobs: dict[str, bytes] = {}
+    batch: list[tuple[int, str, str | None, Any]] = []  # as the pool's workers batch them
+    for number, path in enumerate(paths):
+        data = timed("read", (tree / path).read_bytes)
+        digest = timed("hash", lambda d: hashlib.blake2b(d, digest_size=16).hexdigest(), data)
+        if timed("sniff (binary, minified)", unreadable_reason, data):
+            continue
+        language = detect(path, data[:256])
+        name = language.name if language else None
+        tools = tools_for(name) if name else None
+        if tools is not None:
+            syntax = timed("parse", tools.parser.parse, data)
+            timed(
+                "tags query",
+                lambda query, node: QueryCursor(query).captures(node),
+                tools.query,
+                syntax.root_node,
+            )
+            del syntax
+            timed("words of code files", words, data)
+        else:
+            timed("words of text files", words, data)
+        tags = timed("extract (all of it, parse included)", extract, data, name)
+        blobs[digest] = timed("marshal the tags", marshal.dumps, tags)
+        batch.append((number, digest, name, tags))
+        if len(batch) == BATCH:
+            timed(
+                "merge the shares (parent)",
+                assembly.merge,
+                timed("a batch's share of the model", part, batch),
+            )
+            batch = []
+    timed(
+        "merge the shares (parent)",
+        assembly.merge,
+        timed("a batch's share of the model", part, batch),
+    )
+    model = timed("link and encode the model (parent)", assembly.model)
+    snapshot = timed("snapshot (parent)", model.dump)
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "index.sqlite")
+        repo = store.repo_id(tree)
+        timed("store writes (parent)", store.save, repo, {}, [], blobs)
+        timed("store writes (parent)", store.save_snapshot, repo, snapshot)
+        store.close()
+    floor = spent["parse"] + spent["tags query"]
+    words_spent = spent["words of code files"] + spent["words of text files"]
+    extra = spent.pop("extract (all of it, parse included)") - floor - words_spent
+    spent["extract beyond parse, query, words"] = extra
+    print(f"\n{tree.name}: {len(paths):,} files, CPU seconds by stage (one process), and")
+    print("against parsing and the tags query (as the floor, with Shipmate's fuller queries)")
+    for stage, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"  {stage:40s} {seconds:7.2f} s   {seconds / floor:5.2f} x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", type=Path, help="measure this tree instead")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--phases", action="store_true", help="where a cold build's CPU goes")
     args = parser.parse_args()
     os.chdir(Path(__file__).resolve().parent.parent)
+    if args.phases:
+        phases(args.tree or fetch_git_sympy() or fetch_sympy())
+        return
     if args.tree:
         measure(args.tree.name, args.tree, args.runs)
         return
