@@ -275,16 +275,20 @@ class Assembly:
                     have.update(row)  # the parts hold different files
 
     def model(self) -> Model:
+        """The whole model, once: each table's rows are let go as soon as they are encoded,
+        so the build's peak memory holds them once."""
         names = self.names
         model = Model()
         model.paths = Paths(list(names))  # later files are numbered after these
         model.files = {names[number]: entry for number, entry in self.files.items()}
         model.broken = {names[number]: True for number in self.broken}
         model.definitions = self.definitions
-        tables = dict(self.tables)
+        tables, self.tables = self.tables, {}
         edges = link(tables["referenced"].items(), tables["defined"].get, self.files)
         tables["edges"] = {names[number]: out for number, out in edges.items()}
-        for name, rows in tables.items():
+        del edges
+        for name in list(tables):
+            rows = tables.pop(name)
             encoded = {key: marshal.dumps(row) for key, row in rows.items() if row}
             setattr(model, name, Table(model.paths, encoded))
         return model
