@@ -3,14 +3,19 @@
 Measured in one run, so the ratios hold on a busy machine:
 
 - raw floor: parse every file and run its grammar's tags query, in one process;
-- cold build: ``shipmate index`` with an empty cache (a new process);
+- cold build: ``shipmate index`` with an empty cache (a new process), in wall seconds and
+  in CPU seconds of all its processes (against the floor's, the work it adds to parsing);
 - warm start: ``shipmate index`` again, nothing changed (a new process);
 - warm map: ``shipmate map --query … --tokens 2048 --json`` (a new process);
 - save: one file changed, ``update()`` in a running index, then the next map;
 - peak RSS of the largest process.
 
-    python bench/index.py                 # SymPy 1.14.0 and three.js 0.187.0 (fetched once)
+    python bench/index.py                 # SymPy 1.14.0's wheel and git tree, three.js 0.187.0
     python bench/index.py --tree DIR      # any source tree
+    python bench/index.py --phases        # where a cold build's CPU goes, stage by stage
+
+The wheel holds only the package's code; the git tree (a SWE-bench snapshot of SymPy's
+repository, committed once into the bench data folder) adds its docs and other text.
 """
 
 from __future__ import annotations
@@ -24,12 +29,16 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 DATA = Path(os.environ.get("SHIPMATE_BENCH_DATA", Path.home() / ".cache" / "shipmate-bench"))
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
 QUERY = "Fix AbelianGroup(1).random() crash with trivial group in coset_unrank"
 
 
@@ -57,6 +66,22 @@ def fetch_sympy() -> Path:
     return tree
 
 
+def fetch_git_sympy() -> Path | None:
+    """SymPy's repository as git sees it (code, docs, CI files), unpacked and committed once."""
+    archives = sorted((SHARED / "swebench_dev" / "trees").glob("sympy__sympy@*.tar.gz"))
+    if not archives:
+        return None
+    tree = DATA / "git-sympy" / archives[-1].name.removesuffix(".tar.gz")
+    if not (tree / ".git").is_dir():
+        shutil.rmtree(tree, ignore_errors=True)
+        with tarfile.open(archives[-1]) as tar:
+            tar.extractall(tree.parent, filter="data")
+        git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+        for step in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
+            subprocess.run([*git, *step], cwd=tree, check=True, capture_output=True)
+    return tree
+
+
 def fetch_three() -> Path:
     tree = DATA / "three"
     if not (tree / "package" / "src").is_dir():
@@ -66,8 +91,8 @@ def fetch_three() -> Path:
     return tree / "package" / "src"
 
 
-def raw_floor(tree: Path) -> tuple[float, int]:
-    """Seconds to parse every file and run the tags query on it, one process."""
+def raw_floor(tree: Path) -> tuple[float, float, int]:
+    """Seconds (wall, CPU) to parse every file and run the tags query on it, one process."""
     from tree_sitter import Language, Parser, Query, QueryCursor
 
     from agent.index.languages import detect
@@ -85,7 +110,7 @@ def raw_floor(tree: Path) -> tuple[float, int]:
             continue
         jobs.append((path.read_bytes(), language, source))
     tools: dict[str, tuple[Parser, Query]] = {}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for data, language, source in jobs:
         if language.name not in tools:
             grammar = Language(
@@ -94,7 +119,14 @@ def raw_floor(tree: Path) -> tuple[float, int]:
             tools[language.name] = (Parser(grammar), Query(grammar, source))
         parser, query = tools[language.name]
         QueryCursor(query).captures(parser.parse(data).root_node)
-    return time.perf_counter() - started, len(jobs)
+    return time.perf_counter() - started, time.process_time() - cpu, len(jobs)
+
+
+def children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def shipmate(*args: str, cache: Path, cwd: Path) -> tuple[float, float, str]:
@@ -143,11 +175,13 @@ def save_latency(tree: Path, cache: Path) -> tuple[float, float]:
 
 def measure(name: str, tree: Path, runs: int) -> None:
     tree = tree.resolve()
-    floor, files = raw_floor(tree)
-    colds, inside, warms, mapping, rss = [], [], [], [], []
+    floor, floor_cpu, files = raw_floor(tree)
+    colds, cpus, inside, warms, mapping, rss = [], [], [], [], [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as cache:
+            before = children_cpu()  # the workers' CPU counts too: they are waited for
             seconds, peak, out = shipmate("index", "--json", cache=Path(cache), cwd=tree)
+            cpus.append(children_cpu() - before)
             colds.append(seconds)
             inside.append(json.loads(out)["seconds"])
             rss.append(peak)
@@ -176,6 +210,11 @@ def measure(name: str, tree: Path, runs: int) -> None:
     print(
         f"  cold build (shipmate index)                {cold:7.2f} s   {cold / floor:.2f} x floor"
     )
+    cpu = statistics.median(cpus)
+    print(
+        f"    CPU of all its processes                 {cpu:7.2f} s   "
+        f"{cpu / floor_cpu:.2f} x the floor's {floor_cpu:.2f} s CPU"
+    )
     built = statistics.median(inside)
     print(
         f"    of which building, without start-up      {built:7.2f} s   {built / floor:.2f} x floor"
@@ -187,16 +226,109 @@ def measure(name: str, tree: Path, runs: int) -> None:
     print(f"  peak RSS (largest process)                 {max(rss):7.0f} MB")
 
 
+def phases(tree: Path) -> None:
+    """Where a cold build's work goes: each stage of it run over the whole tree in this one
+    process, in CPU seconds (the pool spreads the per-file stages over the cores; the
+    others run in the parent)."""
+    import hashlib
+    import marshal
+    from collections import defaultdict
+
+    from tree_sitter import QueryCursor
+
+    from agent.index.build import BATCH
+    from agent.index.files import candidate_files, unreadable_reason
+    from agent.index.languages import detect, tools_for
+    from agent.index.model import Assembly, part
+    from agent.index.store import Store
+    from agent.index.tags import extract, words
+
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(stage: str, work: Callable[..., Any], *args: Any) -> Any:
+        started = time.process_time()
+        result = work(*args)
+        spent[stage] += time.process_time() - started
+        return result
+
+    tree = tree.resolve()
+    paths, _ = timed("list the files (git)", candidate_files, tree)
+    timed(
+        "load grammars and queries", lambda: [tools_for(name) for name in ("python", "javascript")]
+    )
+    assembly = Assembly(paths)
+    blobs: dict[str, bytes] = {}
+    batch: list[tuple[int, str, str | None, Any]] = []  # as the pool's workers batch them
+    for number, path in enumerate(paths):
+        data = timed("read", (tree / path).read_bytes)
+        digest = timed("hash", lambda d: hashlib.blake2b(d, digest_size=16).hexdigest(), data)
+        if timed("sniff (binary, minified)", unreadable_reason, data):
+            continue
+        language = detect(path, data[:256])
+        name = language.name if language else None
+        tools = tools_for(name) if name else None
+        if tools is not None:
+            syntax = timed("parse", tools.parser.parse, data)
+            timed(
+                "tags query",
+                lambda query, node: QueryCursor(query).captures(node),
+                tools.query,
+                syntax.root_node,
+            )
+            del syntax
+            timed("words of code files", words, data)
+        else:
+            timed("words of text files", words, data)
+        tags = timed("extract (all of it, parse included)", extract, data, name)
+        blobs[digest] = timed("marshal the tags", marshal.dumps, tags)
+        batch.append((number, digest, name, tags))
+        if len(batch) == BATCH:
+            timed(
+                "merge the shares (parent)",
+                assembly.merge,
+                timed("a batch's share of the model", part, batch),
+            )
+            batch = []
+    timed(
+        "merge the shares (parent)",
+        assembly.merge,
+        timed("a batch's share of the model", part, batch),
+    )
+    model = timed("link and encode the model (parent)", assembly.model)
+    snapshot = timed("snapshot (parent)", model.dump)
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "index.sqlite")
+        repo = store.repo_id(tree)
+        timed("store writes (parent)", store.save, repo, {}, [], blobs)
+        timed("store writes (parent)", store.save_snapshot, repo, snapshot)
+        store.close()
+    floor = spent["parse"] + spent["tags query"]
+    words_spent = spent["words of code files"] + spent["words of text files"]
+    extra = spent.pop("extract (all of it, parse included)") - floor - words_spent
+    spent["extract beyond parse, query, words"] = extra
+    print(f"\n{tree.name}: {len(paths):,} files, CPU seconds by stage (one process), and")
+    print("against parsing and the tags query (as the floor, with Shipmate's fuller queries)")
+    for stage, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"  {stage:40s} {seconds:7.2f} s   {seconds / floor:5.2f} x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", type=Path, help="measure this tree instead")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--phases", action="store_true", help="where a cold build's CPU goes")
     args = parser.parse_args()
     os.chdir(Path(__file__).resolve().parent.parent)
+    if args.phases:
+        phases(args.tree or fetch_git_sympy() or fetch_sympy())
+        return
     if args.tree:
         measure(args.tree.name, args.tree, args.runs)
         return
-    measure("SymPy 1.14.0", fetch_sympy(), args.runs)
+    measure("SymPy 1.14.0 wheel", fetch_sympy(), args.runs)
+    git_tree = fetch_git_sympy()
+    if git_tree is not None:
+        measure(f"SymPy git tree {git_tree.name.split('@')[-1]}", git_tree, args.runs)
     if shutil.which("npm"):
         measure("three.js 0.187.0 src/", fetch_three(), args.runs)
 

@@ -564,6 +564,16 @@ def test_words_count_identifier_parts() -> None:
     assert "x" not in counts  # one-letter terms say nothing
 
 
+def test_words_are_the_identifiers_a_regular_expression_finds() -> None:
+    """Identifiers start with a letter or ``_``: leading digits are not part of one, and
+    bytes outside ASCII (UTF-8, Latin-1) end one."""
+    counts = words(b"2x 10px x2 __init__ caf\xc3\xa9_name na\xefve 123 0x1F HTTPServer")
+    assert counts == {
+        "px": 1, "x2": 1, "init": 1, "caf": 1, "name": 1, "na": 1, "ve": 1,
+        "x1f": 1, "httpserver": 1, "http": 1, "server": 1,
+    }  # fmt: skip
+
+
 def test_unsupported_language_gets_words_and_is_ranked_by_path(tmp_path: Path) -> None:
     assert extract(b"(defun frobnicate (x) x)", None) == (
         [],

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.index.files import DEFAULT_MAX_FILES, MAX_FILE_BYTES, admissible, candidate_files
-from agent.index.model import Model
+from agent.index.model import Assembly, Model
 from agent.index.rank import Ranker
 from agent.index.repomap import render
 from agent.index.store import FileRow, Store
@@ -33,7 +33,7 @@ from tools.paths import open_inside
 from tools.textio import decode
 
 if TYPE_CHECKING:
-    from agent.index.build import Indexed
+    from agent.index.build import Indexed, Parts
 
 Progress = Callable[[int, int], None]
 CONTENT_REASONS = {"large": "over 1 MB"}  # else the reason is its own word: binary, minified
@@ -117,17 +117,16 @@ class CodeIndex:
             changed = sorted(sizes, key=lambda path: -sizes[path])
             fresh: dict[str, FileRow] = {}
             new_blobs: dict[str, bytes] = {}
-            # A cold build adds each file to the model as its worker returns it, so the
-            # model is built while the pool parses, not after.
-            building = Model() if cold else None
+            # In a cold build the workers also build the model, each batch its share, and
+            # the shares are merged here as they come, while the pool parses.
+            building = Assembly(changed) if cold else None
+            merge = building.merge if building is not None else None
             try:
-                with contextlib.closing(self._index_files(changed, progress, stop)) as rows:
+                with contextlib.closing(self._index_files(changed, progress, stop, merge)) as rows:
                     for path, size, mtime, digest, language, tags in rows:
                         fresh[path] = (size, mtime, digest, language)
                         if tags is not None:
                             new_blobs[digest] = tags
-                            if building is not None:
-                                building.add(path, digest, language, marshal.loads(tags))
             except BaseException:
                 # Rows only for files read in full, with their tags: a consistent store.
                 with contextlib.suppress(sqlite3.Error):
@@ -138,8 +137,7 @@ class CodeIndex:
                 self.store.save(self.repo, fresh, removed, new_blobs)
             self.rows = {**unchanged, **fresh}
             if building is not None and len(building.files) == len(self._indexed()):
-                building.link_all()
-                self._use(building, dirty=True)
+                self._use(building.model(), dirty=True)
             else:
                 self._load_model(new_blobs)
             return self._stats(started, cold, parsed=len(new_blobs), read=len(changed))
@@ -171,6 +169,7 @@ class CodeIndex:
         paths: list[str],
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        parts: Parts | None = None,
     ) -> Iterator[Indexed]:
         if not paths:
             return (row for row in ())  # a generator, so it can be closed like the others
@@ -178,7 +177,7 @@ class CodeIndex:
         # should not pay for loading them.
         from agent.index.build import index_files
 
-        return index_files(self.root, paths, self.store.path, self.store.has, progress, stop)
+        return index_files(self.root, paths, self.store.path, self.store.has, progress, stop, parts)
 
     def _load_model(self, new_blobs: dict[str, bytes]) -> None:
         """Start from the repository's last snapshot and replay what differs from it.

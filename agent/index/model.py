@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import marshal
 import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from agent.index.tags import FileTags, split_identifier
@@ -233,22 +234,8 @@ class Model:
 
     def link_all(self) -> None:
         """Build every edge at once, name by name (a cold start)."""
-        edges: dict[str, dict[str, float]] = {path: {} for path in self.files}
-        for name, users in self.referenced.items():
-            holders = self.defined.get(name)
-            if not holders:
-                continue
-            share = link_share(name, len(holders))
-            for user, count in users.items():
-                out = edges.get(user)
-                if out is None:
-                    continue
-                weight = share * math.sqrt(count)
-                for holder in holders:
-                    if holder != user:
-                        out[holder] = out.get(holder, 0.0) + weight
         self.edges = Table(self.paths)
-        for path, out in edges.items():
+        for path, out in link(self.referenced.items(), self.defined.get, self.files).items():
             self.edges.put(path, out)
 
     def _edges_of(self, path: str, uses: dict[str, int]) -> dict[str, float]:
@@ -261,6 +248,88 @@ class Model:
                 if holder != path:
                     out[holder] = out.get(holder, 0.0) + weight
         return out
+
+
+class Assembly:
+    """A model put together from parts built in parallel (a cold build).
+
+    Each worker adds its files to a model of its own (``part``), keyed by the files'
+    numbers in ``names``; here the parts' rows are merged and encoded once, still keyed by
+    number, so this process never handles a file's terms one by one.
+    """
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.files: dict[int, tuple[str, str | None, int]] = {}
+        self.broken: dict[int, bool] = {}
+        self.definitions = 0
+        self.tables: dict[str, dict[str, dict[int, Any]]] = {name: {} for name in TABLES[:-1]}
+
+    def merge(self, data: bytes) -> None:
+        files, broken, definitions, tables = marshal.loads(data)
+        self.files.update(files)
+        self.broken.update(broken)
+        self.definitions += definitions
+        for name, rows in zip(TABLES[:-1], tables, strict=True):
+            merged = self.tables[name]
+            for key, row in rows.items():
+                have = merged.get(key)
+                if have is None:
+                    merged[key] = row
+                else:
+                    have.update(row)  # the parts hold different files
+
+    def model(self) -> Model:
+        """The whole model, once: each table's rows are let go as soon as they are encoded,
+        so the build's peak memory holds them once."""
+        names = self.names
+        model = Model()
+        model.paths = Paths(list(names))  # later files are numbered after these
+        model.files = {names[number]: entry for number, entry in self.files.items()}
+        model.broken = {names[number]: True for number in self.broken}
+        model.definitions = self.definitions
+        tables, self.tables = self.tables, {}
+        edges = link(tables["referenced"].items(), tables["defined"].get, self.files)
+        tables["edges"] = {names[number]: out for number, out in edges.items()}
+        del edges
+        for name in list(tables):
+            rows = tables.pop(name)
+            encoded = {key: marshal.dumps(row) for key, row in rows.items() if row}
+            setattr(model, name, Table(model.paths, encoded))
+        return model
+
+
+def part(files: list[tuple[int, str, str | None, FileTags]]) -> bytes:
+    """Some files' share of a model, for ``Assembly.merge``: a model of their own, with
+    each file's number in place of its path."""
+    model = Model()
+    for number, digest, language, tags in files:
+        model.add(number, digest, language, tags)  # type: ignore[arg-type]
+    tables = [getattr(model, name)._rows for name in TABLES[:-1]]
+    return marshal.dumps((model.files, model.broken, model.definitions, tables))
+
+
+def link(
+    referenced: Iterable[tuple[str, dict[Any, int]]],
+    defined: Callable[[str], dict[Any, int] | None],
+    files: Iterable[Any],
+) -> dict[Any, dict[Any, float]]:
+    """The edges of every file (by path or by number): to each file defining a name it uses."""
+    edges: dict[Any, dict[Any, float]] = {path: {} for path in files}
+    for name, users in referenced:
+        holders = defined(name)
+        if not holders:
+            continue
+        share = link_share(name, len(holders))
+        for user, count in users.items():
+            out = edges.get(user)
+            if out is None:
+                continue
+            weight = share * math.sqrt(count)
+            for holder in holders:
+                if holder != user:
+                    out[holder] = out.get(holder, 0.0) + weight
+    return edges
 
 
 def path_terms(path: str) -> list[str]:

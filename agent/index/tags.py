@@ -26,7 +26,6 @@ Definition = tuple[str, str, int, int, int, str]
 FileTags = tuple[list[Definition], dict[str, int], dict[str, int], bool]
 
 MAX_SIGNATURE = 160
-_IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _SPACES = re.compile(r"\s+")
 _PADDING = re.compile(r"(?<=[(\[]) | (?=[)\]])")
@@ -45,18 +44,24 @@ def split_identifier(identifier: str) -> tuple[str, ...]:
     return terms
 
 
+# Identifiers are found by turning every byte that cannot be in one into a space and
+# splitting (several times faster than a regular expression); a token's leading digits are
+# not part of its identifier (``2x`` is ``x``).
+_NAME_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+_TO_SPACES = bytes(byte if byte in _NAME_BYTES else 32 for byte in range(256))
 _word_cache: dict[bytes, tuple[str, ...]] = {}
 
 
 def words(data: bytes) -> dict[str, int]:
     counts: dict[str, int] = {}
     cache = _word_cache
-    for identifier, count in Counter(_IDENTIFIER.findall(data)).items():
-        terms = cache.get(identifier)
+    for token, count in Counter(data.translate(_TO_SPACES).split()).items():
+        terms = cache.get(token)
         if terms is None:
-            terms = tuple(t for t in split_identifier(identifier.decode("ascii")) if len(t) > 1)
+            name = token.lstrip(b"0123456789").decode("ascii")
+            terms = tuple(t for t in split_identifier(name) if len(t) > 1) if name else ()
             if len(cache) < 500_000:
-                cache[identifier] = terms
+                cache[token] = terms
         for term in terms:
             counts[term] = counts.get(term, 0) + count
     return counts
@@ -72,9 +77,14 @@ def extract(data: bytes, language: str | None) -> FileTags:
     def_names = {(name.start_byte, name.end_byte) for _, _, name, _ in found}
     # A name being defined is not a use of it (catch-all patterns such as Ruby's, or
     # ``type_identifier`` in C and TypeScript, also match the name of the definition).
-    refs = Counter(_text(node) for span, node in names.items() if span not in def_names)
+    # Counted as bytes sliced by span, then decoded once per name: cheaper than each node's text.
+    refs: dict[str, int] = {}
+    used = Counter(data[start:end] for start, end in names if (start, end) not in def_names)
+    for name, count in used.items():
+        key = name.decode("utf-8", errors="replace")
+        refs[key] = refs.get(key, 0) + count
     defs = _nest(sorted(found, key=lambda item: (item[0], item[1])), data)
-    return defs, dict(refs), words(data), tree.root_node.has_error
+    return defs, refs, words(data), tree.root_node.has_error
 
 
 def reference_lines(data: bytes, language: str | None, name: str) -> list[int]:
