@@ -117,6 +117,7 @@ def model_state(index: CodeIndex) -> dict[str, Any]:
         "defined": rows(model.defined),
         "def_terms": rows(model.def_terms),
         "referenced": rows(model.referenced),
+        "top_level": rows(model.top_level),
         "edges": edges,
     }
 
@@ -483,6 +484,10 @@ def test_many_files_go_through_worker_processes(
     stats = second.refresh()
     assert (stats.read, stats.parsed) == (count, 0)
     assert model_state(second)["edges"] == model_state(first)["edges"]
+    # The pool's model is the one built file by file in this process.
+    assert model_state(first)["top_level"]["step_3"] == {"pkg/mod_3.py": 1}
+    monkeypatch.setattr(agent.index.build, "PARALLEL_FROM", 10 * count)
+    assert_same_model(first, fresh(tmp_path / "two", tmp_path))
     # A formatter run over every file: one update, through the pool again.
     for name, text in files.items():
         (tmp_path / "one" / name).write_text("# formatted\n" + text)

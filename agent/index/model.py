@@ -105,6 +105,7 @@ class Table:
 
 
 TABLES = ("postings", "defined", "def_terms", "referenced", "edges", "top_level")
+SHARED_TABLES = tuple(name for name in TABLES if name != "edges")  # a part's; edges come after
 
 
 class Model:
@@ -263,14 +264,14 @@ class Assembly:
         self.files: dict[int, tuple[str, str | None, int]] = {}
         self.broken: dict[int, bool] = {}
         self.definitions = 0
-        self.tables: dict[str, dict[str, dict[int, Any]]] = {name: {} for name in TABLES[:-1]}
+        self.tables: dict[str, dict[str, dict[int, Any]]] = {name: {} for name in SHARED_TABLES}
 
     def merge(self, data: bytes) -> None:
         files, broken, definitions, tables = marshal.loads(data)
         self.files.update(files)
         self.broken.update(broken)
         self.definitions += definitions
-        for name, rows in zip(TABLES[:-1], tables, strict=True):
+        for name, rows in zip(SHARED_TABLES, tables, strict=True):
             merged = self.tables[name]
             for key, row in rows.items():
                 have = merged.get(key)
@@ -305,7 +306,7 @@ def part(files: list[tuple[int, str, str | None, FileTags]]) -> bytes:
     model = Model()
     for number, digest, language, tags in files:
         model.add(number, digest, language, tags)  # type: ignore[arg-type]
-    tables = [getattr(model, name)._rows for name in TABLES[:-1]]
+    tables = [getattr(model, name)._rows for name in SHARED_TABLES]
     return marshal.dumps((model.files, model.broken, model.definitions, tables))
 
 
