@@ -133,9 +133,11 @@ def shipmate(*args: str, cache: Path, cwd: Path) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB, largest process) and stdout of one command."""
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agent", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, text=True
-    )
+    # -P as the ``shipmate`` script runs: ``-m`` alone would put the tree on sys.path, and
+    # Shipmate then indexes in one process (a workspace folder it imports from starts no
+    # worker), which is not what a user gets.
+    command = [sys.executable, "-P", "-m", "agent", *args]
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
     out, _ = process.communicate()
     seconds = time.perf_counter() - started
     if process.returncode:

@@ -15,21 +15,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from agent.events import PlanItem, TestsFinished, ToolKindName
+from tools.errors import ToolError as ToolError  # where most of the code imports it from
+from tools.errors import plural as plural
 from tools.executables import protect
 from tools.sandbox import Sandbox
 
 if TYPE_CHECKING:
     from agent.index.index import CodeIndex
     from agent.vcs.checkpoints import Recorder
-
-
-def plural(count: int, noun: str, many: str = "") -> str:
-    """``1 line``, ``2 lines``: summaries people read (``many``: an irregular plural)."""
-    return f"{count:,} " + (noun if count == 1 else many or f"{noun}s")
-
-
-class ToolError(Exception):
-    """A failure the model can act on; it goes back to the model as the tool's result."""
 
 
 class ToolResult(BaseModel):

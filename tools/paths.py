@@ -17,12 +17,16 @@ import re
 import secrets
 import stat
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from agent.storage import os_reason
-from tools.base import ToolContext, ToolError
+from tools.errors import ToolError
 from tools.executables import own_installation, shipmate_inside
 from tools.names import on_disk, real_name
 from tools.textio import TextFile, as_text
+
+if TYPE_CHECKING:
+    from tools.base import ToolContext
 
 _CONTROL = re.compile("[\x01-\x1f\x7f-\x9f\u2028\u2029]")
 _UMASK = os.umask(0)

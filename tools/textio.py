@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
-from tools.base import ToolError
+from tools.errors import ToolError
 
 BINARY_SNIFF_BYTES = 8192
 _BOMS = [

@@ -12,7 +12,7 @@ from agent.index.files import IndexRefused
 from agent.index.index import CodeIndex, Stats, SymbolUse, Uses, split_qualified
 from agent.index.progress import ProgressLine
 from agent.index.repomap import estimate_tokens
-from tools.base import plural
+from tools.errors import plural
 
 EXIT_USAGE = 2
 SHOWN_SKIPPED = 20  # per reason, in ``index --verbose``
