@@ -143,6 +143,7 @@ def index_files(
     workers = os.cpu_count() or 1
     # A new Python would import from a workspace folder on Shipmate's sys.path: none is started.
     if total < PARALLEL_FROM or workers < 2 or imports_from(Path(root)):
+        tagged: list[tuple[int, str, str | None, FileTags]] = []
         for done, path in enumerate(paths, 1):
             if stop is not None and stop.is_set():
                 raise Cancelled
@@ -150,10 +151,12 @@ def index_files(
             if found is not None:
                 row, tags = found
                 if parts is not None and tags is not None:
-                    parts(part([(done - 1, row[3], row[4], tags)]))
+                    tagged.append((done - 1, row[3], row[4], tags))
                 yield row
             if progress:
                 progress(done, total)
+        if parts is not None:
+            parts(part(tagged))  # one share for them all, as a worker's batch would be
         return
     # Workers are forked when nothing else runs threads here (fast); spawned otherwise. A
     # spawned worker is a new Python started in the workspace: without safe_path it would put
