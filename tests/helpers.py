@@ -34,6 +34,18 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
+def committed(root: Path, files: dict[str, str], message: str = "project") -> Path:
+    """``files`` written under ``root``, a new repository, everything committed."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message)
+    return root
+
+
 SLUGIFY = """import re
 
 

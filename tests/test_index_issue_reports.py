@@ -13,7 +13,7 @@ from agent.index.index import CodeIndex
 from agent.index.request import read_request
 from agent.index.store import Store
 
-from helpers import git
+from helpers import committed
 
 FRAME_METHODS = "\n".join(
     f"    def {name}(self, *args, **kwargs):\n"
@@ -189,14 +189,7 @@ def test_interpolate_fills_gaps():
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> CodeIndex:
     base = tmp_path_factory.mktemp("reports")
-    root = base / "skyline"
-    for name, text in PROJECT.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "skyline")
+    root = committed(base / "skyline", PROJECT, "skyline")
     built = CodeIndex(root, Store(base / "index.sqlite"))
     built.refresh()
     return built

@@ -13,7 +13,7 @@ from agent.index.store import Store
 from tools.base import ToolContext, ToolError
 from tools.code import FileOutline, FindSymbol, RepoMap
 
-from helpers import git
+from helpers import committed
 
 WEBAPP = {
     "app/__init__.py": '"""A tiny blog."""\n',
@@ -193,15 +193,7 @@ upload server:/srv/blog
 
 @pytest.fixture
 def blog(tmp_path: Path) -> Path:
-    root = tmp_path / "blog"
-    for name, text in WEBAPP.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "blog")
-    return root
+    return committed(tmp_path / "blog", WEBAPP, "blog")
 
 
 @pytest.fixture

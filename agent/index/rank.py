@@ -108,12 +108,6 @@ _TEST_PATH = re.compile(
 )
 
 
-def request_terms(text: str) -> tuple[dict[str, float], set[str]]:
-    """Search terms of a request, and the identifiers it spells out as code."""
-    request = read_request(text)
-    return request.terms, set(request.symbols)
-
-
 def is_test(path: str) -> bool:
     return _TEST_PATH.search(path) is not None
 
@@ -272,8 +266,8 @@ class Ranker:
         for *_, path in heapq.nsmallest(CANDIDATES, likely):
             patterns = self._templates.get(path)
             if patterns is None:
-                text = self.read(path)
-                patterns = self._templates[path] = templates(text) if text else []
+                source = self.read(path)
+                patterns = self._templates[path] = templates(source) if source else []
             if any(fills(pattern, folded) for pattern in patterns):
                 found.append(path)
         return found

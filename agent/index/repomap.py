@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agent.index.model import Model
-from agent.index.rank import request_terms
+from agent.index.request import read_request
 from agent.index.tags import Definition, FileTags, split_identifier
 
 CHARS_PER_TOKEN = 4
@@ -33,8 +33,8 @@ def render(
     request: str = "",
 ) -> str:
     """The map within ``tokens``; files in ranking order, the best first."""
-    terms, symbols = request_terms(request)
-    wanted = set(terms) | {symbol.lower() for symbol in symbols}
+    read = read_request(request)
+    wanted = set(read.terms) | {symbol.lower() for symbol in read.symbols}
     blocks: list[str] = []
     used = 0
     for position, (path, score) in enumerate(ranking):

@@ -87,9 +87,6 @@ class Request:
     # (module as a path, name): ``xr.where(`` after ``import xarray as xr`` → ("xarray", "where")
     api: dict[tuple[str, str], float] = field(default_factory=dict)
 
-    def __bool__(self) -> bool:
-        return bool(self.terms or self.symbols or self.mentions)
-
 
 def read_request(text: str) -> Request:
     text = _COMMENT.sub(" ", text[:MAX_REQUEST].replace("\r\n", "\n").replace("\r", "\n"))

@@ -13,19 +13,13 @@ from agent.index.index import CodeIndex
 from agent.index.request import read_request
 from agent.index.store import Store
 
-from helpers import git
+from helpers import committed
 
 MESSAGE = "the deploy token is invalid for this host"
 
 
 def indexed(site: Site, files: dict[str, str], tmp_path: Path) -> CodeIndex:
-    for name, text in files.items():
-        path = site.ws / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    git(site.ws, "init", "-q", "-b", "main")
-    git(site.ws, "add", "-A")
-    git(site.ws, "commit", "-qm", "project")
+    committed(site.ws, files)
     index = CodeIndex(site.ws, Store(tmp_path / "index.sqlite"))
     index.refresh()
     return index
