@@ -18,6 +18,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from agent import keys
+from agent.mcp.config import McpSettings
 
 ApprovalMode = Literal["read-only", "ask", "auto-edit", "full-auto"]
 PROJECT_FILE = ".shipmate.toml"
@@ -41,6 +42,8 @@ TIGHTEN_ONLY = (
 PROJECT_ALLOWED = ("approval", *TIGHTEN_ONLY)
 # The largest repo map chosen by model size, when map_tokens is not set.
 MAP_TOKENS_CEILING = 4096
+# Settings that are tables, not values: no SHIPMATE_* variable sets them.
+SECTIONS = ("sandbox", "mcp")
 APPROVAL_ORDER: tuple[ApprovalMode, ...] = ("read-only", "ask", "auto-edit", "full-auto")
 
 # Picked, in this order, when no model is configured and the provider's key is present.
@@ -139,6 +142,14 @@ class Settings(BaseModel):
         "(0: never by itself)",
     )
     sandbox: SandboxOptions = Field(default_factory=SandboxOptions)
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    mcp_startup_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="Seconds a session waits for its MCP servers before going on without "
+        "those not ready",
+    )
     _notices: list[str] = PrivateAttr(default_factory=list)
 
     @property
@@ -204,14 +215,14 @@ def load_settings(workspace: Path, flags: dict[str, Any] | None = None) -> Setti
     """The settings in effect for ``workspace``; ``flags`` are command-line values."""
     merged = _read_toml(user_config_file())
     project_file = workspace / PROJECT_FILE
-    project, notices = _tightened(
-        _project_settings(_read_toml(project_file), project_file), merged, project_file
-    )
+    # A project's MCP servers are declarations that wait for trust (agent.mcp.config).
+    declared = _read_toml(project_file, keep_out=("mcp",))
+    project, notices = _tightened(_project_settings(declared, project_file), merged, project_file)
     merged.update(project)
     from_env = {
         name: os.environ[f"SHIPMATE_{name.upper()}"]
         for name in Settings.model_fields
-        if name != "sandbox" and os.environ.get(f"SHIPMATE_{name.upper()}")
+        if name not in SECTIONS and os.environ.get(f"SHIPMATE_{name.upper()}")
     }
     merged.update(_checked(from_env, "environment variable", _variable))
     given = {key: value for key, value in (flags or {}).items() if value is not None}
@@ -295,7 +306,7 @@ def _project_settings(values: dict[str, Any], path: Path) -> dict[str, Any]:
     return values
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, keep_out: tuple[str, ...] = ()) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
@@ -303,6 +314,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path} could not be read: {error}. Fix or remove it.") from None
+    data = {key: value for key, value in data.items() if key not in keep_out}
     return _checked(data, f"configuration in {path}")
 
 
@@ -351,8 +363,8 @@ def _explain(error: ValidationError, where: str, name: Callable[[str], str] = st
 
 def _known_keys() -> list[str]:
     """Every setting, those of a section written as ``section.key``."""
-    top = [key for key in Settings.model_fields if key != "sandbox"]
-    return top + [f"sandbox.{key}" for key in SandboxOptions.model_fields]
+    top = [key for key in Settings.model_fields if key not in SECTIONS]
+    return top + [f"sandbox.{key}" for key in SandboxOptions.model_fields] + ["mcp.servers"]
 
 
 def _shown(value: Any) -> str:

@@ -12,6 +12,7 @@ the history valid: the next message goes on in the same session. A request that 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -63,6 +64,8 @@ from agent.events import (
 from agent.index.files import IndexRefused, is_artifact
 from agent.index.index import CodeIndex
 from agent.llm import LLM, LLMError, Reply
+from agent.mcp.config import Declared
+from agent.mcp.servers import McpServers
 from agent.policy.approval import Approver, denied, permitted
 from agent.policy.permissions import Permissions
 from agent.policy.rules import RuleBook
@@ -115,20 +118,25 @@ class Conversation:
         compacted: Compacted | None = None,
         auto_commit: bool = False,
         interactive: bool = False,
+        mcp: McpServers | None = None,
+        mcp_servers: list[Declared] | None = None,
     ) -> None:
         """``appended_prompt``: the user's own instructions, after the system prompt.
         ``auto_commit``: the front-end's default when the auto_commit setting is unset.
         ``interactive``: a person answers approvals (the TUI); the prompt says so.
         ``session_id`` and ``history`` go on with a stored session (see ``resume``), and
         ``compacted``, its last ``compacted`` event, sends it as it was sent before, without
-        a new summary call."""
+        a new summary call. ``mcp``: the MCP servers of a session this one replaces (kept
+        running); else the settings' and the repository's trusted ones, and ``mcp_servers``
+        (an editor's), start now in the background."""
         self.llm = llm
         self.appended_prompt = appended_prompt
         self.settings = settings
         self.approver = approver
         self.store = store
         self.sandbox = sandbox
-        self.tools = tools
+        self.builtin_tools = tools
+        self.tools = dict(tools)  # and the MCP servers' tools, as they come up
         self.resumed = session_id is not None
         self.session_id = session_id or uuid.uuid4().hex
         self.ctx = ToolContext(
@@ -155,6 +163,11 @@ class Conversation:
         self.compactor = Compactor(llm, self.counter, self.window, settings.compact_at)
         self.compacted = compacted if _applies(compacted, self.messages) else None
         self.specs = [tool.spec() for tool in tools.values()]
+        log_dir = data_dir() / "logs" / self.session_id
+        self.mcp = mcp or McpServers(settings, self.ctx.workspace, log_dir, mcp_servers)
+        with contextlib.suppress(RuntimeError):  # no event loop yet: started when it opens
+            asyncio.get_running_loop()
+            self.mcp.start()
         self.session_usage = Usage()
         self.result: Result | None = None  # the last turn's, once it ended
         self.notices: list[str] = []  # said when the session starts, after the usual ones
@@ -342,6 +355,9 @@ class Conversation:
         """One model call on the history as it is sent: compacted first when it would pass
         ``compact_at`` of the window, and when the provider says it is too long anyway,
         compacted harder and sent once more."""
+        self._sync_tools()
+        for notice in self.mcp.notices():  # a server that came up late, or failed since
+            yield Error(message=notice, fatal=False)
         if self.compactor.due(self.messages, self.compacted, self.specs):
             async for event in self._compact():
                 yield event
@@ -406,6 +422,8 @@ class Conversation:
             self.store.reopen(self.session_id, self.llm.model)
         else:
             self.store.create(self.session_id, self.ctx.workspace, self.llm.model, title)
+        await self.mcp.ready()
+        self._sync_tools()
         yield SessionStarted(
             session_id=self.session_id,
             model=self.llm.model,
@@ -413,7 +431,7 @@ class Conversation:
             approval=self.settings.approval,
             tools=list(self.tools),
             sandbox=describe_sandbox(self.sandbox),
-            notices=self._notices(),
+            notices=self._notices() + self.mcp.notices(),
             resumed=self.resumed,
         )
         self._told = self.store.problem  # among its notices
@@ -431,6 +449,22 @@ class Conversation:
             self._append({"role": "system", "content": system})
         else:  # a resumed session: today's prompt (date, mode, AGENTS.md), same history
             self.messages[0] = {"role": "system", "content": system}
+
+    def _sync_tools(self) -> None:
+        """The built-in tools and those of the MCP servers that are up now."""
+        tools = dict(self.builtin_tools)
+        tools.update(
+            (name, tool) for name, tool in self.mcp.tools().items() if name not in tools
+        )  # a server cannot shadow a built-in tool
+        if tools.keys() != self.tools.keys() or any(
+            tools[name] is not self.tools[name] for name in tools
+        ):
+            self.tools = tools
+            self.specs = [tool.spec() for tool in tools.values()]
+
+    async def close(self) -> None:
+        """Stop the session's MCP servers (unless another session goes on with them)."""
+        await self.mcp.close()
 
     def _count(self, usage: Usage) -> None:
         self.usage += usage
@@ -721,6 +755,7 @@ class Conversation:
             kind=tool_class.kind,
             summary=summary,
             arguments=tool.model_dump(),
+            server=getattr(tool_class, "server", None),
         )
         refusal = None
         check = self.permissions.check(tool)
@@ -948,6 +983,7 @@ class Conversation:
             diff=result.diff,
             files_changed=result.files_changed,
             instructions=[item.file for item in instructions],
+            server=getattr(self.tools.get(call.name), "server", None),
             **why,
         )
 

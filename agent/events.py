@@ -171,6 +171,7 @@ class ToolStarted(EventRecord):
     kind: ToolKindName | None
     summary: str
     arguments: dict[str, Any] = {}
+    server: str | None = Field(None, description="The MCP server whose tool this is")
 
 
 class ApprovalRequested(EventRecord):
@@ -203,6 +204,7 @@ class ToolFinished(EventRecord):
     path: str | None = None
     # Instruction files (a nested AGENTS.md) the model was given with this result.
     instructions: list[str] = []
+    server: str | None = Field(None, description="The MCP server whose tool this is")
 
 
 class PlanUpdated(EventRecord):

@@ -16,6 +16,7 @@ only inside the workspace; a command line that cannot be fully parsed always ask
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 
 from agent.config import ApprovalMode
 from agent.events import Refusal
+from agent.mcp.tools import McpTool
 from agent.policy.commands import (
     SimpleCommand,
     deny_match,
@@ -75,6 +77,8 @@ class Permissions:
         self._tracks_secrets: bool | None = None
 
     def check(self, tool: Tool) -> Check:
+        if isinstance(tool, McpTool):
+            return self._mcp(tool)
         if tool.kind == "read":
             return self._read(tool.subject())
         if tool.kind == "edit":
@@ -90,6 +94,39 @@ class Permissions:
         if tool.kind == "git":
             return self._git(tool.summary())
         return Check(verdict="allow")
+
+    def _mcp(self, tool: McpTool) -> Check:
+        """An MCP server's tool runs outside the sandbox, as the user: read-only tools (by
+        the server's word) run unasked, others ask, and one marked destructive always asks
+        but in full-auto. Rules name tools (``mcp__github__*``); the server's ``approval``
+        setting raises (ask) or lowers (allow) its default."""
+        name = tool.name
+        for rule in self.rules.of("mcp", "deny"):
+            if fnmatch.fnmatchcase(name, rule.pattern):
+                return _refused_by(rule)
+        if self.mode == "read-only" and tool.kind != "read":
+            return Check(verdict="deny", reason=READ_ONLY_REFUSAL, refusal="read_only")
+        what = f"calls {tool.server}'s tool {tool.remote} (an MCP server, outside the sandbox)"
+        if tool.destructive:
+            if self.mode == "full-auto":
+                return Check(verdict="allow")
+            return Check(
+                verdict="ask",
+                reason=f"{what}, which it marks destructive",
+                refusal="needs_approval",
+            )
+        if any(fnmatch.fnmatchcase(name, rule.pattern) for rule in self.rules.of("mcp", "allow")):
+            return Check(verdict="allow")
+        if tool.approval == "ask":
+            pass
+        elif tool.approval == "allow" or self.mode == "full-auto" or tool.kind == "read":
+            return Check(verdict="allow")
+        return Check(
+            verdict="ask",
+            reason=what,
+            suggestion=Rule(action="allow", tool="mcp", pattern=name),
+            refusal="needs_approval",
+        )
 
     def _git(self, summary: str) -> Check:
         """A commit: asked in ask mode, and wherever hooks would run without a sandbox."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fnmatch
 import hashlib
 import json
 import os
@@ -25,7 +26,8 @@ from agent.policy.patterns import command_pattern
 from agent.storage import os_reason
 from tools.listing import glob_matcher
 
-RuleTool = Literal["command", "edit", "read"]
+RuleTool = Literal["command", "edit", "read", "mcp"]
+MCP_PREFIX = "mcp__"
 
 
 class Rule(BaseModel):
@@ -142,6 +144,13 @@ def _same(tool: RuleTool, first: str, second: str) -> bool:
 def rule_problem(rule: Rule, workspace: Path) -> str | None:
     """Why ``rule`` could never match anything, as a sentence saying what to write instead."""
     pattern = rule.pattern.strip()
+    if rule.tool == "mcp":
+        if not pattern.startswith(MCP_PREFIX) or pattern == MCP_PREFIX:
+            return (
+                "An MCP rule names tools as mcp__SERVER__TOOL, with * for any part, such as "
+                "'mcp__github__get_issue' or 'mcp__github__*'."
+            )
+        return None
     if rule.tool == "command":
         if not pattern:
             return "The pattern is empty; give the command it should match, such as 'pytest *'."
@@ -176,6 +185,13 @@ _ANY_SECRET = (".env", "deploy/server.pem", ".ssh/id_rsa")
 def rule_warning(rule: Rule) -> str | None:
     """What an allow rule lets through that its author may not expect, or None."""
     if rule.action != "allow":
+        return None
+    if rule.tool == "mcp":
+        if fnmatch.fnmatchcase("mcp__x-any-server__x_any_tool", rule.pattern):
+            return (
+                f"'{rule.pattern}' lets the model call every tool of every MCP server without "
+                "asking (those marked destructive still ask)."
+            )
         return None
     if rule.tool == "edit":
         if all(glob_matcher(rule.pattern).match(path) for path in _ANY_FILE):
@@ -233,6 +249,8 @@ def rules_command(args: argparse.Namespace, workspace: Path) -> int:
         return 2
     if args.action == "add":
         tool: RuleTool = "edit" if args.edit else "read" if args.read else "command"
+        if tool == "command" and args.pattern.strip().startswith(MCP_PREFIX):
+            tool = "mcp"  # an MCP tool's name, never a program's
         action: Literal["allow", "deny"] = "deny" if args.deny else "allow"
         rule = Rule(action=action, tool=tool, pattern=args.pattern.strip())
         if problem := rule_problem(rule, workspace):
