@@ -934,6 +934,8 @@ class Conversation:
     def _parse(self, call: ToolCallInfo, tool_class: type[Tool] | None) -> Tool:
         """The validated tool call; a ToolError tells the model what was wrong with it."""
         if tool_class is None:
+            if why := self.mcp.unavailable(call.name):
+                raise ToolError(why)
             names = ", ".join(self.tools)
             raise ToolError(f"There is no tool named '{call.name}'. The tools are: {names}.")
         try:
@@ -950,6 +952,8 @@ class Conversation:
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in item['loc']) or 'arguments'}: {item['msg']}"
+                if item["type"] != "value_error" or item["loc"]
+                else str(item["msg"]).removeprefix("Value error, ")  # says where itself
                 for item in error.errors()
             )
             raise ToolError(f"Invalid arguments for {call.name}: {problems}.") from None

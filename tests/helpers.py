@@ -172,3 +172,17 @@ async def drain(conversation: Conversation, text: str) -> list[Any]:
 
 def edit(path: str, old: str, new: str) -> Reply:
     return Reply(calls=[tool("edit_file", path=path, old_text=old, new_text=new)])
+
+
+# An MCP server written with the SDK (tests/mcp/demo_server.py), run as its own process.
+MCP_DEMO = Path(__file__).parent / "mcp" / "demo_server.py"
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting for its parent does not)."""
+    try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+    return state not in ("Z", "X")

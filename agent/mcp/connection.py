@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 State = Literal["starting", "ready", "restarting", "failed", "stopped"]
 # What a stdio server inherits besides its own settings' env (the SDK adds HOME, LOGNAME,
 # PATH, SHELL, TERM and USER).
-BASE_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "XDG_RUNTIME_DIR")
+BASE_ENV = ("LANG", "TMPDIR", "XDG_RUNTIME_DIR")
 LAUNCHER = Path(__file__).with_name("launcher.py")
 RESTARTS = 1
 # The SDK's error code for a connection that closed under a request.
@@ -84,34 +84,35 @@ class Connection:
         """Stop the server (its whole process group) and wait until it is gone."""
         self._stop.set()
         if self._task is not None:
+            if self.state != "ready":  # one still starting may never answer: no waiting
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(self._task), 10)
             if not self._task.done():
                 self._task.cancel()
+                await asyncio.wait([self._task])
         self.state = "stopped"
 
     async def _run(self) -> None:
+        """Start the server, keep it until the session ends, restart it once if it dies."""
         quiet_sdk_logs()
+        timeout = self.declared.server.timeout
         while not self._stop.is_set():
+            up = asyncio.Event()
+            attempt = asyncio.get_running_loop().create_task(self._attempt(up))
             try:
-                async with self._session() as client:
-                    self._client = client
-                    self.generation += 1
-                    self.state = "ready"
-                    self.problem = ""
-                    self.settled.set()
-                    await _first(self._stop, self._broken)
-            except Exception as error:  # every way a server can fail is a sentence
-                self.problem = self._why(error)
+                if not await _within(timeout, up, attempt):
+                    attempt.cancel()
+                    await asyncio.wait([attempt])
+                    self.problem = self._why(TimeoutError())
+                await asyncio.wait([attempt])
             finally:
-                self._client = None
+                if not attempt.done():
+                    attempt.cancel()
+                    await asyncio.wait([attempt])
             if self._stop.is_set():
                 break
-            if self._restarts == 0:
-                self.state = "failed"
-                self.settled.set()
-                return
-            if self.state == "starting":  # it never came up: no second try
+            if self._restarts == 0 or self.state == "starting":  # dead twice, or never up
                 self.state = "failed"
                 self.settled.set()
                 return
@@ -121,17 +122,30 @@ class Connection:
         self.state = "stopped"
         self.settled.set()
 
+    async def _attempt(self, up: asyncio.Event) -> None:
+        """One start of the server, held open until the session ends or the server dies."""
+        try:
+            async with self._session() as client:
+                self._client = client
+                self.generation += 1
+                self.state = "ready"
+                self.problem = ""
+                self.settled.set()
+                up.set()
+                await _first(self._stop, self._broken)
+        except Exception as error:  # every way a server can fail is a sentence
+            self.problem = self._why(error)
+        finally:
+            self._client = None
+
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Client]:
         """The started server, its tools, prompts and resources listed."""
-        import anyio
         from mcp import Client
 
-        server = self.declared.server
         with self._log() as log:
             async with Client(self._transport(log), mode="legacy") as client:
-                with anyio.fail_after(server.timeout):
-                    await self._discover(client)
+                await self._discover(client)
                 yield client
 
     def _transport(self, log: IO[str]) -> Any:
@@ -142,7 +156,11 @@ class Connection:
             assert server.command is not None
             env, missing = expanded(server.env, lookup)
             self._missing(missing, "env")
-            base = {name: os.environ[name] for name in BASE_ENV if name in os.environ}
+            base = {
+                name: value
+                for name, value in os.environ.items()
+                if name in BASE_ENV or name.startswith("LC_")
+            }
             path = os.environ.get("PATH", os.defpath)
             program = shutil.which(server.command, path=path)
             if program is None:
@@ -194,7 +212,7 @@ class Connection:
         """One sentence: what went wrong, and where to read more."""
         leaf = _leaf(error)
         if isinstance(leaf, TimeoutError):
-            what = f"did not answer within {self.declared.server.timeout:g} s"
+            what = f"did not start within {self.declared.server.timeout:g} s"
         elif isinstance(leaf, ConnectionError) and str(leaf):
             what = str(leaf)
         elif getattr(leaf, "code", None) == CONNECTION_CLOSED:
@@ -252,6 +270,16 @@ class Connection:
             else ("it stays down for this session")
         )
         raise ToolError(f"The MCP server '{self.name}' stopped during {what}: {again}.")
+
+
+async def _within(timeout: float, up: asyncio.Event, attempt: asyncio.Task[None]) -> bool:
+    """Whether the server came up (or its attempt ended) within ``timeout`` seconds."""
+    waiting = asyncio.ensure_future(up.wait())
+    try:
+        await asyncio.wait([waiting, attempt], timeout=timeout, return_when="FIRST_COMPLETED")
+    finally:
+        waiting.cancel()
+    return up.is_set() or attempt.done()
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from agent.mcp.config import Declared, project_servers
 from agent.mcp.connection import Connection
-from agent.mcp.tools import McpTool, SchemaProblem, tool_class
+from agent.mcp.tools import PREFIX, McpTool, SchemaProblem, tool_class
 from agent.mcp.trust import TrustBook
 
 if TYPE_CHECKING:
@@ -123,6 +123,17 @@ class McpServers:
                 self._tools[connection.name] = (connection.generation, classes)
             found.update(classes)
         return found
+
+    def unavailable(self, name: str) -> str | None:
+        """Why a tool of a known server cannot be called now (its server is down or still
+        starting), for a model that saw the tool earlier."""
+        server = name.removeprefix(PREFIX).split("__", 1)[0] if name.startswith(PREFIX) else ""
+        connection = self.connections.get(server)
+        if connection is None or connection.state == "ready":
+            return None
+        if connection.state in ("starting", "restarting"):
+            return f"The MCP server '{server}' is {connection.state}; try again in a moment."
+        return f"The MCP server '{server}' is not running: {connection.problem}."
 
     def _classes(self, connection: Connection) -> dict[str, type[McpTool]]:
         allowed = connection.declared.server.tools

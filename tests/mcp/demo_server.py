@@ -1,6 +1,6 @@
 """An MCP server for the tests, written with the official SDK, run as its own process.
 
-``python demo_server.py [stdio|http PORT] [--hang] [--fail]``. It writes its PID to
+``python demo_server.py [stdio|http PORT] [--hang] [--fail] [--linger]``. It writes its PID to
 ``$DEMO_PID_FILE`` (when set) so tests can check the process is gone after Shipmate is.
 """
 
@@ -9,7 +9,19 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
+
+if pid_file := os.environ.get("DEMO_PID_FILE"):
+    with open(pid_file, "a") as handle:
+        handle.write(f"{os.getpid()}\n")
+if "--fail" in sys.argv:  # before the SDK's import: a server that fails at once
+    print("demo: cannot start, the database is missing", file=sys.stderr)
+    sys.exit(3)
+if "--hang" in sys.argv:
+    time.sleep(3600)
+if "--linger" in sys.argv:  # outlives its stdin, as a careless server does
+    threading.Thread(target=time.sleep, args=(3600,)).start()
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
@@ -29,6 +41,12 @@ def env_report() -> str:
     return json.dumps(sorted(os.environ))
 
 
+@app.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def getenv(variable: str) -> str:
+    """One environment variable's value."""
+    return os.environ.get(variable, "(unset)")
+
+
 @app.tool()
 def create_note(text: str) -> str:
     """Add a note to the tracker."""
@@ -36,9 +54,9 @@ def create_note(text: str) -> str:
 
 
 @app.tool(annotations=ToolAnnotations(destructiveHint=True))
-def delete_repo(name: str) -> str:
+def delete_repo(repo: str) -> str:
     """Delete a repository for good."""
-    return f"deleted {name}"
+    return f"deleted {repo}"
 
 
 @app.tool(annotations=ToolAnnotations(readOnlyHint=True))
@@ -89,14 +107,6 @@ def today() -> str:
 
 
 def main() -> None:
-    if pid_file := os.environ.get("DEMO_PID_FILE"):
-        with open(pid_file, "a") as handle:
-            handle.write(f"{os.getpid()}\n")
-    if "--fail" in sys.argv:
-        print("demo: cannot start, the database is missing", file=sys.stderr)
-        sys.exit(3)
-    if "--hang" in sys.argv:
-        time.sleep(3600)
     if len(sys.argv) > 2 and sys.argv[1] == "http":
         app.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
     else:
