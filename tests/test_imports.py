@@ -48,6 +48,15 @@ def test_the_app_paints_before_pydantic_and_litellm() -> None:
     assert "agent.conversation" not in modules
 
 
+def test_the_mcp_sdk_is_imported_only_when_a_server_starts() -> None:
+    """It costs 1–2 s: a session without MCP servers never pays it."""
+    modules = loaded_after(
+        "import agent.conversation, agent.frontends.headless, agent.cli, agent.mcp.servers"
+    )
+    assert "agent.mcp.servers" in modules
+    assert not {m for m in modules if m.split(".")[0] in ("mcp", "mcp_types")}
+
+
 def test_only_the_acp_front_end_imports_the_acp_sdk() -> None:
     modules = loaded_after(
         "import agent.conversation, agent.frontends.headless, agent.cli\nimport tools.registry"

@@ -312,11 +312,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def http_server() -> Any:
+@pytest.fixture(params=["http", "sse"])
+def http_server(request: pytest.FixtureRequest) -> Any:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(DEMO), "http", str(port)],
+        [sys.executable, str(DEMO), request.param, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -326,14 +326,19 @@ def http_server() -> Any:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}/mcp"
+    path = "/mcp" if request.param == "http" else "/sse"
+    yield request.param, f"http://127.0.0.1:{port}{path}"
     process.terminate()
     process.wait(10)
 
 
-async def test_a_streamable_http_server(llm: ScriptedLLM, repo: Path, http_server: str) -> None:
+async def test_a_remote_server_over_streamable_http_or_sse(
+    llm: ScriptedLLM, repo: Path, http_server: tuple[str, str]
+) -> None:
+    transport, url = http_server
     llm.add(Reply(calls=[tool("mcp__web__get_issue", number=5)]), Reply(text="ok"))
-    servers = {"web": McpServer(url=http_server, headers={"X-Team": "${TEAM_NAME}"})}
+    web = McpServer(url=url, headers={"X-Team": "${TEAM_NAME}"}, transport=transport)
+    servers = {"web": web}
     os.environ["TEAM_NAME"] = "core"
     try:
         async with session(llm, repo, servers) as chat:

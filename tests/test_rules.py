@@ -144,3 +144,23 @@ def test_an_interpreter_with_m_or_c_is_warned_about() -> None:
     assert "runs any module" in (warning("python -m *") or "")
     assert "runs any code" in (warning("python3 -c *") or "")
     assert warning("python3 -m pytest *") is None
+
+
+def test_mcp_tool_rules_name_tools_and_warn_when_they_cover_every_server(ws: Path) -> None:
+    done = run_cli("rules", "add", "mcp__github__get_*", cwd=ws)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        "Added: allow mcp mcp__github__get_*\n",
+        "",
+    )
+    done = run_cli("rules", "add", "--deny", "mcp__*", cwd=ws)
+    assert done.stdout == "Added: deny mcp mcp__*\n" and done.stderr == ""
+    assert [rule.describe() for rule in RuleBook(ws).rules] == [
+        "allow mcp mcp__github__get_*",
+        "deny mcp mcp__*",
+    ]
+    everything = Rule(action="allow", tool="mcp", pattern="mcp__*")
+    assert "every tool of every MCP server" in (rule_warning(everything) or "")
+    for pattern in ("mcp__", "github__get_issue"):
+        problem = rule_problem(Rule(action="allow", tool="mcp", pattern=pattern), ws)
+        assert problem is not None and "mcp__SERVER__TOOL" in problem

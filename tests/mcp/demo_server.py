@@ -1,6 +1,6 @@
 """An MCP server for the tests, written with the official SDK, run as its own process.
 
-``python demo_server.py [stdio|http PORT] [--hang] [--fail] [--linger]``. It writes its PID to
+``python demo_server.py [stdio|http PORT|sse PORT] [--hang] [--fail] [--linger]``. It writes its PID to
 ``$DEMO_PID_FILE`` (when set) so tests can check the process is gone after Shipmate is.
 """
 
@@ -109,6 +109,8 @@ def today() -> str:
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "http":
         app.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    elif len(sys.argv) > 2 and sys.argv[1] == "sse":
+        app.run("sse", host="127.0.0.1", port=int(sys.argv[2]))
     else:
         app.run()
 
