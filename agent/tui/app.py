@@ -119,6 +119,11 @@ class ShipmateApp(App[None]):
         self.status.model = self.launch.flags.get("model") or "…"
         self.call_after_refresh(self._start)
 
+    async def on_unmount(self) -> None:
+        """Leaving: the session's MCP servers stop, and their processes are gone."""
+        if self.conversation is not None:
+            await self.conversation.close()
+
     def _start(self) -> None:
         """After the first frame: the slow parts, in a thread."""
         self.run_worker(self._load, thread=True, name="load")
@@ -759,7 +764,8 @@ class ShipmateApp(App[None]):
         self.commits, self.last_tests = [], ""
         self.status.context_tokens = 0
         self.status.context_percent = 0.0
-        conversation = Conversation.resume(session, **self.parts)
+        mcp = self.conversation.mcp if self.conversation is not None else None
+        conversation = Conversation.resume(session, mcp=mcp, **self.parts)  # servers go on
         await self._replay(session.id, store.events(session.id))
         self._wire(conversation)
         self.conversation = conversation
@@ -771,7 +777,8 @@ class ShipmateApp(App[None]):
         await self.view.clear()
         self.blocks.clear()
         self.commits, self.last_tests = [], ""
-        self.conversation = Conversation(**self.parts)
+        mcp = self.conversation.mcp if self.conversation is not None else None
+        self.conversation = Conversation(mcp=mcp, **self.parts)  # its MCP servers go on
         self._wire(self.conversation)
         self.status.uncommitted = 0
         self.status.context_tokens = 0
