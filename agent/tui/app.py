@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from agent.conversation import Conversation
     from agent.events import Compacted, Event, Result, TestsFinished
     from agent.llm import LLM
+    from agent.mcp.prompts import PromptCommand
     from agent.policy.approval import ApprovalRequest, Decision
     from agent.tui.screens.onboarding import OnboardingScreen
     from agent.tui.widgets.assistant_text import AssistantText
@@ -97,6 +98,7 @@ class ShipmateApp(App[None]):
         self.input = PromptInput(placeholder=PLACEHOLDER)
         self.completions = self.input.completions = Completions()
         self.input.files = self._files
+        self.input.more_commands = self._more_commands
         self.input.take_queued = self._take_queued
         self.sending: UserLine | None = None  # the message of the turn in flight
         self.status = StatusBar()
@@ -559,7 +561,23 @@ class ShipmateApp(App[None]):
 
         conversation = self.conversation
         index = conversation.ctx.index if conversation is not None else None
-        return workspace_paths(self.launch.workspace, index)
+        paths = workspace_paths(self.launch.workspace, index)
+        if conversation is None:
+            return paths
+        from agent.mcp.resources import resource_names
+
+        return [name for name, _ in resource_names(conversation.mcp)] + paths
+
+    def prompt_commands(self) -> list[PromptCommand]:
+        """The MCP servers' prompts, as slash commands (none before the session is made)."""
+        if self.conversation is None:
+            return []
+        from agent.mcp.prompts import prompt_commands
+
+        return prompt_commands(self.conversation.mcp)
+
+    def _more_commands(self) -> list[tuple[str, str]]:
+        return [(command.name, command.description) for command in self.prompt_commands()]
 
     def _take_queued(self) -> str | None:
         """Up in an empty input: the last queued message leaves the queue, to be edited."""
@@ -621,7 +639,9 @@ class ShipmateApp(App[None]):
     async def _command(self, text: str) -> None:
         name, argument = parse(text)
         conversation = self.conversation
-        if name == "quit":
+        if conversation is not None and is_prompt(text):
+            await self._prompt(text)  # queued like a message while the agent works
+        elif name == "quit":
             self.exit()
         elif name == "help":
             await self.view.add(Note(HELP))
@@ -686,6 +706,21 @@ class ShipmateApp(App[None]):
             )
         else:
             await self._resume(argument)
+
+    async def _prompt(self, text: str) -> None:
+        """``/mcp__SERVER__PROMPT args``: the server's prompt, sent as the user's message."""
+        from agent.mcp.prompts import PromptProblem, run_prompt
+
+        assert self.conversation is not None
+        try:
+            message = await run_prompt(self.conversation.mcp, text.strip())
+        except PromptProblem as problem:
+            await self.view.add(Note(str(problem), "error"))
+            return
+        line = await self.view.add(UserLine(message, queued=True))
+        assert isinstance(line, UserLine)
+        self.queue.append((message, line))
+        self._next()
 
     async def _model(self, conversation: Conversation, name: str) -> None:
         from agent.config import ConfigError
@@ -828,6 +863,13 @@ class ShipmateApp(App[None]):
         parts.append(f"${conversation.session_usage.cost_usd:.4f}")
         said = clean(" · ".join(parts))  # file names and test output are untrusted
         return f"{said}\nresume with: shipmate --resume {session}"
+
+
+def is_prompt(text: str) -> bool:
+    """``/mcp__…``: an MCP server's prompt (asked once the core is loaded)."""
+    from agent.mcp.prompts import is_prompt_command
+
+    return is_prompt_command(text.strip())
 
 
 def terminal_theme(colorfgbg: str) -> str:

@@ -7,11 +7,16 @@ import os
 import sys
 from pathlib import Path
 
-from conftest import idle, make_app, running, say, until
+from conftest import idle, make_app, running, say, screen_text, until
+from textual.pilot import Pilot
 
 from agent.mcp.config import McpServer, McpSettings
+from agent.tui.app import ShipmateApp
+from agent.tui.palette import ShipmateCommands
+from agent.tui.widgets.tool_block import ToolBlock
+from agent.tui.widgets.user_message import UserMessage
 
-from scripted_llm import Reply, ScriptedLLM
+from scripted_llm import Reply, ScriptedLLM, tool
 
 DEMO = Path(__file__).parents[1] / "mcp" / "demo_server.py"
 
@@ -51,3 +56,63 @@ async def test_the_servers_keep_running_through_clear_and_stop_with_the_app(
         assert app.conversation is not None and app.conversation.mcp is first.mcp  # type: ignore[union-attr]
         assert alive(pid) and pids(pid_file) == [pid]
     assert not alive(pid)
+
+
+async def up(pilot: Pilot[None], app: ShipmateApp) -> None:
+    """Wait until the demo server is ready (it starts in seconds on a busy machine)."""
+    assert app.conversation is not None
+    connection = app.conversation.mcp.connections["demo"]
+    await until(pilot, lambda: connection.state == "ready", timeout=60)
+
+
+async def test_a_servers_prompt_is_a_command_that_sends_its_text(
+    llm: ScriptedLLM, repo: Path, tmp_path: Path
+) -> None:
+    llm.add(Reply(text="Risks first: none."))
+    app = make_app(llm, repo, mcp=demo(tmp_path / "demo.pid"))
+    async with running(app) as pilot:
+        await up(pilot, app)
+        app.input.insert("/mcp__")
+        await until(pilot, lambda: app.completions.open)
+        assert app.completions.entries == [("mcp__demo__review", "Ask for a careful review.")]
+        await pilot.press("tab")
+        assert app.input.text == "/mcp__demo__review "
+        await pilot.press("enter")  # no topic
+        await until(pilot, lambda: "give the topic" in screen_text(app))
+        assert "/mcp__demo__review <topic>: give the topic." in screen_text(app)
+        assert not llm.requests
+        app.input.insert("/mcp__demo__review the export code")
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(llm.requests))
+        await idle(pilot)
+        palette = [text for text, _, _ in ShipmateCommands(app.screen)._entries()]
+        assert "/mcp__demo__review" in palette
+        assert "Please review the export code carefully" in screen_text(app)
+    sent = llm.requests[0]["messages"][-1]["content"]
+    assert "Please review the export code carefully, and list the risks first." in str(sent)
+
+
+async def test_a_resource_named_with_at_is_attached_and_its_tool_block_names_the_server(
+    llm: ScriptedLLM, repo: Path, tmp_path: Path
+) -> None:
+    llm.add(
+        Reply(calls=[tool("mcp__demo__get_issue", number=7)]),
+        Reply(text="Noted."),
+    )
+    app = make_app(llm, repo, mcp=demo(tmp_path / "demo.pid"))
+    async with running(app) as pilot:
+        await up(pilot, app)
+        app.input.insert("what is on @demo:to")
+        await until(pilot, lambda: app.completions.chosen == "demo:notes://today")
+        await pilot.press("tab")
+        assert app.input.text == "what is on @demo:notes://today "
+        await pilot.press("enter")
+        await idle(pilot)
+        (block,) = app.view.query(ToolBlock)
+        assert block.status == "ok" and block.summary == "demo › get_issue number=7"
+        (line,) = app.view.query(UserMessage)
+        assert line.files == ["demo:notes://today"] and "demo:notes://today" in str(line.render())
+    sent = str(llm.requests[0]["messages"][-1]["content"])
+    assert (
+        '<resource server="demo" uri="notes://today">\nShip the MCP support.\n</resource>' in sent
+    )
