@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from agent.conversation import Conversation
     from agent.events import Compacted, Event, Result, TestsFinished
     from agent.llm import LLM
+    from agent.mcp.config import Declared
     from agent.mcp.prompts import PromptCommand
     from agent.policy.approval import ApprovalRequest, Decision
     from agent.tui.screens.onboarding import OnboardingScreen
@@ -226,6 +227,28 @@ class ShipmateApp(App[None]):
         if self.onboarding is not None:
             self.onboarding.dismiss(True)
         self._next()
+        for declared in conversation.mcp.waiting:  # the repository's servers: asked once
+            self._ask_trust(declared)
+
+    def _ask_trust(self, declared: Declared) -> None:
+        from agent.tui.screens.trust import TrustScreen
+
+        self.push_screen(TrustScreen(declared), partial(self._trusted, declared))
+
+    async def _trusted(self, declared: Declared, trusted: bool | None) -> None:
+        """Trusted: kept for this project (the launch exactly) and started now."""
+        from agent.mcp.trust import TrustBook, TrustNotSaved
+
+        if not trusted or self.conversation is None:
+            return
+        try:
+            TrustBook(self.launch.workspace).trust(declared.name, declared.server)
+        except TrustNotSaved as error:
+            await self.view.add(Note(f"{error}; the server was not started.", "error"))
+            return
+        self.conversation.mcp.add(declared)
+        said = f"MCP server '{declared.name}' trusted for this project; it starts now."
+        await self.view.add(Note(said))
 
     # Onboarding
 

@@ -3,6 +3,7 @@ attach with @, and a repository's servers ask for trust."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -116,3 +117,34 @@ async def test_a_resource_named_with_at_is_attached_and_its_tool_block_names_the
     assert (
         '<resource server="demo" uri="notes://today">\nShip the MCP support.\n</resource>' in sent
     )
+
+
+async def test_a_server_the_repository_declares_is_asked_for_once_then_trusted_and_started(
+    llm: ScriptedLLM, repo: Path, tmp_path: Path
+) -> None:
+    from agent.mcp.trust import TrustBook
+    from agent.tui.screens.trust import TrustScreen
+
+    pid_file = tmp_path / "demo.pid"
+    entry = {
+        "command": sys.executable,
+        "args": [str(DEMO)],
+        "env": {"DEMO_PID_FILE": str(pid_file)},
+    }
+    (repo / ".mcp.json").write_text(json.dumps({"mcpServers": {"demo": entry}}))
+    app = make_app(llm, repo)
+    async with running(app) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, TrustScreen))
+        question = str(app.screen.query_one("#trust-question").render())
+        assert "'demo'" in question and ".mcp.json" in question and str(DEMO) in question
+        assert "outside the sandbox" in question
+        assert app.conversation is not None and not app.conversation.mcp.connections
+        await pilot.press("t")
+        await until(pilot, lambda: not isinstance(app.screen, TrustScreen))
+        await up(pilot, app)
+        assert "trusted for this project; it starts now" in screen_text(app)
+        assert not app.conversation.mcp.waiting
+        (pid,) = pids(pid_file)
+    assert not alive(pid)
+    declared = json.loads((repo / ".mcp.json").read_text())["mcpServers"]["demo"]
+    assert TrustBook(repo).trusts("demo", McpServer.model_validate(declared))
