@@ -50,6 +50,7 @@ async def test_the_servers_keep_running_through_clear_and_stop_with_the_app(
     async with running(app) as pilot:
         await say(pilot, "hi")
         await idle(pilot)
+        await up(pilot, app)
         (pid,) = pids(pid_file)
         first = app.conversation
         await say(pilot, "/clear")
