@@ -301,7 +301,7 @@ class Conversation:
         if self.store.problem != self._told:
             self._told = self.store.problem
             yield Error(message=str(self._told), fatal=False)
-        attached = await attach(text, self.ctx, self.permissions)
+        attached = await attach(text, self.ctx, self.permissions, self.mcp)
         yield UserMessage(text=text, files=attached.files)
         for refusal in attached.refused:
             yield Error(message=refusal, fatal=False)

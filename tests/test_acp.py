@@ -350,3 +350,69 @@ async def test_files_go_through_the_editor_with_the_same_confinement(
     assert "outside the workspace" in results[4].content[0].content.text
     ((secret, _),) = editor.asked
     assert secret.title == "read .env"
+
+
+async def test_the_editors_mcp_server_runs_its_prompt_and_tools_and_stops_when_the_editor_leaves(
+    llm: ScriptedLLM, project: Path, tmp_path: Path
+) -> None:
+    from acp.schema import AvailableCommandsUpdate, EnvVariable, McpServerStdio
+
+    pid_file = tmp_path / "demo.pid"
+    demo = McpServerStdio(
+        name="demo",
+        command=sys.executable,
+        args=[str(REPO_ROOT / "tests" / "mcp" / "demo_server.py")],
+        env=[EnvVariable(name="DEMO_PID_FILE", value=str(pid_file))],
+    )
+    badly_named = demo.model_copy(update={"name": "two words"})
+    llm.add(
+        Reply(calls=[tool("mcp__demo__get_issue", number=7)]),
+        Reply(calls=[tool("mcp__demo__create_note", text="Safari")]),
+        Reply(text="Reviewed."),
+    )
+    editor = Editor(answers=["allow"])
+    async with shipmate_acp(editor, llm, project) as shipmate:
+        await shipmate.start(project)
+        new = await shipmate.conn.new_session(cwd=str(project), mcp_servers=[demo, badly_named])
+        session_id = new.session_id
+        for _ in range(600):
+            if editor.of(AvailableCommandsUpdate):
+                break
+            await asyncio.sleep(0.05)
+        (advertised,) = editor.of(AvailableCommandsUpdate)
+        (review,) = advertised.available_commands
+        assert review.name == "mcp__demo__review"
+        assert review.description == "Ask for a careful review."
+        assert review.input.root.hint == "<topic>"
+
+        missing = await shipmate.say(session_id, "/mcp__demo__review")
+        assert missing.stop_reason == "end_turn" and len(llm.requests) == 0
+        assert "/mcp__demo__review <topic>: give the topic." in editor.text()
+        answer = await shipmate.say(session_id, "/mcp__demo__review the export code")
+        assert answer.stop_reason == "end_turn"
+        (pid,) = [int(line) for line in pid_file.read_text().split()]
+        assert alive(pid)
+    assert not alive(pid)  # stopped as the editor left
+
+    sent = llm.requests[0]["messages"][-1]["content"]
+    assert "Please review the export code carefully, and list the risks first." in str(sent)
+    assert "mcp__demo__get_issue" in [t["function"]["name"] for t in llm.requests[0]["tools"]]
+    started = editor.of(ToolCallStart)
+    assert [(s.kind, s.title) for s in started] == [
+        ("read", "demo › get_issue number=7"),
+        ("execute", "demo › create_note text=Safari"),
+    ]
+    assert len(editor.asked) == 1  # the read-only tool ran unasked, the other asked
+    finished = [u for u in editor.of(ToolCallProgress) if u.status]
+    assert [u.status for u in finished] == ["completed", "completed"]
+    assert "export button does nothing on Safari" in finished[0].content[0].content.text
+    log = shipmate.stderr.read_text()
+    assert "'two words'" in log and "left out" in log
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

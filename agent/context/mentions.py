@@ -4,6 +4,7 @@ Only a mention that names an existing file counts (``@decorator`` or an e-mail a
 words); each one is read the way ``read_file`` reads it (its canonical path inside the
 workspace, size-capped), and the permission check decides first: a secret file is not sent
 unless a read rule allows it, and a path outside the workspace is refused with the reason.
+``@server:uri`` names an MCP server's resource instead (``agent.mcp.resources``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from agent.mcp.resources import named_resource, read_text
 from agent.policy.permissions import Permissions
 from tools.base import ToolContext, ToolError
 from tools.files import ReadFile
@@ -21,6 +24,9 @@ from tools.paths import canonical
 MENTION = re.compile(r"(?:^|(?<=\s))@(\S+)")
 TRAILING = ".,;:!?)]}'\""  # punctuation after a path, as in "look at @a.py."
 MAX_FILES = 10  # more mentions than this in one message are not attached
+
+if TYPE_CHECKING:
+    from agent.mcp.servers import McpServers
 
 
 @dataclass
@@ -55,15 +61,32 @@ def _names_a_file(workspace: Path, raw: str) -> bool:
         return False
 
 
-async def attach(text: str, ctx: ToolContext, permissions: Permissions) -> Attached:
-    """Read the files ``text`` mentions, as ``read_file`` would, for the model to see."""
+async def attach(
+    text: str, ctx: ToolContext, permissions: Permissions, servers: McpServers | None = None
+) -> Attached:
+    """Read the files ``text`` mentions, as ``read_file`` would, and the MCP resources it
+    names, for the model to see."""
     attached = Attached()
     blocks: list[str] = []
+    resources: list[str] = []
     for raw in mentioned(text):
-        if not _names_a_file(ctx.workspace, raw):
+        resource = named_resource(raw, servers)
+        if resource is None and not _names_a_file(ctx.workspace, raw):
             continue
         if len(attached.files) >= MAX_FILES:
             attached.refused.append(f"@{raw}: at most {MAX_FILES} files join one message.")
+            continue
+        if resource is not None:
+            connection, uri = resource
+            try:
+                said = await read_text(connection, uri)
+            except ToolError as error:
+                attached.refused.append(f"@{raw} not attached: {error}")
+                continue
+            attached.files.append(raw)
+            resources.append(
+                f'<resource server="{connection.name}" uri="{uri}">\n{said}\n</resource>'
+            )
             continue
         tool = ReadFile(path=raw)
         check = permissions.check(tool)
@@ -83,8 +106,12 @@ async def attach(text: str, ctx: ToolContext, permissions: Permissions) -> Attac
         if real not in attached.files:
             attached.files.append(real)
             blocks.append(f'<file path="{real}">\n{result.output}\n</file>')
+    parts = []
     if blocks:
-        attached.text = "The files the user mentioned, as read_file shows them:\n\n" + "\n\n".join(
-            blocks
-        )
+        parts.append("The files the user mentioned, as read_file shows them:")
+        parts += blocks
+    if resources:
+        parts.append("The MCP resources the user mentioned:")
+        parts += resources
+    attached.text = "\n\n".join(parts)
     return attached

@@ -288,6 +288,7 @@ async def run_task(
             show(conversation.result)
         return EXIT_CODES["cancelled"]
     finally:
+        await conversation.close()  # its MCP servers: stopped, their processes gone
         store.close()
     assert conversation.result is not None
     return EXIT_CODES[conversation.result.status]

@@ -291,6 +291,7 @@ async def watch(
             output.say("stopped")
         return EXIT_INTERRUPTED if loop.interrupted else 0
     finally:
+        await conversation.close()  # its MCP servers: stopped, their processes gone
         store.close()
         index.close()
     return 0

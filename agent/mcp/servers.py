@@ -159,6 +159,18 @@ class McpServers:
         self._skipped[connection.name] = skipped
         return classes
 
+    def add(self, declared: Declared) -> None:
+        """A server the user trusted during the session: it starts now; its tools join
+        once it is up."""
+        self.waiting = [item for item in self.waiting if item.name != declared.name]
+        connection = Connection(declared, self.workspace, self.log_dir)
+        self.connections[declared.name] = connection
+        if self._starter is None:
+            self.start()  # starts them all, this one too
+        elif self._starter.done():
+            connection.start()
+        # else the starter, still importing the SDK, starts it with the others
+
     async def close(self) -> None:
         """Stop every server and wait until their processes are gone."""
         if self._starter is not None and not self._starter.done():

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from agent.conversation import Conversation
     from agent.events import Compacted, Event, Result, TestsFinished
     from agent.llm import LLM
+    from agent.mcp.config import Declared
+    from agent.mcp.prompts import PromptCommand
     from agent.policy.approval import ApprovalRequest, Decision
     from agent.tui.screens.onboarding import OnboardingScreen
     from agent.tui.widgets.assistant_text import AssistantText
@@ -97,6 +99,7 @@ class ShipmateApp(App[None]):
         self.input = PromptInput(placeholder=PLACEHOLDER)
         self.completions = self.input.completions = Completions()
         self.input.files = self._files
+        self.input.more_commands = self._more_commands
         self.input.take_queued = self._take_queued
         self.sending: UserLine | None = None  # the message of the turn in flight
         self.status = StatusBar()
@@ -118,6 +121,11 @@ class ShipmateApp(App[None]):
         self.status.mode = self.mode
         self.status.model = self.launch.flags.get("model") or "…"
         self.call_after_refresh(self._start)
+
+    async def on_unmount(self) -> None:
+        """Leaving: the session's MCP servers stop, and their processes are gone."""
+        if self.conversation is not None:
+            await self.conversation.close()
 
     def _start(self) -> None:
         """After the first frame: the slow parts, in a thread."""
@@ -219,6 +227,28 @@ class ShipmateApp(App[None]):
         if self.onboarding is not None:
             self.onboarding.dismiss(True)
         self._next()
+        for declared in conversation.mcp.waiting:  # the repository's servers: asked once
+            self._ask_trust(declared)
+
+    def _ask_trust(self, declared: Declared) -> None:
+        from agent.tui.screens.trust import TrustScreen
+
+        self.push_screen(TrustScreen(declared), partial(self._trusted, declared))
+
+    async def _trusted(self, declared: Declared, trusted: bool | None) -> None:
+        """Trusted: kept for this project (the launch exactly) and started now."""
+        from agent.mcp.trust import TrustBook, TrustNotSaved
+
+        if not trusted or self.conversation is None:
+            return
+        try:
+            TrustBook(self.launch.workspace).trust(declared.name, declared.server)
+        except TrustNotSaved as error:
+            await self.view.add(Note(f"{error}; the server was not started.", "error"))
+            return
+        self.conversation.mcp.add(declared)
+        said = f"MCP server '{declared.name}' trusted for this project; it starts now."
+        await self.view.add(Note(said))
 
     # Onboarding
 
@@ -554,7 +584,23 @@ class ShipmateApp(App[None]):
 
         conversation = self.conversation
         index = conversation.ctx.index if conversation is not None else None
-        return workspace_paths(self.launch.workspace, index)
+        paths = workspace_paths(self.launch.workspace, index)
+        if conversation is None:
+            return paths
+        from agent.mcp.resources import resource_names
+
+        return [name for name, _ in resource_names(conversation.mcp)] + paths
+
+    def prompt_commands(self) -> list[PromptCommand]:
+        """The MCP servers' prompts, as slash commands (none before the session is made)."""
+        if self.conversation is None:
+            return []
+        from agent.mcp.prompts import prompt_commands
+
+        return prompt_commands(self.conversation.mcp)
+
+    def _more_commands(self) -> list[tuple[str, str]]:
+        return [(command.name, command.description) for command in self.prompt_commands()]
 
     def _take_queued(self) -> str | None:
         """Up in an empty input: the last queued message leaves the queue, to be edited."""
@@ -616,7 +662,9 @@ class ShipmateApp(App[None]):
     async def _command(self, text: str) -> None:
         name, argument = parse(text)
         conversation = self.conversation
-        if name == "quit":
+        if conversation is not None and is_prompt(text):
+            await self._prompt(text)  # queued like a message while the agent works
+        elif name == "quit":
             self.exit()
         elif name == "help":
             await self.view.add(Note(HELP))
@@ -681,6 +729,21 @@ class ShipmateApp(App[None]):
             )
         else:
             await self._resume(argument)
+
+    async def _prompt(self, text: str) -> None:
+        """``/mcp__SERVER__PROMPT args``: the server's prompt, sent as the user's message."""
+        from agent.mcp.prompts import PromptProblem, run_prompt
+
+        assert self.conversation is not None
+        try:
+            message = await run_prompt(self.conversation.mcp, text.strip())
+        except PromptProblem as problem:
+            await self.view.add(Note(str(problem), "error"))
+            return
+        line = await self.view.add(UserLine(message, queued=True))
+        assert isinstance(line, UserLine)
+        self.queue.append((message, line))
+        self._next()
 
     async def _model(self, conversation: Conversation, name: str) -> None:
         from agent.config import ConfigError
@@ -759,7 +822,8 @@ class ShipmateApp(App[None]):
         self.commits, self.last_tests = [], ""
         self.status.context_tokens = 0
         self.status.context_percent = 0.0
-        conversation = Conversation.resume(session, **self.parts)
+        mcp = self.conversation.mcp if self.conversation is not None else None
+        conversation = Conversation.resume(session, mcp=mcp, **self.parts)  # servers go on
         await self._replay(session.id, store.events(session.id))
         self._wire(conversation)
         self.conversation = conversation
@@ -771,7 +835,8 @@ class ShipmateApp(App[None]):
         await self.view.clear()
         self.blocks.clear()
         self.commits, self.last_tests = [], ""
-        self.conversation = Conversation(**self.parts)
+        mcp = self.conversation.mcp if self.conversation is not None else None
+        self.conversation = Conversation(mcp=mcp, **self.parts)  # its MCP servers go on
         self._wire(self.conversation)
         self.status.uncommitted = 0
         self.status.context_tokens = 0
@@ -821,6 +886,13 @@ class ShipmateApp(App[None]):
         parts.append(f"${conversation.session_usage.cost_usd:.4f}")
         said = clean(" · ".join(parts))  # file names and test output are untrusted
         return f"{said}\nresume with: shipmate --resume {session}"
+
+
+def is_prompt(text: str) -> bool:
+    """``/mcp__…``: an MCP server's prompt (asked once the core is loaded)."""
+    from agent.mcp.prompts import is_prompt_command
+
+    return is_prompt_command(text.strip())
 
 
 def terminal_theme(colorfgbg: str) -> str:

@@ -1,4 +1,5 @@
-"""What the input completes: ``@`` a workspace file, ``/`` a slash command at the start.
+"""What the input completes: ``@`` a workspace file (or an MCP resource, ``@server:uri``),
+``/`` a slash command at the start (or an MCP server's prompt).
 
 Plain functions, so the ranking is tested without an app: a file matches when the letters
 typed appear in its path in order; names whose basename matches, then shorter paths, first.
@@ -71,10 +72,12 @@ def rank_files(typed: str, paths: list[str], limit: int = LIMIT) -> list[str]:
     return [path for _, path in scored[:limit]]
 
 
-def rank_commands(typed: str) -> list[tuple[str, str]]:
-    """The slash commands starting with ``typed``, with their one-line help."""
+def rank_commands(typed: str, more: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """The slash commands starting with ``typed``, with their one-line help; ``more``: the
+    MCP servers' prompts, after Shipmate's own."""
     typed = typed.lower()
-    return [(name, help_) for name, help_ in COMMANDS.items() if name.startswith(typed)]
+    entries = [*COMMANDS.items(), *(more or [])]
+    return [(name, help_) for name, help_ in entries if name.lower().startswith(typed)]
 
 
 def workspace_paths(workspace: Path, index: CodeIndex | None) -> list[str]:

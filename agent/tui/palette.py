@@ -1,5 +1,5 @@
-"""The command palette (Ctrl+P): the slash commands, the approval modes and Textual's own
-entries (theme, keys, quit), found by fuzzy search."""
+"""The command palette (Ctrl+P): the slash commands (the MCP servers' prompts too), the
+approval modes and Textual's own entries (theme, keys, quit), found by fuzzy search."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class ShipmateCommands(Provider):
                 continue
             action = partial(app.palette_command, name, name in TAKES_ARGUMENT)
             entries.append((f"/{name}", help_, action))
+        for command in app.prompt_commands():
+            action = partial(app.palette_command, command.name, bool(command.arguments))
+            entries.append((f"/{command.name}", command.description, action))
         entries.append(("Stop the agent", "what Esc does", app.action_interrupt))
         return entries
 

@@ -24,16 +24,21 @@ from acp import (
     stdio_streams,
     update_agent_message_text,
 )
+from acp.helpers import update_available_commands
 from acp.schema import (
     AgentCapabilities,
+    AvailableCommand,
+    AvailableCommandInput,
     ClientCapabilities,
     Implementation,
+    McpCapabilities,
     PromptCapabilities,
     SessionConfigOptionSelect,
     SessionConfigSelectOption,
     SessionMode,
     SessionModeState,
     SetSessionConfigOptionResponse,
+    UnstructuredCommandInput,
     Usage,
 )
 from pydantic import TypeAdapter, ValidationError
@@ -44,8 +49,11 @@ from agent.conversation import Conversation
 from agent.events import Event, Result
 from agent.frontends.acp.approver import EditorApprover
 from agent.frontends.acp.client_files import EditorFiles
+from agent.frontends.acp.mcp_servers import editor_servers
 from agent.frontends.acp.prompt import prompt_text
 from agent.frontends.acp.updates import Updates
+from agent.mcp.config import Declared
+from agent.mcp.prompts import PromptProblem, is_prompt_command, prompt_commands, run_prompt
 from agent.session import SessionError, SessionInfo, SessionStore
 
 log = logging.getLogger("shipmate.acp")
@@ -63,6 +71,7 @@ CONFIG_ERROR = -32602  # JSON-RPC "invalid params": the message says what to fix
 class Session:
     conversation: Conversation
     updates: Updates
+    advertising: asyncio.Task[None] | None = None  # the MCP prompts, sent once servers are up
 
 
 class ShipmateAgent:
@@ -94,6 +103,7 @@ class ShipmateAgent:
             agent_capabilities=AgentCapabilities(
                 load_session=True,
                 prompt_capabilities=PromptCapabilities(embedded_context=True),
+                mcp_capabilities=McpCapabilities(http=True, sse=True),
             ),
             agent_info=Implementation(name="shipmate", title="Shipmate", version=__version__),
         )
@@ -101,8 +111,7 @@ class ShipmateAgent:
     async def new_session(
         self, cwd: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> NewSessionResponse:
-        self._ignore(mcp_servers)
-        session = await self._open(cwd, None)
+        session = await self._open(cwd, None, editor_servers(mcp_servers))
         conversation = session.conversation
         return NewSessionResponse(
             session_id=conversation.session_id,
@@ -113,8 +122,9 @@ class ShipmateAgent:
     async def load_session(
         self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> LoadSessionResponse:
-        self._ignore(mcp_servers)
-        session = self.sessions.get(session_id) or await self._open(cwd, session_id)
+        session = self.sessions.get(session_id) or await self._open(
+            cwd, session_id, editor_servers(mcp_servers)
+        )
         await self._replay(session)
         return LoadSessionResponse(
             modes=_modes(session.conversation), config_options=_config(session.conversation)
@@ -155,6 +165,13 @@ class ShipmateAgent:
             said = "Shipmate takes text, links to files and embedded text; nothing else came."
             await self._send(session_id, [update_agent_message_text(said)])
             return PromptResponse(stop_reason="end_turn")
+        if is_prompt_command(text.strip()):  # an MCP server's prompt: its text is the message
+            try:
+                await conversation.mcp.ready()
+                text = await run_prompt(conversation.mcp, text.strip())
+            except PromptProblem as problem:
+                await self._send(session_id, [update_agent_message_text(str(problem))])
+                return PromptResponse(stop_reason="end_turn")
         result: Result | None = None
         try:
             async for event in conversation.send(text):
@@ -177,9 +194,13 @@ class ShipmateAgent:
         if session := self.sessions.get(session_id):
             session.conversation.cancel()
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """The editor left: every session stops, and its MCP servers' processes are gone."""
         for session in self.sessions.values():
+            if session.advertising is not None:
+                session.advertising.cancel()
             session.conversation.cancel()
+        await asyncio.gather(*(s.conversation.close() for s in self.sessions.values()))
         self.store.close()
 
     # Sessions
@@ -189,12 +210,7 @@ class ShipmateAgent:
             return session
         raise RequestError(CONFIG_ERROR, f"There is no session {session_id!r} here; load it first.")
 
-    def _ignore(self, mcp_servers: list[Any] | None) -> None:
-        if mcp_servers:
-            names = ", ".join(getattr(server, "name", "?") for server in mcp_servers)
-            log.info("MCP servers given by the client are ignored (no MCP yet): %s", names)
-
-    async def _open(self, cwd: str, session_id: str | None) -> Session:
+    async def _open(self, cwd: str, session_id: str | None, servers: list[Declared]) -> Session:
         """A new conversation in ``cwd``'s workspace, or the stored ``session_id`` resumed."""
         from agent.cli import find_workspace
 
@@ -216,7 +232,7 @@ class ShipmateAgent:
             raise RequestError(CONFIG_ERROR, str(error)) from None
         assert self.client is not None
         approver = EditorApprover(self.client, "")
-        parts.update(approver=approver, store=self.store, interactive=True)
+        parts.update(approver=approver, store=self.store, interactive=True, mcp_servers=servers)
         if stored is not None:
             conversation = Conversation.resume(stored, **parts)
         else:
@@ -228,7 +244,27 @@ class ShipmateAgent:
         session = Session(conversation, Updates(conversation.ctx.workspace))
         self.sessions[conversation.session_id] = session
         log.info("session %s in %s", conversation.session_id, workspace)
+        if conversation.mcp.connections:
+            session.advertising = asyncio.create_task(self._advertise(session))
         return session
+
+    async def _advertise(self, session: Session) -> None:
+        """The servers' prompts as the session's commands, sent again as each server comes
+        up (after session/new answered; a slow server's join later)."""
+        mcp = session.conversation.mcp
+        sent: list[AvailableCommand] = []
+        waits = [connection.settled.wait() for connection in mcp.connections.values()]
+        for settled in asyncio.as_completed(waits):
+            await settled
+            commands = [
+                AvailableCommand(name=c.name, description=c.description, input=_input(c.usage))
+                for c in prompt_commands(mcp)
+            ]
+            if commands != sent:
+                sent = commands
+                await self._send(
+                    session.conversation.session_id, [update_available_commands(commands)]
+                )
 
     async def _parts(self, workspace: Path) -> dict[str, Any]:
         """What a conversation is made of, but the approver and the store; the model check
@@ -259,6 +295,12 @@ class ShipmateAgent:
         assert self.client is not None
         for update in updates:
             await self.client.session_update(session_id=session_id, update=update)
+
+
+def _input(usage: str) -> AvailableCommandInput | None:
+    """What a command takes after its name, as its usage shows it."""
+    hint = usage.partition(" ")[2]
+    return AvailableCommandInput(root=UnstructuredCommandInput(hint=hint)) if hint else None
 
 
 def _modes(conversation: Conversation) -> SessionModeState:
@@ -296,7 +338,7 @@ async def serve(agent: ShipmateAgent, protocol: Any) -> None:
     try:
         await run_agent(agent, writer, reader)
     finally:
-        agent.close()
+        await agent.close()
 
 
 def main(flags: dict[str, Any]) -> int:

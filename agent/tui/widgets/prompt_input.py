@@ -37,6 +37,7 @@ class PromptInput(TextArea):
         self._draft = ""
         self.completions: Completions | None = None
         self.files: Callable[[], list[str]] | None = None
+        self.more_commands: Callable[[], list[tuple[str, str]]] | None = None
         self.take_queued: Callable[[], str | None] | None = None
         self._paths: list[str] | None = None  # the file list, once loaded
         self._token: Token | None = None
@@ -141,7 +142,8 @@ class PromptInput(TextArea):
         if token is None:
             self.completions.close()
         elif token.kind == "command":
-            self.completions.show(rank_commands(token.typed))
+            more = self.more_commands() if self.more_commands is not None else None
+            self.completions.show(rank_commands(token.typed, more))
         else:
             if opening or self._paths is None:
                 self._load_files()  # again each time: files come and go
