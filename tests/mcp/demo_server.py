@@ -1,7 +1,8 @@
 """An MCP server for the tests, written with the official SDK, run as its own process.
 
-``python demo_server.py [stdio|http PORT|sse PORT] [--hang] [--fail] [--linger]``. It writes its PID to
-``$DEMO_PID_FILE`` (when set) so tests can check the process is gone after Shipmate is.
+``python demo_server.py [stdio|http PORT|sse PORT] [--hang] [--fail] [--linger]``. It
+writes its PID to ``$DEMO_PID_FILE`` (when set) so tests can check the process is gone
+after Shipmate is.
 """
 
 from __future__ import annotations
