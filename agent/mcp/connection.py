@@ -171,8 +171,6 @@ class Connection:
                 cwd=self.workspace,
             )  # fmt: skip
             return stdio_client(parameters, errlog=log)
-        from mcp.shared._httpx_utils import create_mcp_http_client
-
         assert server.url is not None
         headers, missing = expanded(server.headers, lookup)
         self._missing(missing, "headers")
@@ -180,10 +178,7 @@ class Connection:
             from mcp.client.sse import sse_client
 
             return sse_client(server.url, headers=headers, timeout=server.timeout)
-        from mcp.client.streamable_http import streamable_http_client
-
-        http = create_mcp_http_client(headers=headers)
-        return streamable_http_client(server.url, http_client=http)
+        return _streamable_http(server.url, headers)
 
     def _missing(self, names: list[str], where: str) -> None:
         if names and not any(where in note for note in self.notes):
@@ -270,6 +265,19 @@ class Connection:
             else ("it stays down for this session")
         )
         raise ToolError(f"The MCP server '{self.name}' stopped during {what}: {again}.")
+
+
+@contextlib.asynccontextmanager
+async def _streamable_http(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
+    """The SDK leaves an HTTP client it was given open: this one is closed with it."""
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        streamable_http_client(url, http_client=http) as streams,
+    ):
+        yield streams
 
 
 async def _within(timeout: float, up: asyncio.Event, attempt: asyncio.Task[None]) -> bool:
