@@ -372,7 +372,7 @@ def _add_mcp_parser(commands: Any) -> None:
     )
     _add_workspace_option(mcp)
     actions = mcp.add_subparsers(dest="action", metavar="ACTION")
-    actions.add_parser("list", help="your servers and this repository's (the default)")
+    listing = actions.add_parser("list", help="your servers and this repository's (the default)")
     add = actions.add_parser(
         "add",
         help="add a server to your config: NAME -- COMMAND ARGS…, or NAME --url URL",
@@ -438,7 +438,7 @@ def _add_mcp_parser(commands: Any) -> None:
     trust.add_argument("--yes", "-y", action="store_true", help="do not ask")
     untrust = actions.add_parser("untrust", help="stop trusting this repository's server NAME")
     untrust.add_argument("name")
-    for parser in (add, remove, test, trust, untrust):
+    for parser in (listing, add, remove, test, trust, untrust):
         parser.add_argument(
             "-C", "--cwd", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS
         )

@@ -10,12 +10,15 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.config import ConfigError, Settings, data_dir, load_settings, user_config_file
-from agent.mcp.check import Checked, check
 from agent.mcp.config import Declared, McpServer, name_problem, project_servers
 from agent.mcp.trust import TrustBook, TrustNotSaved
 from agent.mcp.user_file import add_server, remove_server
+
+if TYPE_CHECKING:
+    from agent.mcp.check import Checked
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -163,6 +166,8 @@ def _find(settings: Settings, workspace: Path, name: str) -> Declared:
 
 
 def _test(settings: Settings, workspace: Path, name: str) -> int:
+    from agent.mcp.check import check
+
     item = _find(settings, workspace, name)
     if item.source == "project" and not TrustBook(workspace).trusts(item.name, item.server):
         raise Refused(
@@ -177,7 +182,8 @@ def _test(settings: Settings, workspace: Path, name: str) -> int:
         for line in found.log:
             print(f"  server said: {line}", file=sys.stderr)
         if found.state == "failed":
-            raise Refused(f"MCP server '{name}' could not start: {found.problem}.", FAILED)
+            problem = found.problem.removeprefix("failed: ")
+            raise Refused(f"MCP server '{name}' could not start: {problem}.", FAILED)
         raise Refused(
             f"MCP server '{name}' did not start within {timeout:g} s "
             "(mcp_startup_timeout in your config raises it).",
@@ -256,7 +262,7 @@ def _trust(settings: Settings, workspace: Path, name: str, yes: bool) -> int:
         book.trust(name, server)
     except TrustNotSaved as error:
         raise Refused(f"{error}, so it is not trusted.", FAILED) from None
-    print(f"Trusted: sessions here start '{name}'. A change to its command asks again.")
+    print(f"Trusted: sessions here start '{name}'; a change to what it runs or reaches asks again.")
     return OK
 
 
