@@ -162,7 +162,7 @@ def test_test_lists_tools_prompts_and_resources(ws: Path) -> None:
     assert lines["create_note"].split()[1] == "execute"
     assert lines["delete_repo"].split()[1] == "destructive"
     assert "left out: its schema refers to '#/$defs/Missing'" in lines["broken"]
-    assert "Tools: 7 offered to the model, ~" in out
+    assert "Tools: 7 offered to the model as mcp__demo__TOOL, ~" in out
     assert "review(topic)" in out and "Ask for a careful review." in out
     assert "notes://today" in out
     assert out.rstrip().endswith("Stopped it.")

@@ -190,6 +190,8 @@ def _test(settings: Settings, workspace: Path, name: str) -> int:
             FAILED,
         )
     _show(found)
+    if not item.server.enabled:
+        print(f"It is disabled: sessions do not start it (enabled = false in {item.where}).")
     print("Stopped it.")
     return OK
 
@@ -197,8 +199,8 @@ def _test(settings: Settings, workspace: Path, name: str) -> int:
 def _show(found: Checked) -> None:
     print(f"Ready in {found.seconds:.1f} s.")
     print(
-        f"Tools: {len(found.offered)} offered to the model, ~{found.tokens:,} tokens with every "
-        "request (description and schema)"
+        f"Tools: {len(found.offered)} offered to the model as mcp__{found.declared.name}__TOOL, "
+        f"~{found.tokens:,} tokens with every request (description and schema)"
     )
     width = max((len(tool.name) for tool in found.tools), default=0)
     for tool in found.tools:
