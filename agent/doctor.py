@@ -133,7 +133,7 @@ def report(settings: Settings, workspace: Path) -> int:
             )
         )
     rows.append(("sessions", str(data_dir() / "sessions.db")))
-    from agent.mcp.check import doctor_rows
+    from agent.mcp.commands import doctor_rows
 
     rows += doctor_rows(settings, workspace)
     width = max(len(label) for label, _ in rows)

@@ -16,11 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.config import Settings, data_dir, user_config_file
-from agent.mcp.config import Declared, project_servers
+from agent.mcp.config import Declared
 from agent.mcp.connection import Connection
 from agent.mcp.tools import SchemaProblem, tool_class
-from agent.mcp.trust import TrustBook
 
 if TYPE_CHECKING:
     from mcp_types import Prompt, Resource
@@ -149,39 +147,3 @@ def _tail(path: Path, start: int) -> list[str]:
         text = handle.read().decode("utf-8", "replace")
         return [line.rstrip()[:300] for line in text.splitlines() if line.strip()][-LOG_LINES:]
     return []
-
-
-def doctor_rows(settings: Settings, workspace: Path) -> list[tuple[str, str]]:
-    """``doctor``'s lines on MCP: every server, the enabled and trusted ones started."""
-    user = [
-        Declared(name=name, server=server, source="user", where=str(user_config_file()))
-        for name, server in settings.mcp.servers.items()
-    ]
-    project, problems = project_servers(workspace)
-    trust = TrustBook(workspace)
-    taken = {item.name for item in user}
-    states: dict[str, str] = {}
-    listed: list[Declared] = []
-    for item in user + project:
-        if item.source == "project" and item.name in taken:
-            continue  # a session takes the user's own server of that name
-        listed.append(item)
-        if item.source == "project" and not trust.trusts(item.name, item.server):
-            states[item.name] = f"waiting for trust: shipmate mcp trust {item.name}"
-        elif not item.server.enabled:
-            states[item.name] = "disabled"
-    timeout = settings.mcp_startup_timeout
-    starting = [item for item in listed if item.name not in states]
-    log_dir = data_dir() / "logs" / "mcp"
-    for found in asyncio.run(check(starting, workspace, log_dir, timeout)):
-        states[found.declared.name] = found.sentence(timeout)
-    if not listed:
-        summary = "none (add one: shipmate mcp add NAME -- COMMAND ARGS…)"
-    else:
-        summary = f"{len(listed)}, started together for at most {timeout:g} s"
-    rows = [("mcp servers", summary)]
-    for item in listed:
-        where = "yours" if item.source == "user" else Path(item.where).name
-        rows.append(("", f"{item.name} ({where}, {item.server.kind}): {states[item.name]}"))
-    rows += [("", problem) for problem in problems]
-    return rows

@@ -280,3 +280,38 @@ def _untrust(workspace: Path, name: str) -> int:
     else:
         print(f"MCP server '{name}' was not trusted here.")
     return OK
+
+
+def doctor_rows(settings: Settings, workspace: Path) -> list[tuple[str, str]]:
+    """``doctor``'s lines on MCP: every server, the enabled and trusted ones started."""
+    from agent.mcp.check import check
+
+    user = _user_servers(settings)
+    project, problems = project_servers(workspace)
+    trust = TrustBook(workspace)
+    taken = {item.name for item in user}
+    states: dict[str, str] = {}
+    listed: list[Declared] = []
+    for item in user + project:
+        if item.source == "project" and item.name in taken:
+            continue  # a session takes the user's own server of that name
+        listed.append(item)
+        if item.source == "project" and not trust.trusts(item.name, item.server):
+            states[item.name] = f"waiting for trust: shipmate mcp trust {item.name}"
+        elif not item.server.enabled:
+            states[item.name] = "disabled"
+    timeout = settings.mcp_startup_timeout
+    starting = [item for item in listed if item.name not in states]
+    log_dir = data_dir() / "logs" / "mcp"
+    for found in asyncio.run(check(starting, workspace, log_dir, timeout)):
+        states[found.declared.name] = found.sentence(timeout)
+    if not listed:
+        summary = "none (add one: shipmate mcp add NAME -- COMMAND ARGS…)"
+    else:
+        summary = f"{len(listed)}, started together for at most {timeout:g} s"
+    rows = [("mcp servers", summary)]
+    for item in listed:
+        where = "yours" if item.source == "user" else Path(item.where).name
+        rows.append(("", f"{item.name} ({where}, {item.server.kind}): {states[item.name]}"))
+    rows += [("", problem) for problem in problems]
+    return rows
