@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import stat
 import subprocess
 import sys
@@ -44,6 +45,34 @@ def demo_table(name: str, *flags: str, env: dict[str, str] | None = None) -> str
         table += f"[mcp.servers.{name}.env]\n"
         table += "".join(f'{key} = "{value}"\n' for key, value in env.items())
     return table + "\n"
+
+
+def in_a_terminal(args: list[str], cwd: Path, answer: str) -> tuple[str, int]:
+    """``shipmate ARGS`` on a pseudo-terminal, ``answer`` typed at its question."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes shipmate, never goes back to pytest
+        try:
+            os.chdir(cwd)
+            os.environ["PYTHONPATH"] = str(REPO_ROOT)
+            os.execv(sys.executable, [sys.executable, "-m", "agent", *args])
+        finally:
+            os._exit(127)
+    said = b""
+    answered = False
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # the terminal closed: shipmate is done
+            break
+        if not data:
+            break
+        said += data
+        if not answered and b"[y/N]" in said:
+            os.write(fd, answer.encode() + b"\n")
+            answered = True
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return said.decode("utf-8", "replace"), os.waitstatus_to_exitcode(status)
 
 
 def clean(done: subprocess.CompletedProcess[str]) -> None:
@@ -221,8 +250,9 @@ def test_trust_a_repositorys_servers(tmp_path: Path) -> None:
     assert "--yes" in done.stderr
     assert not TrustBook(repo).servers
 
-    done = run_cli("mcp", "trust", "tracker", "--yes", cwd=repo)
-    assert done.returncode == 0, done.stderr
+    said, code = in_a_terminal(["mcp", "trust", "tracker"], repo, answer="y")
+    assert code == 0, said
+    assert "Trust it for this repository? [y/N]" in said and "Trusted" in said
     done = run_cli("mcp", "trust", "docs", "-y", cwd=repo)
     assert done.returncode == 0, done.stderr
     assert "https://docs.example (http)" in done.stdout

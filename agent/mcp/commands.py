@@ -134,7 +134,7 @@ def _list(settings: Settings, workspace: Path) -> int:
     taken = {item.name for item in user}
     for item in project:
         if item.name in taken:
-            state = "not used: your own server of that name is"
+            state = "not used: yours of that name is"
         elif trust.trusts(item.name, item.server):
             state = "trusted" + ("" if item.server.enabled else ", disabled")
         else:
