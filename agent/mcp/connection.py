@@ -84,8 +84,6 @@ class Connection:
         """Stop the server (its whole process group) and wait until it is gone."""
         self._stop.set()
         if self._task is not None:
-            if self.state == "starting":  # a server hanging in its handshake never sees _stop
-                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(self._task), 10)
             if not self._task.done():
