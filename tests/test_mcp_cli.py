@@ -110,9 +110,9 @@ def test_add_list_remove_round_trip_keeps_the_users_file(ws: Path) -> None:
 
     done = run_cli("mcp", "list", cwd=ws)
     assert done.returncode == 0, done.stderr
-    assert "demo  (yours" in done.stdout and "python3 server.py -p" in done.stdout
+    assert "demo  (yours" in done.stdout and "command: python3 server.py -p" in done.stdout
     assert "web  (yours" in done.stdout and "disabled" in done.stdout
-    assert "https://mcp.example.com/mcp (sse)" in done.stdout
+    assert "url: https://mcp.example.com/mcp (sse)" in done.stdout
 
     done = run_cli("mcp", "add", "web", "--url", "https://other.example.com", cwd=ws)
     clean(done)

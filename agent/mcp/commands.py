@@ -130,7 +130,7 @@ def _list(settings: Settings, workspace: Path) -> int:
     for item in user:
         state = "enabled" if item.server.enabled else "disabled"
         print(f"{item.name}  (yours, {item.where}; {state})")
-        print(f"  {item.server.kind}: {item.server.shown()}")
+        print(f"  {_reached(item.server)}")
     taken = {item.name for item in user}
     for item in project:
         if item.name in taken:
@@ -140,10 +140,14 @@ def _list(settings: Settings, workspace: Path) -> int:
         else:
             state = f"waiting for trust: shipmate mcp trust {item.name}"
         print(f"{item.name}  (this repository's, {item.where}; {state})")
-        print(f"  {item.server.kind}: {item.server.shown()}")
+        print(f"  {_reached(item.server)}")
     for problem in problems:
         print(f"Warning: {problem}", file=sys.stderr)
     return OK
+
+
+def _reached(server: McpServer) -> str:
+    return f"{'command' if server.kind == 'stdio' else 'url'}: {server.shown()}"
 
 
 def _user_servers(settings: Settings) -> list[Declared]:
