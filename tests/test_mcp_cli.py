@@ -162,6 +162,14 @@ def test_the_user_file_is_edited_as_text() -> None:
     assert McpServer.model_validate(added["mcp"]["servers"]["x"]) == server
 
 
+def test_replace_swaps_the_table_and_its_sub_tables() -> None:
+    path = config(ORIGINAL)
+    add_server("demo", McpServer(command="old", env={"OLD": "1"}))
+    add_server("demo", McpServer(url="https://new.example"), replace=True)
+    assert path.read_text() == ORIGINAL + '\n[mcp.servers.demo]\nurl = "https://new.example"\n'
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_an_entry_it_cannot_edit_safely_is_refused() -> None:
     inline = ORIGINAL + '\n[mcp.servers]\ndemo = { command = "x" }\n'
     path = config(inline)
