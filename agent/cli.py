@@ -31,6 +31,7 @@ COMMANDS = (
     "undo",
     "diff",
     "acp",
+    "mcp",
 )
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -351,12 +352,96 @@ def build_parser() -> Parser:
         "(default), auto-edit, full-auto",
     )
 
+    _add_mcp_parser(commands)
+
     doctor = commands.add_parser(
         "doctor", help="show the effective settings and what works here (keys, git, tools)"
     )
     _add_model_options(doctor)
     _add_workspace_option(doctor)
     return parser
+
+
+def _add_mcp_parser(commands: Any) -> None:
+    mcp = commands.add_parser(
+        "mcp",
+        help="list, add, remove, test and trust MCP servers (tools from outside Shipmate)",
+        description="MCP servers give the model tools of your own (an issue tracker, a "
+        "database, docs). Yours live in your config file; a repository's (.shipmate.toml, "
+        ".mcp.json) start only once you trust them.",
+    )
+    _add_workspace_option(mcp)
+    actions = mcp.add_subparsers(dest="action", metavar="ACTION")
+    listing = actions.add_parser("list", help="your servers and this repository's (the default)")
+    add = actions.add_parser(
+        "add",
+        help="add a server to your config: NAME -- COMMAND ARGS…, or NAME --url URL",
+        description="Add a server to your config file (comments and other settings are "
+        "kept). A command runs as you, outside the sandbox, with only the environment its "
+        "--env names (values may say ${VARIABLE}). Example: shipmate mcp add github --env "
+        "'GITHUB_TOKEN=${GITHUB_TOKEN}' -- npx -y @modelcontextprotocol/server-github",
+    )
+    add.add_argument("name", help="letters, digits, - and _; its tools are mcp__NAME__TOOL")
+    add.add_argument(
+        "command_line", nargs="*", metavar="-- COMMAND ARGS", help="the program to run"
+    )
+    add.add_argument("--url", help="the server's URL (streamable HTTP, or SSE)")
+    add.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="an HTTP header for a --url server (repeat for more)",
+    )
+    add.add_argument(
+        "--transport", choices=("http", "sse"), help="for --url: http (default) or sse"
+    )
+    add.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the command (repeat for more)",
+    )
+    add.add_argument(
+        "--timeout", type=number, metavar="SECONDS", help="how long a tool call may take (60)"
+    )
+    add.add_argument(
+        "--approval",
+        dest="server_approval",
+        choices=("default", "ask", "allow"),
+        default="default",
+        help="default: read-only tools run unasked, the rest ask; ask: every tool asks; "
+        "allow: every tool runs unasked but the destructive ones",
+    )
+    add.add_argument(
+        "--tool",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="offer only this tool of the server (repeat for more; default: all)",
+    )
+    add.add_argument("--disabled", action="store_true", help="add it without starting it")
+    add.add_argument("--replace", action="store_true", help="replace a server of that name")
+    remove = actions.add_parser("remove", help="remove a server from your config")
+    remove.add_argument("name")
+    test = actions.add_parser(
+        "test",
+        help="start a server as a session would, list its tools, prompts and resources, and "
+        "stop it",
+    )
+    test.add_argument("name")
+    trust = actions.add_parser(
+        "trust", help="let this repository's server NAME start (it shows what would run)"
+    )
+    trust.add_argument("name")
+    trust.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    untrust = actions.add_parser("untrust", help="stop trusting this repository's server NAME")
+    untrust.add_argument("name")
+    for parser in (listing, add, remove, test, trust, untrust):
+        parser.add_argument(
+            "-C", "--cwd", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
 
 
 def whole_number(text: str) -> int:
@@ -491,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = expand_print_alias(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
     try:
-        args, extras = parser.parse_known_args(argv)
+        args, extras = _parsed(parser, argv)
         if extras:  # said by the sub-command, with its own usage line
             parser.command(args.command).error(f"unrecognized arguments: {' '.join(extras)}")
         if args.command is None:
@@ -519,6 +604,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+
+
+def _parsed(parser: Parser, argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The command line read; in ``mcp add NAME … -- COMMAND ARGS…`` what follows ``--`` is
+    the server's command line, whose options argparse would otherwise take for ours."""
+    if "--" in argv:
+        at = argv.index("--")
+        with contextlib.suppress(UsageError):
+            args, extras = parser.parse_known_args(argv[:at])
+            if args.command == "mcp" and args.action == "add":
+                args.command_line += argv[at + 1 :]
+                return args, extras
+    return parser.parse_known_args(argv)
 
 
 def _start_loading_litellm(model: str | None) -> None:
@@ -658,6 +756,10 @@ def _dispatch(parser: Parser, args: argparse.Namespace) -> int:
         if args.command == "diff":
             return diff_command(workspace, args.session)
         return undo_command(workspace, args.session, args.force)
+    if args.command == "mcp":
+        from agent.mcp.commands import mcp_command
+
+        return mcp_command(args, workspace)
     from agent.config import ConfigError, check_flags, load_settings
 
     try:

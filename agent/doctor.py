@@ -133,6 +133,9 @@ def report(settings: Settings, workspace: Path) -> int:
             )
         )
     rows.append(("sessions", str(data_dir() / "sessions.db")))
+    from agent.mcp.commands import doctor_rows
+
+    rows += doctor_rows(settings, workspace)
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
