@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import http.client
 import itertools
-import os
 import re
 import stat
-import tempfile
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent import keys, probe
 from agent.config import DEFAULT_MODELS, ConfigError, Settings, user_config_file
+from agent.storage import replace_file
 
 PROBE_TIMEOUT = 0.7  # seconds; a server on this machine answers in milliseconds
 # What a pasted key starts with (Anthropic, OpenAI, Google, Groq, xAI): never a model name.
@@ -158,7 +157,7 @@ def save_choice(model: str, api_base: str | None, path: Path | None = None) -> P
         raise ConfigError(f"{path} could not be read: {error}. Fix or remove it.") from None
     updated = set_top_level(text, {"model": model, "api_base": api_base}, path)
     try:
-        _write_atomically(target, updated, mode)
+        replace_file(target, updated, mode)
     except OSError as error:
         raise ConfigError(
             f"{path} could not be written ({error.strerror or error}): set model there "
@@ -252,19 +251,3 @@ def toml_string(value: str) -> str:
         else:
             out.append(character)
     return '"' + "".join(out) + '"'
-
-
-def _write_atomically(path: Path, text: str, mode: int) -> None:
-    """A reader sees the old file or the new one, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

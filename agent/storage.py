@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 FOLDER = 0o700
@@ -89,3 +90,23 @@ def private_database(path: Path) -> None:
         os.close(private_file(path, os.O_WRONLY | os.O_EXCL))
     for suffix in ("", "-wal", "-shm", "-journal"):
         tighten(path.with_name(path.name + suffix))
+
+
+def replace_file(path: Path, text: str, mode: int = FILE) -> None:
+    """Write ``path`` whole: a reader sees the old file or the new one, never half of it,
+    and a failure (OSError) leaves no temp file behind. Its folder is made private if it
+    is missing; ``mode`` is the new file's (the user's alone unless told otherwise)."""
+    private_dir(path.parent)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        if mode != FILE:  # mkstemp made it 0600 already, whatever the umask
+            os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise

@@ -33,7 +33,7 @@ from acp.schema import (
 )
 from acp.transports import spawn_stdio_transport
 
-from helpers import REPO_ROOT, git
+from helpers import REPO_ROOT, alive, git
 from scripted_llm import Fault, Reply, ScriptedLLM, tool
 
 
@@ -408,11 +408,3 @@ async def test_the_editors_mcp_server_runs_its_prompt_and_tools_and_stops_when_t
     assert "export button does nothing on Safari" in finished[0].content[0].content.text
     log = shipmate.stderr.read_text()
     assert "'two words'" in log and "left out" in log
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

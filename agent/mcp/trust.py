@@ -9,18 +9,15 @@ environment, URL): a changed command is a new server, and asks again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from agent.mcp.config import McpServer
-from agent.storage import os_reason, private_dir, tighten
+from agent.storage import os_reason, replace_file
 
 
 class TrustFile(BaseModel):
@@ -66,17 +63,8 @@ class TrustBook:
 
     def _save(self, servers: dict[str, str]) -> None:
         data = TrustFile(workspace=str(self.workspace), servers=servers).model_dump_json(indent=2)
-        temp: str | None = None
         try:
-            private_dir(self.path.parent)
-            fd, temp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            tighten(fd)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(data + "\n")
-            os.replace(temp, self.path)
+            replace_file(self.path, data + "\n")
         except OSError as error:
-            if temp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
             raise TrustNotSaved(f"{self.path} cannot be written ({os_reason(error)})") from None
         self.servers = servers

@@ -9,10 +9,7 @@ env and headers often carry tokens).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from pydantic import ValidationError
 from agent.config import ConfigError, Settings, user_config_file
 from agent.mcp.config import McpServer
 from agent.onboarding import toml_string
-from agent.storage import os_reason
+from agent.storage import os_reason, replace_file
 
 _HEADER = re.compile(r"\s*\[")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -149,26 +146,9 @@ def _save(path: Path, text: str, name: str, present: bool) -> None:
         ) from None
     target = path.resolve()  # a symlinked config (dotfiles) is written through, not replaced
     try:
-        _write_atomically(target, text)
+        replace_file(target, text)
     except OSError as error:
         raise ConfigError(f"{path} could not be written ({os_reason(error)}).") from None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """A reader sees the old file or the new one; the new one is the user's alone."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 def _servers(data: dict[str, Any]) -> dict[str, Any]:

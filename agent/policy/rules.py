@@ -8,13 +8,10 @@ itself: a cloned repo must not be able to grant itself permissions.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import fnmatch
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -114,22 +111,13 @@ class RuleBook:
     def save(self, rules: list[Rule] | None = None) -> None:
         """Replace the file atomically; it and its folder are the user's alone (0600, 0700).
         Raises RulesNotSaved, leaving no temp file behind, when the disk refuses."""
-        from agent.storage import private_dir, tighten
+        from agent.storage import replace_file
 
         kept = self.rules if rules is None else rules
         data = RuleFile(workspace=str(self.workspace), rules=kept).model_dump_json(indent=2)
-        temp: str | None = None
         try:
-            private_dir(self.path.parent)
-            fd, temp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")  # created 0600
-            tighten(fd)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(data + "\n")
-            os.replace(temp, self.path)
+            replace_file(self.path, data + "\n")
         except OSError as error:
-            if temp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
             raise RulesNotSaved(
                 f"the rules file {self.path} cannot be written ({os_reason(error)})"
             ) from None

@@ -4,7 +4,6 @@ attach with @, and a repository's servers ask for trust."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from agent.tui.palette import ShipmateCommands
 from agent.tui.widgets.tool_block import ToolBlock
 from agent.tui.widgets.user_message import UserMessage
 
+from helpers import alive
 from scripted_llm import Reply, ScriptedLLM, tool
 
 DEMO = Path(__file__).parents[1] / "mcp" / "demo_server.py"
@@ -31,14 +31,6 @@ def demo(pid_file: Path) -> McpSettings:
 
 def pids(pid_file: Path) -> list[int]:
     return [int(line) for line in pid_file.read_text().split()] if pid_file.exists() else []
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def test_the_servers_keep_running_through_clear_and_stop_with_the_app(
