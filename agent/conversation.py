@@ -83,7 +83,7 @@ from agent.vcs.commits import (
     with_trailer,
 )
 from agent.vcs.undo import UndoError, Undone, session_diff, turn_diff, undo
-from tools.base import Tool, ToolContext, ToolError, ToolResult
+from tools.base import Image, Tool, ToolContext, ToolError, ToolResult
 from tools.executables import imports_from
 from tools.git import hook_runner
 from tools.listing import dirty_files
@@ -179,6 +179,7 @@ class Conversation:
         self._worker: asyncio.Task[None] | None = None
         self._told: str | None = None
         self._running: str | None = None  # the id of the tool call running now
+        self._images: list[tuple[str, list[Image]]] = []  # tools' images, shown after them
         self.autotest = AutoTest(settings, self.ctx, self.permissions, approver)
         self._begin_turn()
 
@@ -217,6 +218,7 @@ class Conversation:
         self.started = time.monotonic()
         self.changed_before = set(self.ctx.files_changed)
         self.dirty_at_start: set[str] = set()
+        self._images = []  # a cancelled turn's are not shown with the next one
         self.autotest.begin_turn()
 
     async def send(self, text: str) -> AsyncIterator[Event]:
@@ -335,6 +337,9 @@ class Conversation:
             for call in reply.tool_calls:
                 async for event in self._call_tool(call):
                     yield event
+            if self._images:  # after every result: a user message may not come between them
+                self._append(images_message(self._images))
+                self._images = []
             yield self._context()
             yield TurnFinished(turn=self.turns)
             if not reply.tool_calls:
@@ -788,6 +793,13 @@ class Conversation:
             if problem := await asyncio.to_thread(self._after):
                 yield Error(message=problem, fatal=False)
             self.checkpoints.save()
+        if result.images:
+            if self.llm.takes_images():
+                self._images.append((call.name, result.images))
+            else:
+                result.output += (
+                    f"\n[{self.llm.model} does not take images, so it is not shown them]"
+                )
         blocks, files = ([], []) if result.is_error else self._folder_instructions(tool)
         yield self._answer(call, "error" if result.is_error else "ok", result, None, blocks, files)
         if result.plan is not None:
@@ -1060,6 +1072,19 @@ def _applies(compacted: Compacted | None, messages: list[dict[str, Any]]) -> boo
     if upto > len(messages) or compacted.outputs_dropped_before > len(messages):
         return False
     return upto == 0 or (upto > 1 and (upto == len(messages) or messages[upto]["role"] != "tool"))
+
+
+def images_message(images: list[tuple[str, list[Image]]]) -> dict[str, Any]:
+    """The images tools returned, as a message of their own: providers take images in a
+    user message, not in a tool result."""
+    content: list[dict[str, Any]] = []
+    for name, shown in images:
+        content.append({"type": "text", "text": f"The image(s) {name} returned:"})
+        content += [
+            {"type": "image_url", "image_url": {"url": f"data:{image.mime};base64,{image.data}"}}
+            for image in shown
+        ]
+    return {"role": "user", "content": content}
 
 
 def _assistant_message(reply: Reply) -> dict[str, Any]:

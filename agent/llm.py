@@ -191,6 +191,13 @@ class LLM:
         except Exception:
             return 128_000
 
+    def takes_images(self) -> bool:
+        """Whether the model reads images (litellm's table); unknown counts as no."""
+        try:
+            return bool(litellm().supports_vision(model=self.model))
+        except Exception:
+            return False
+
     def price_known(self) -> bool:
         """Whether costs can be counted: prices from the settings, or from litellm's table."""
         return self.prices is not None or table_prices(self.model) is not None

@@ -388,3 +388,29 @@ async def test_close_stops_every_server_process(
         running = [int(line) for line in pids.read_text().split()]
         assert len(running) == 2 and all(map(alive, running))
     assert not any(map(alive, running))
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o", "openai/scripted"])
+async def test_images_reach_a_model_that_takes_them(
+    llm: ScriptedLLM, repo: Path, model: str
+) -> None:
+    calls = [tool("mcp__demo__screenshot"), tool("mcp__demo__get_issue", number=1)]
+    llm.add(Reply(calls=calls), Reply(text="A red pixel."))
+    async with session(llm, repo, {"demo": demo()}, model=model) as chat:
+        events = await turn(chat)
+    shot = outputs(events)[0][2]
+    sent = llm.requests[1]["messages"]
+    roles = [m["role"] for m in sent]
+    if model == "openai/gpt-4o":  # litellm's table: it takes images
+        assert shot == "[image: image/png, 69 bytes]"
+        # After both results (no user message may come between them), the image itself.
+        assert roles[-3:] == ["tool", "tool", "user"]
+        text, image = sent[-1]["content"]
+        assert text == {"type": "text", "text": "The image(s) mcp__demo__screenshot returned:"}
+        assert image["image_url"]["url"].startswith("data:image/png;base64,iVBORw0KGgo")
+    else:  # unknown to litellm: not shown, and the model is told so
+        assert shot == (
+            "[image: image/png, 69 bytes]\n"
+            "[openai/scripted does not take images, so it is not shown them]"
+        )
+        assert roles[-2:] == ["tool", "tool"]

@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from agent.vcs.checkpoints import Recorder
 
 
+class Image(BaseModel):
+    """An image a tool returned (an MCP server's screenshot, a chart): base64 data."""
+
+    mime: str
+    data: str
+
+
 class ToolResult(BaseModel):
     output: str
     is_error: bool = False
@@ -33,6 +40,7 @@ class ToolResult(BaseModel):
     files_changed: list[str] = []
     plan: list[PlanItem] | None = None
     tests: TestsFinished | None = None  # run_tests: the run, for front-ends
+    images: list[Image] = []  # shown to a model that takes images, after the results
 
 
 class FileAccess(Protocol):

@@ -196,7 +196,13 @@ def transcript_entry(message: dict[str, Any]) -> str:
     """One message as the summariser reads it; long tool output keeps its head and tail."""
     role = message.get("role")
     content = message.get("_request") or message.get("content") or ""
-    if not isinstance(content, str):
+    if isinstance(content, list):  # parts: text, and images the summariser need not read
+        content = "\n".join(
+            str(part.get("text", "")) if part.get("type") == "text" else f"[{part.get('type')}]"
+            for part in content
+            if isinstance(part, dict)
+        )
+    elif not isinstance(content, str):
         content = json.dumps(content, ensure_ascii=False)
     if role == "tool":
         return f"[tool result]\n{clip(content, CLIP_OUTPUT)}"

@@ -20,6 +20,9 @@ DEFAULT_WINDOW = 128_000
 # Code and JSON run at 3.5-5 characters a token in the tokenizers litellm knows; 3 errs
 # towards counting a request larger than it is.
 CHARS_PER_TOKEN = 3
+# What an image costs when the tokenizer is not at hand: about what the providers charge for
+# a large one (Claude ~1,600, GPT-4o ~1,100 for 1024×1024).
+IMAGE = 1_600
 # Tokens each message costs beyond its content (role, separators), as OpenAI counts them.
 PER_MESSAGE = 4
 # Counts kept per distinct message; a session's history is far smaller.
@@ -72,4 +75,10 @@ class TokenCounter:
                 return int(litellm().token_counter(model=self.model, messages=[message]))
             except Exception:  # no tokenizer for this model here (or one that broke)
                 self.estimated = True
+        content = message.get("content")
+        if isinstance(content, list):  # an image's base64 is not its tokens
+            images = [p for p in content if isinstance(p, dict) and p.get("type") == "image_url"]
+            rest = {**message, "content": [p for p in content if p not in images]}
+            text = json.dumps(rest, sort_keys=True, ensure_ascii=False)
+            return math.ceil(len(text) / CHARS_PER_TOKEN) + PER_MESSAGE + IMAGE * len(images)
         return math.ceil(len(text) / CHARS_PER_TOKEN) + PER_MESSAGE

@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field, model_serializer, model_validator
 
 from agent.events import ToolKindName
 from agent.mcp.config import Approval
-from tools.base import Tool, ToolContext, ToolResult
+from tools.base import Image, Tool, ToolContext, ToolResult
 from tools.names import safe_text
 
 if TYPE_CHECKING:
@@ -36,6 +36,10 @@ MAX_DEPTH = 24
 JSON_TYPES = frozenset(("string", "number", "integer", "boolean", "object", "array", "null"))
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _DROPPED = ("$schema", "$id", "$comment", "$anchor", "$dynamicAnchor")
+# Images a result may show the model: formats the providers take, a few, not too large.
+IMAGE_TYPES = frozenset(("image/png", "image/jpeg", "image/gif", "image/webp"))
+MAX_IMAGE_BYTES = 3_750_000
+MAX_IMAGES = 4
 
 
 class SchemaProblem(Exception):
@@ -210,8 +214,10 @@ def _invalid(arguments: dict[str, Any], schema: dict[str, Any]) -> str | None:
 
 
 def as_result(result: CallToolResult, ctx: ToolContext, name: str) -> ToolResult:
-    """The model's view of a result: text, placeholders for what is not text, capped."""
-    parts = [_part(block) for block in result.content]
+    """The model's view of a result: text, capped; images kept for a model that takes
+    them (a few, not too large), and a line saying what each other part was."""
+    images = _images(result.content)
+    parts = [_part(block, block in images) for block in result.content]
     if not parts and result.structured_content is not None:
         parts.append(json.dumps(result.structured_content, ensure_ascii=False, indent=1))
     text = safe_text("\n".join(part for part in parts if part)) or "(no output)"
@@ -220,15 +226,34 @@ def as_result(result: CallToolResult, ctx: ToolContext, name: str) -> ToolResult
         first = text.splitlines()[0][:200] if text.strip() else "failed"
         return ToolResult(output=f"Error: {shown}", is_error=True, summary=first)
     lines = text.count("\n") + 1
-    return ToolResult(output=shown, summary=f"{lines} line{'s' if lines != 1 else ''}")
+    return ToolResult(
+        output=shown,
+        summary=f"{lines} line{'s' if lines != 1 else ''}",
+        images=[Image(mime=block.mime_type, data=block.data) for block in images],
+    )
 
 
-def _part(block: Any) -> str:
+def _images(blocks: list[Any]) -> list[Any]:
+    """The image parts a model may be shown: common formats, within the limits."""
+    kept: list[Any] = []
+    for block in blocks:
+        if (
+            getattr(block, "type", "") == "image"
+            and block.mime_type in IMAGE_TYPES
+            and _decoded_size(block.data) <= MAX_IMAGE_BYTES
+            and len(kept) < MAX_IMAGES
+        ):
+            kept.append(block)
+    return kept
+
+
+def _part(block: Any, attached: bool = False) -> str:
     kind = getattr(block, "type", "")
     if kind == "text":
         return str(block.text)
     if kind in ("image", "audio"):
-        return f"[{kind}: {block.mime_type}, {_decoded_size(block.data):,} bytes, not shown]"
+        size = f"{_decoded_size(block.data):,} bytes"
+        return f"[{kind}: {block.mime_type}, {size}{'' if attached else ', not shown'}]"
     if kind == "resource_link":
         return f"[resource: {block.uri} ({block.name})]"
     if kind == "resource":

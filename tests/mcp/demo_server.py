@@ -24,7 +24,7 @@ if "--hang" in sys.argv:
 if "--linger" in sys.argv:  # outlives its stdin, as a careless server does
     threading.Thread(target=time.sleep, args=(3600,)).start()
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Image, MCPServer
 from mcp_types import ToolAnnotations
 
 app = MCPServer("demo")
@@ -76,6 +76,19 @@ def big() -> str:
 def odd(when: str = "", tags: list[str] | None = None) -> str:
     """A tool whose advertised schema has odd types."""
     return f"odd {when} {tags}"
+
+
+# A 1×1 PNG, red.
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c4944415408d763f8cfc000000301010018dd8db40000000049454e44ae426082"
+)
+
+
+@app.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def screenshot() -> Image:
+    """A screenshot of the page."""
+    return Image(data=PIXEL, format="png")
 
 
 @app.tool()
