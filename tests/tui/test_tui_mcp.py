@@ -127,7 +127,10 @@ async def test_a_server_the_repository_declares_is_asked_for_once_then_trusted_a
     (repo / ".mcp.json").write_text(json.dumps({"mcpServers": {"demo": entry}}))
     app = make_app(llm, repo)
     async with running(app) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, TrustScreen))
+        await until(  # pushed, and composed (a busy machine shows the gap)
+            pilot,
+            lambda: isinstance(app.screen, TrustScreen) and bool(app.screen.query("#not-now")),
+        )
         question = str(app.screen.query_one("#trust-question").render())
         assert "'demo'" in question and ".mcp.json" in question and str(DEMO) in question
         assert "outside the sandbox" in question

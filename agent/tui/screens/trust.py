@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 class TrustScreen(ModalScreen[bool]):
+    AUTO_FOCUS = "#not-now"  # Enter must not trust by accident
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "answer(True)", "Trust"),
         Binding("n", "answer(False)", "Not now"),
@@ -42,9 +43,6 @@ class TrustScreen(ModalScreen[bool]):
             with Horizontal(id="trust-buttons"):
                 yield Button("Trust (t)", id="trust", variant="warning")
                 yield Button("Not now (n)", id="not-now", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#not-now", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "trust")
