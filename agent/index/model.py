@@ -140,7 +140,7 @@ class Table:
         return packed
 
 
-BUCKETS = 4096
+BUCKETS = 4096  # part of the saved format: a change needs a new FORMAT
 
 
 def bucket(key: str) -> int:
