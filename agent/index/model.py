@@ -9,6 +9,7 @@ reference a name whose definitions moved.
 
 from __future__ import annotations
 
+import itertools
 import marshal
 import math
 import zlib
@@ -49,13 +50,6 @@ class Table:
         self._packed = packed or {}  # bucket → marshal of {key: encoded row}
         self._encoded: dict[str, bytes] = {}
         self._rows: dict[str, dict[str, Any]] = {}
-
-    @classmethod
-    def of_rows(cls, paths: Paths, encoded: dict[str, bytes]) -> Table:
-        """A table of rows already encoded (by path number), not yet packed."""
-        table = cls(paths)
-        table._encoded = encoded
-        return table
 
     def _unpack(self, key: str) -> None:
         if self._packed:
@@ -124,20 +118,37 @@ class Table:
             self.get(key)
         return list(self._rows.items())
 
+    def add_column(self, path: str, values: dict[str, Any]) -> None:
+        """``path``'s value in the row of each key of ``values`` (a file's words, at once)."""
+        rows = self._rows
+        for key, value in values.items():
+            row = rows.get(key)
+            if row is None:
+                row = self.row(key)
+            row[path] = value
+
     def pack(self) -> dict[int, bytes]:
         """The table as saved: the buckets never unpacked stay as they were."""
-        opened: dict[int, dict[str, bytes]] = {}
-        for key, data in self._encoded.items():
-            opened.setdefault(bucket(key), {})[key] = data
         ids = self.paths.ids
-        for key, row in self._rows.items():
-            if row:
-                data = marshal.dumps({ids[path]: value for path, value in row.items()})
-                opened.setdefault(bucket(key), {})[key] = data
-        packed = dict(self._packed)
-        for number, rows in opened.items():
-            packed[number] = marshal.dumps(rows)
-        return packed
+        encoded = [
+            (key, marshal.dumps({ids[path]: value for path, value in row.items()}))
+            for key, row in self._rows.items()
+            if row
+        ]
+        return {**self._packed, **pack(itertools.chain(self._encoded.items(), encoded))}
+
+
+def pack(encoded: Iterable[tuple[str, bytes]]) -> dict[int, bytes]:
+    """Encoded rows in their buckets, as a table is saved."""
+    buckets: dict[int, dict[str, bytes]] = {}
+    for key, data in encoded:
+        number = bucket(key)
+        found = buckets.get(number)
+        if found is None:
+            buckets[number] = {key: data}
+        else:
+            found[key] = data
+    return {number: marshal.dumps(rows) for number, rows in buckets.items()}
 
 
 BUCKETS = 4096  # part of the saved format: a change needs a new FORMAT
@@ -195,9 +206,7 @@ class Model:
         self.definitions += len(defs)
         if broken:
             self.broken[path] = True
-        postings = self.postings.row
-        for term, count in words.items():
-            postings(term)[path] = count
+        self.postings.add_column(path, words)
         names: set[str] = set()
         for name, _, _, _, parent, _ in defs:
             holders = self.defined.row(name)
@@ -211,8 +220,7 @@ class Model:
                 if len(term) > 1:
                     holders = self.def_terms.row(term)
                     holders[path] = holders.get(path, 0) + 1
-        for name, count in refs.items():
-            self.referenced.row(name)[path] = count
+        self.referenced.add_column(path, refs)
         return names
 
     def remove(self, path: str, tags: FileTags) -> set[str]:
@@ -339,8 +347,8 @@ class Assembly:
         del edges
         for name in list(tables):
             rows = tables.pop(name)
-            encoded = {key: marshal.dumps(row) for key, row in rows.items() if row}
-            setattr(model, name, Table.of_rows(model.paths, encoded))
+            encoded = ((key, marshal.dumps(row)) for key, row in rows.items() if row)
+            setattr(model, name, Table(model.paths, pack(encoded)))
         return model
 
 
