@@ -9,7 +9,6 @@ reference a name whose definitions moved.
 
 from __future__ import annotations
 
-import itertools
 import marshal
 import math
 import zlib
@@ -18,7 +17,7 @@ from typing import Any
 
 from agent.index.tags import FileTags, split_identifier
 
-FORMAT = 5
+FORMAT = 6
 
 
 class Paths:
@@ -36,44 +35,49 @@ class Paths:
         return number
 
 
-class Table:
-    """A table of key → {path: number} whose rows stay encoded until one is used.
+Numbered = dict[int, Any]  # a row as saved: path number → value
 
-    Saved, the rows are packed in ``BUCKETS`` groups by a hash of their key, so a warm start
-    unpacks only the groups holding the few keys a request asks for, not the hundreds of
-    thousands of entries a big repository has (unpacking them all was a third of a warm
-    ``map``). An unpacked row is decoded when it is read.
+
+class Table:
+    """A table of key → {path: number} whose rows are read from their saved form only when
+    one is used.
+
+    Saved, the rows (keyed by path number) are packed in buckets of about ``BUCKET_ROWS`` by
+    a hash of their key (``Packed``: the number of buckets, and each one's rows), so a warm
+    start unpacks only the buckets holding the few keys a request asks for, not the hundreds
+    of thousands of entries a big repository has (unpacking them all was a third of a warm
+    ``map``). An unpacked row gets its paths back when it is read.
     """
 
-    def __init__(self, paths: Paths, packed: dict[int, bytes] | None = None) -> None:
+    def __init__(self, paths: Paths, packed: Packed | None = None) -> None:
         self.paths = paths
-        self._packed = packed or {}  # bucket → marshal of {key: encoded row}
-        self._encoded: dict[str, bytes] = {}
+        self._buckets, self._packed = packed or (0, {})  # bucket → marshal of {key: row}
+        self._numbered: dict[str, Numbered] = {}  # unpacked, not yet read
         self._rows: dict[str, dict[str, Any]] = {}
 
     def _unpack(self, key: str) -> None:
         if self._packed:
-            data = self._packed.pop(bucket(key), None)
+            data = self._packed.pop(bucket(key, self._buckets), None)
             if data is not None:
-                self._encoded.update(marshal.loads(data))
+                self._numbered.update(marshal.loads(data))
 
     def _unpack_all(self) -> None:
         for data in self._packed.values():
-            self._encoded.update(marshal.loads(data))
+            self._numbered.update(marshal.loads(data))
         self._packed = {}
 
-    def _decode(self, data: bytes) -> dict[str, Any]:
+    def _named(self, row: Numbered) -> dict[str, Any]:
         names = self.paths.names
-        return {names[number]: value for number, value in marshal.loads(data).items()}
+        return {names[number]: value for number, value in row.items()}
 
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._rows.get(key)
         if row is None:
             self._unpack(key)
-            data = self._encoded.pop(key, None)
-            if data is None:
+            numbered = self._numbered.pop(key, None)
+            if numbered is None:
                 return None
-            row = self._rows[key] = self._decode(data)
+            row = self._rows[key] = self._named(numbered)
         return row
 
     def row(self, key: str) -> dict[str, Any]:
@@ -81,18 +85,18 @@ class Table:
         row = self._rows.get(key)
         if row is None:
             self._unpack(key)
-            data = self._encoded.pop(key, None)
-            row = self._rows[key] = {} if data is None else self._decode(data)
+            numbered = self._numbered.pop(key, None)
+            row = self._rows[key] = {} if numbered is None else self._named(numbered)
         return row
 
     def put(self, key: str, row: dict[str, Any]) -> None:
         self._unpack(key)
-        self._encoded.pop(key, None)
+        self._numbered.pop(key, None)
         self._rows[key] = row
 
     def drop(self, key: str) -> None:
         self._unpack(key)
-        self._encoded.pop(key, None)
+        self._numbered.pop(key, None)
         self._rows.pop(key, None)
 
     def discard(self, key: str, path: str) -> None:
@@ -105,58 +109,67 @@ class Table:
 
     def __contains__(self, key: str) -> bool:
         self._unpack(key)
-        return key in self._rows or key in self._encoded
+        return key in self._rows or key in self._numbered
 
     def __len__(self) -> int:
         self._unpack_all()
-        return len(self._rows) + len(self._encoded)
+        return len(self._rows) + len(self._numbered)
 
     def items(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every row, decoded (for whole-graph work such as a cold link)."""
+        """Every row, read (for whole-graph work such as a cold link)."""
         self._unpack_all()
-        for key in list(self._encoded):
+        for key in list(self._numbered):
             self.get(key)
         return list(self._rows.items())
 
     def add_column(self, path: str, values: dict[str, Any]) -> None:
         """``path``'s value in the row of each key of ``values`` (a file's words, at once)."""
         rows = self._rows
+        new = not self._packed and not self._numbered  # a key not in ``rows`` is in no row
         for key, value in values.items():
             row = rows.get(key)
-            if row is None:
-                row = self.row(key)
-            row[path] = value
+            if row is not None:
+                row[path] = value
+            elif new:
+                rows[key] = {path: value}
+            else:
+                self.row(key)[path] = value
 
-    def pack(self) -> dict[int, bytes]:
+    def pack(self) -> Packed:
         """The table as saved: the buckets never unpacked stay as they were."""
         ids = self.paths.ids
-        encoded = [
-            (key, marshal.dumps({ids[path]: value for path, value in row.items()}))
-            for key, row in self._rows.items()
-            if row
-        ]
-        return {**self._packed, **pack(itertools.chain(self._encoded.items(), encoded))}
+        numbered = dict(self._numbered)
+        for key, row in self._rows.items():
+            if row:
+                numbered[key] = {ids[path]: value for path, value in row.items()}
+        buckets, packed = pack(numbered, self._buckets)
+        return buckets, {**self._packed, **packed}
 
 
-def pack(encoded: Iterable[tuple[str, bytes]]) -> dict[int, bytes]:
-    """Encoded rows in their buckets, as a table is saved."""
-    buckets: dict[int, dict[str, bytes]] = {}
-    for key, data in encoded:
-        number = bucket(key)
-        found = buckets.get(number)
-        if found is None:
-            buckets[number] = {key: data}
+Packed = tuple[int, dict[int, bytes]]
+# Rows a bucket holds on average: fewer make more buckets to load and encode one by one;
+# more make each look-up unpack more rows it does not need.
+BUCKET_ROWS = 16
+
+
+def pack(rows: dict[str, Numbered], buckets: int = 0) -> Packed:
+    """Rows in their buckets, as a table is saved: as many buckets as the table was loaded
+    with (so those never unpacked stay valid), or enough for these rows."""
+    buckets = buckets or max(1, len(rows) // BUCKET_ROWS)
+    found: dict[int, dict[str, Numbered]] = {}
+    for key, row in rows.items():
+        number = bucket(key, buckets)
+        group = found.get(number)
+        if group is None:
+            found[number] = {key: row}
         else:
-            found[key] = data
-    return {number: marshal.dumps(rows) for number, rows in buckets.items()}
+            group[key] = row
+    return buckets, {number: marshal.dumps(group) for number, group in found.items()}
 
 
-BUCKETS = 4096  # part of the saved format: a change needs a new FORMAT
-
-
-def bucket(key: str) -> int:
-    """A key's group in a saved table; the same in every process (``hash`` is not)."""
-    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % BUCKETS
+def bucket(key: str, buckets: int) -> int:
+    """A key's bucket in a saved table; the same in every process (``hash`` is not)."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % buckets
 
 
 TABLES = ("postings", "defined", "def_terms", "referenced", "edges", "top_level")
@@ -333,7 +346,7 @@ class Assembly:
                     have.update(row)  # the parts hold different files
 
     def model(self) -> Model:
-        """The whole model, once: each table's rows are let go as soon as they are encoded,
+        """The whole model, once: each table's rows are let go as soon as they are packed,
         so the build's peak memory holds them once."""
         names = self.names
         model = Model()
@@ -347,8 +360,7 @@ class Assembly:
         del edges
         for name in list(tables):
             rows = tables.pop(name)
-            encoded = ((key, marshal.dumps(row)) for key, row in rows.items() if row)
-            setattr(model, name, Table(model.paths, pack(encoded)))
+            setattr(model, name, Table(model.paths, pack({k: r for k, r in rows.items() if r})))
         return model
 
 
