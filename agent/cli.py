@@ -548,8 +548,6 @@ def entry() -> None:
     clients), after the result was already shown; nothing left then needs a goodbye. Output
     is flushed and files Shipmate writes are closed by then, so the process just ends.
     """
-    import logging
-
     try:
         code = main()
     except SystemExit as done:  # argparse's usage errors, --help, --version
@@ -559,7 +557,9 @@ def entry() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    logging.shutdown()
+    logging = sys.modules.get("logging")  # not imported: nothing logged (a warm map)
+    if logging is not None:
+        logging.shutdown()
     os._exit(code)
 
 

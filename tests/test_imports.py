@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, committed
 
 
 def loaded_after(code: str) -> set[str]:
@@ -55,6 +55,17 @@ def test_the_mcp_sdk_is_imported_only_when_a_server_starts() -> None:
     )
     assert "agent.mcp.servers" in modules
     assert not {m for m in modules if m.split(".")[0] in ("mcp", "mcp_types")}
+
+
+def test_the_map_in_a_repository_starts_without_the_settings(tmp_path: Path) -> None:
+    """Warm ``shipmate map`` is meant to answer in a fraction of a second: in git it has no
+    use for the settings (pydantic) or for ``.shipmateignore`` rules (pathspec)."""
+    repo = committed(tmp_path / "repo", {"app.py": "def main():\n    return 1\n"})
+    run = f"from agent.cli import main\nassert main(['map', '-q', 'main', '-C', '{repo}']) == 0"
+    for _ in range(2):  # cold, then warm
+        modules = loaded_after(run)
+        assert "agent.index.index" in modules
+        assert not {m for m in modules if m.split(".")[0] in ("pydantic", "pathspec")}
 
 
 def test_only_the_acp_front_end_imports_the_acp_sdk() -> None:

@@ -119,6 +119,7 @@ def model_state(index: CodeIndex) -> dict[str, Any]:
         "referenced": rows(model.referenced),
         "top_level": rows(model.top_level),
         "edges": edges,
+        "path_index": model.path_index(),  # kept across saves and loads, not rebuilt
     }
 
 

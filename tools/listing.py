@@ -5,21 +5,34 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
+from collections.abc import Callable
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from agent.vcs import git
+
+if TYPE_CHECKING:
+    import pathspec
 
 # Skipped by the walk outside git, where no .gitignore may say so.
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__"}
 
 
+# The most files a walk outside git may find, or a function giving it: asked only when a
+# walk runs, so a caller in a repository never reads the settings that hold it.
+Limit = int | Callable[[], int] | None
+
+
 class TooManyFiles(Exception):
     """Outside git, the walk found more files than the caller's limit (and stopped there)."""
 
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
-def workspace_files(root: Path, limit: int | None = None) -> list[str]:
+
+def workspace_files(root: Path, limit: Limit = None) -> list[str]:
     """Paths relative to ``root``, sorted: tracked and untracked-but-not-ignored files.
 
     Outside git, a walk that finds more than ``limit`` files stops at once with
@@ -27,7 +40,7 @@ def workspace_files(root: Path, limit: int | None = None) -> list[str]:
     """
     listed = _git_files(root)
     if listed is None:
-        listed = _walk(root, limit)
+        listed = _walk(root, limit() if callable(limit) else limit)
     return sorted(listed)
 
 
@@ -41,16 +54,23 @@ def _git_files(root: Path) -> list[str] | None:
         return None
     if names is None:
         return None
-    # Symlinks are skipped, as in the walk below and in ripgrep: one may lead out of the root,
-    # and so may a folder a command swapped for a link after git listed what is in it.
-    linked = _linked_folders(root, names)
-    return [
-        name
-        for name in set(names)
-        if (root / name).is_file()
-        and not (root / name).is_symlink()
-        and not any(parent in linked for parent in _parents(name))
-    ]
+    # Only regular files, reached through no symbolic link, as in the walk below and in
+    # ripgrep: a link may lead out of the root, and so may a folder a command swapped for a
+    # link after git listed what is in it. One lstat a file, one a folder (as strings: a
+    # Path per name costs more than the call).
+    top = str(root)
+    linked = {folder for folder in _folders(names) if os.path.islink(f"{top}/{folder}")}
+    found = []
+    for name in set(names):
+        try:
+            if not stat.S_ISREG(os.lstat(f"{top}/{name}").st_mode):
+                continue
+        except OSError:
+            continue
+        if linked and any(parent in linked for parent in _parents(name)):
+            continue
+        found.append(name)
+    return found
 
 
 def _parents(name: str) -> list[str]:
@@ -58,10 +78,15 @@ def _parents(name: str) -> list[str]:
     return ["/".join(parts[: index + 1]) for index in range(len(parts))]
 
 
-def _linked_folders(root: Path, names: list[str]) -> set[str]:
-    """The folders on the way to ``names`` that are symbolic links (each checked once)."""
-    folders = {parent for name in names for parent in _parents(name)}
-    return {folder for folder in folders if (root / folder).is_symlink()}
+def _folders(names: list[str]) -> set[str]:
+    """Every folder on the way to ``names``."""
+    folders: set[str] = set()
+    for name in names:
+        folder = name.rpartition("/")[0]
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = folder.rpartition("/")[0]
+    return folders
 
 
 def dirty_files(root: Path) -> set[str]:
@@ -91,6 +116,8 @@ def _walk(root: Path, limit: int | None = None) -> list[str]:
         except OSError:
             continue
         if any(entry.name == ".gitignore" and entry.is_file() for entry in entries):
+            import pathspec  # only outside git (its import is a fifth of a warm start's)
+
             with open(os.path.join(here, ".gitignore"), encoding="utf-8", errors="replace") as f:
                 specs.append((folder, pathspec.GitIgnoreSpec.from_lines(f.read().splitlines())))
         active = [(base, spec) for base, spec in specs if not base or folder == base
@@ -103,7 +130,7 @@ def _walk(root: Path, limit: int | None = None) -> list[str]:
             elif entry.is_file(follow_symlinks=False) and not _ignored(relative, active):
                 found.append(relative)
                 if limit is not None and len(found) > limit:
-                    raise TooManyFiles
+                    raise TooManyFiles(limit)
     return found
 
 

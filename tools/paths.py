@@ -14,7 +14,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
 import stat
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -272,7 +271,7 @@ def _write_atomic(ctx: ToolContext, path: Path, data: bytes, shown: str, mode: i
             kept = 0o666 & ~_UMASK
         mode = kept if mode is None else mode
         # Short whatever the file's name, so a long name cannot make the temp name too long.
-        temp = f".{path.name[:40]}.{secrets.token_hex(4)}.shipmate-tmp"
+        temp = f".{path.name[:40]}.{os.urandom(4).hex()}.shipmate-tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(temp, flags, 0o600, dir_fd=folder)
         try:

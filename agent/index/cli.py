@@ -24,13 +24,7 @@ class Unavailable(Exception):
 
 def open_index(workspace: Path, show_progress: bool = True) -> tuple[CodeIndex, Stats]:
     """The index of ``workspace``, refreshed, with progress on stderr while it builds."""
-    from agent.config import ConfigError, load_settings
-
-    try:
-        max_files = load_settings(workspace).index_max_files
-    except ConfigError as error:
-        raise Unavailable(str(error)) from None
-    index = CodeIndex(workspace, max_files=max_files)
+    index = CodeIndex(workspace, max_files=lambda: _max_files(workspace))
     progress = ProgressLine(sys.stderr) if show_progress else None
     try:
         stats = index.refresh(progress)
@@ -42,6 +36,17 @@ def open_index(workspace: Path, show_progress: bool = True) -> tuple[CodeIndex, 
     if index.store.problem:  # known once the index has been saved (or failed to be)
         print(f"note: {index.store.problem}.", file=sys.stderr)
     return index, stats
+
+
+def _max_files(workspace: Path) -> int:
+    """The one setting the index reads, asked for only outside git (where a walk needs a
+    limit): in a repository the index commands start without the settings and pydantic."""
+    from agent.config import ConfigError, load_settings
+
+    try:
+        return load_settings(workspace).index_max_files
+    except ConfigError as error:
+        raise IndexRefused(str(error)) from None
 
 
 def _unavailable(error: Unavailable) -> int:

@@ -8,13 +8,15 @@ files over a size limit, and whatever ``.shipmateignore`` (gitignore syntax) nam
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from agent.vcs import git
-from tools.listing import TooManyFiles, workspace_files
+from tools.listing import Limit, TooManyFiles, workspace_files
 from tools.names import on_disk, real_name, safe_text
 from tools.secret_files import is_secret_path
+
+if TYPE_CHECKING:
+    import pathspec
 
 MAX_FILE_BYTES = 1_000_000
 DEFAULT_MAX_FILES = 50_000
@@ -55,19 +57,20 @@ def check_root(root: Path) -> None:
 
 
 def candidate_files(
-    root: Path, max_files: int = DEFAULT_MAX_FILES
+    root: Path, max_files: Limit = DEFAULT_MAX_FILES
 ) -> tuple[list[str], dict[str, str]]:
     """Paths (relative, sorted) worth indexing, judged by name alone, and those left out
     with why (a vendored folder is named once, as ``vendor/``).
 
-    Outside git, a folder of more than ``max_files`` files is refused (``IndexRefused``).
+    Outside git, a folder of more than ``max_files`` files is refused (``IndexRefused``);
+    given as a function, it is asked for only then.
     """
     check_root(root)
     try:
         listed = workspace_files(root, max_files)
-    except TooManyFiles:
+    except TooManyFiles as error:
         raise IndexRefused(
-            f"{root} is not a git repository and holds more than {max_files:,} files, too "
+            f"{root} is not a git repository and holds more than {error.limit:,} files, too "
             "many to index; run Shipmate in a project folder, or raise index_max_files "
             "(SHIPMATE_INDEX_MAX_FILES) to index it anyway."
         ) from None
@@ -113,14 +116,14 @@ def is_artifact(path: str) -> bool:
 
 def _why_not(path: str, ignore: pathspec.PathSpec | None) -> str | None:
     """Why the index leaves ``path`` out by its name, or None if it does not."""
-    pure = PurePosixPath(path)
-    if VENDORED_DIRS.intersection(pure.parts[:-1]):
+    *folders, name = path.split("/")
+    if VENDORED_DIRS.intersection(folders):
         return "vendored"
-    if pure.name in LOCK_FILES:
+    if name in LOCK_FILES:
         return "lock file"
     if is_secret_path(path):  # never parsed, so no map, outline or symbol shows its text
         return "secret file"
-    if pure.name.endswith(GENERATED_SUFFIXES):
+    if name.endswith(GENERATED_SUFFIXES):
         return "generated"
     if ignore is not None and ignore.match_file(path):
         return IGNORE_FILE
@@ -140,6 +143,8 @@ def _ignore_spec(root: Path) -> pathspec.PathSpec | None:
         lines = (root / IGNORE_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
+    import pathspec  # only with that file (its import is a fifth of a warm start's)
+
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 

@@ -79,7 +79,7 @@ from agent.index.literals import (
     message_words,
     templates,
 )
-from agent.index.model import Model, Table, path_terms
+from agent.index.model import Model, Table
 from agent.index.request import STOPWORDS, Request, read_request
 
 W_PATH = 2.0
@@ -129,17 +129,8 @@ class Ranker:
 
     def path_index(self) -> dict[str, set[str]]:
         if self._path_index is None:
-            index: dict[str, set[str]] = {}
-            folders: dict[str, list[str]] = {}  # a folder's terms, shared by its files
-            for path in self.model.files:
-                folder, _, name = path.rpartition("/")
-                terms = folders.get(folder)
-                if terms is None:
-                    terms = folders[folder] = path_terms(folder) if folder else []
-                for term in (*terms, *path_terms(name)):
-                    index.setdefault(term, set()).add(path)
-            self._path_index = index
-            self._path_terms = sorted(term for term in index if len(term) >= 3)
+            self._path_index = self.model.path_index()
+            self._path_terms = sorted(term for term in self._path_index if len(term) >= 3)
         return self._path_index
 
     def rank(self, request: str = "", focus: Iterable[str] = ()) -> list[tuple[str, float]]:

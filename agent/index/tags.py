@@ -236,7 +236,8 @@ def _signature(node: Any, data: bytes) -> str:
         if parameters is not None and parameters.end_byte > end:
             end = parameters.end_byte
     dropped: list[tuple[int, int, bytes]] = []
-    _noise(node, end, dropped)
+    if node.has_error or _NOISY.search(data, node.start_byte, end):
+        _noise(node, end, dropped)
     kept, position = [], node.start_byte
     for start, stop, instead in sorted(dropped):
         kept += [data[position:start], instead]
@@ -251,6 +252,10 @@ def _signature(node: Any, data: bytes) -> str:
 
 
 _CLOSING = frozenset({")", "]", "}", ">"})
+# What a header must hold for ``_noise`` to find anything: the start of a comment in one of
+# the languages (``#``, ``//``, ``/*``, JavaScript's ``<!--`` and ``-->``, Ruby's ``=begin``)
+# or a comma before a closing bracket. Most headers hold neither, and their walk is skipped.
+_NOISY = re.compile(rb"[#/]|<!--|-->|=begin|,\s*[)\]}>]")
 
 
 def _noise(node: Any, end: int, found: list[tuple[int, int, bytes]]) -> None:
