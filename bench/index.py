@@ -91,10 +91,8 @@ def fetch_three() -> Path:
     return tree / "package" / "src"
 
 
-def raw_floor(tree: Path) -> tuple[float, float, int]:
-    """Seconds (wall, CPU) to parse every file and run the tags query on it, one process."""
-    from tree_sitter import Language, Parser, Query, QueryCursor
-
+def floor_jobs(tree: Path) -> list[tuple[bytes, Any, str]]:
+    """Every file with a tags query: its bytes, its language and the grammar's query."""
     from agent.index.languages import detect
 
     jobs = []
@@ -109,6 +107,13 @@ def raw_floor(tree: Path) -> tuple[float, float, int]:
         if not source:
             continue
         jobs.append((path.read_bytes(), language, source))
+    return jobs
+
+
+def raw_floor(jobs: list[tuple[bytes, Any, str]]) -> tuple[float, float]:
+    """Seconds (wall, CPU) to parse every file and run the tags query on it, one process."""
+    from tree_sitter import Language, Parser, Query, QueryCursor
+
     tools: dict[str, tuple[Parser, Query]] = {}
     started, cpu = time.perf_counter(), time.process_time()
     for data, language, source in jobs:
@@ -119,7 +124,7 @@ def raw_floor(tree: Path) -> tuple[float, float, int]:
             tools[language.name] = (Parser(grammar), Query(grammar, source))
         parser, query = tools[language.name]
         QueryCursor(query).captures(parser.parse(data).root_node)
-    return time.perf_counter() - started, time.process_time() - cpu, len(jobs)
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def children_cpu() -> float:
@@ -177,14 +182,21 @@ def save_latency(tree: Path, cache: Path) -> tuple[float, float]:
 
 def measure(name: str, tree: Path, runs: int) -> None:
     tree = tree.resolve()
-    floor, floor_cpu, files = raw_floor(tree)
+    jobs = floor_jobs(tree)
+    files = len(jobs)
+    floors, floor_cpus, ratios, cpu_ratios = [], [], [], []
     colds, cpus, inside, warms, mapping, rss = [], [], [], [], [], []
     for _ in range(runs):
+        floor, floor_cpu = raw_floor(jobs)  # beside each cold build: the load moves
+        floors.append(floor)
+        floor_cpus.append(floor_cpu)
         with tempfile.TemporaryDirectory() as cache:
             before = children_cpu()  # the workers' CPU counts too: they are waited for
             seconds, peak, out = shipmate("index", "--json", cache=Path(cache), cwd=tree)
             cpus.append(children_cpu() - before)
             colds.append(seconds)
+            ratios.append(seconds / floor)
+            cpu_ratios.append(cpus[-1] / floor_cpu)
             inside.append(json.loads(out)["seconds"])
             rss.append(peak)
             for _ in range(3):
@@ -206,16 +218,18 @@ def measure(name: str, tree: Path, runs: int) -> None:
     with tempfile.TemporaryDirectory() as cache:
         shipmate("index", cache=Path(cache), cwd=tree)
         update, next_map = save_latency(tree, Path(cache))
-    cold = statistics.median(colds)
+    cold, floor, floor_cpu = (statistics.median(v) for v in (colds, floors, floor_cpus))
     print(f"\n{name}: {files:,} files with a tags query, {runs} cold runs")
     print(f"  raw floor (parse + tags query, 1 process)  {floor:7.2f} s")
     print(
-        f"  cold build (shipmate index)                {cold:7.2f} s   {cold / floor:.2f} x floor"
+        f"  cold build (shipmate index)                {cold:7.2f} s   "
+        f"{statistics.median(ratios):.2f} x floor (median of each run's ratio to the floor "
+        "measured just before it)"
     )
     cpu = statistics.median(cpus)
     print(
         f"    CPU of all its processes                 {cpu:7.2f} s   "
-        f"{cpu / floor_cpu:.2f} x the floor's {floor_cpu:.2f} s CPU"
+        f"{statistics.median(cpu_ratios):.2f} x the floor's {floor_cpu:.2f} s CPU"
     )
     built = statistics.median(inside)
     print(
