@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -9,6 +10,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from agent.config import Settings
+from agent.frontends.headless import RunOptions, run_task
 
 from helpers import ANSWER, PYTEST, REPO_ROOT, fixing_script, run_cli
 from scripted_llm import Call, Fault, Reply, ScriptedLLM, tool
@@ -127,7 +131,7 @@ def test_print_alias_and_task_on_stdin(llm: ScriptedLLM, repo: Path) -> None:
     assert llm.requests[1]["messages"][1]["content"].endswith("\n\nexplain textutil")
 
 
-def test_default_mode_refuses_edits_and_says_how_to_allow_them(
+async def test_default_mode_refuses_edits_and_says_how_to_allow_them(
     llm: ScriptedLLM, repo: Path
 ) -> None:
     llm.add(*fixing_script()[:2], Reply(text="I could not edit; here is the patch."))
@@ -137,9 +141,12 @@ def test_default_mode_refuses_edits_and_says_how_to_allow_them(
     assert [d["tool"] for d in result["permission_denials"]] == ["edit_file", "edit_file"]
     assert result["files_changed"] == []
     assert "unicodedata" not in (repo / "textutil.py").read_text()
+    # The text output's hint: the same run in-process (another process costs seconds).
     llm.add(*fixing_script()[:2], Reply(text="done"))
-    done = run_cli("run", "fix it", *model_flags(llm), cwd=repo)
-    assert "--approval auto-edit" in done.stderr
+    out, err = io.StringIO(), io.StringIO()
+    settings = Settings(model="scripted", api_base=llm.url)
+    assert await run_task("fix it", settings, repo, RunOptions(), out, err) == 0
+    assert "--approval auto-edit" in err.getvalue()
 
 
 def test_faults_along_the_way_are_survived(llm: ScriptedLLM, repo: Path) -> None:
