@@ -15,11 +15,11 @@ from agent.api_errors import display_url, is_local, scrub
 from agent.config import ConfigError, Settings, load_settings
 from agent.doctor import check_server, report
 from agent.events import Error, Result, Retrying, SessionStarted
-from agent.frontends.headless import TextOutput
+from agent.frontends.headless import RunOptions, TextOutput, run_task
 from agent.llm import LLM, LLMError, litellm
 from agent.llm import Reply as LLMReply
 
-from helpers import make_agent, run_cli
+from helpers import make_agent
 from scripted_llm import Fault, Reply, ScriptedLLM, closed_port_url, tool
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -209,19 +209,20 @@ async def test_a_retried_fault_says_what_it_was(llm: ScriptedLLM) -> None:
     assert items[-1].text == "ok"
 
 
-def test_run_at_a_closed_port_says_so_plainly_or_verbosely(repo: Path) -> None:
+async def test_run_at_a_closed_port_says_so_plainly_or_verbosely(repo: Path) -> None:
+    """``shipmate run --verbose``, in-process through ``run_task`` (the function behind it)."""
     url = closed_port_url()
-    flags = ["run", "hi", "--api-base", url, "--model", "qwen", "--max-cost", "2"]
-    done = run_cli(*flags, "--verbose", cwd=repo)
-    assert done.returncode == 1
-    lines = done.stderr.splitlines()
+    settings = Settings(model="qwen", api_base=url, max_cost=2)
+    out, err = io.StringIO(), io.StringIO()
+    assert await run_task("hi", settings, repo, RunOptions(verbose=True), out, err) == 1
+    lines = err.getvalue().splitlines()
     assert (
         "note: --max-cost $2 is not enforced: litellm has no price for openai/qwen; set "
         "input_cost_per_mtok and output_cost_per_mtok (US dollars per million tokens) to count "
         "its cost."
     ) in lines
     assert f"! nothing is listening at {url} — is the server running? (retrying in 0.5 s, " in (
-        done.stderr
+        err.getvalue()
     )
     assert (
         f"error: The model API failed 3 times in a row: nothing is listening at {url} — is the "
@@ -231,7 +232,7 @@ def test_run_at_a_closed_port_says_so_plainly_or_verbosely(repo: Path) -> None:
     assert len(raw) == 3 and all("Connect call failed" in line for line in raw)
     plain = [line for line in lines if line not in raw]
     assert not [line for line in plain if "InternalServerError" in line or "Traceback" in line]
-    assert done.stdout == ""
+    assert out.getvalue() == ""
 
 
 async def test_keys_a_server_echoes_are_not_repeated(llm: ScriptedLLM) -> None:

@@ -1,7 +1,12 @@
-"""``shipmate`` as a user runs it: a real process, the scripted model over HTTP, a real repo."""
+"""``shipmate`` as a user runs it: a real process, the scripted model over HTTP, a real repo.
+
+Where a test is about the run's logic rather than the process, the run goes in-process
+through ``run_task`` (the function behind ``shipmate run``): each process costs seconds of
+litellm's import."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -9,6 +14,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from agent.config import Settings
+from agent.frontends.headless import RunOptions, run_task
 
 from helpers import ANSWER, PYTEST, REPO_ROOT, fixing_script, run_cli
 from scripted_llm import Call, Fault, Reply, ScriptedLLM, tool
@@ -127,7 +135,7 @@ def test_print_alias_and_task_on_stdin(llm: ScriptedLLM, repo: Path) -> None:
     assert llm.requests[1]["messages"][1]["content"].endswith("\n\nexplain textutil")
 
 
-def test_default_mode_refuses_edits_and_says_how_to_allow_them(
+async def test_default_mode_refuses_edits_and_says_how_to_allow_them(
     llm: ScriptedLLM, repo: Path
 ) -> None:
     llm.add(*fixing_script()[:2], Reply(text="I could not edit; here is the patch."))
@@ -137,13 +145,17 @@ def test_default_mode_refuses_edits_and_says_how_to_allow_them(
     assert [d["tool"] for d in result["permission_denials"]] == ["edit_file", "edit_file"]
     assert result["files_changed"] == []
     assert "unicodedata" not in (repo / "textutil.py").read_text()
+    # The text output's hint: the same run in-process (another process costs seconds).
     llm.add(*fixing_script()[:2], Reply(text="done"))
-    done = run_cli("run", "fix it", *model_flags(llm), cwd=repo)
-    assert "--approval auto-edit" in done.stderr
+    out, err = io.StringIO(), io.StringIO()
+    settings = Settings(model="scripted", api_base=llm.url)
+    assert await run_task("fix it", settings, repo, RunOptions(), out, err) == 0
+    assert "--approval auto-edit" in err.getvalue()
 
 
-def test_faults_along_the_way_are_survived(llm: ScriptedLLM, repo: Path) -> None:
-    """429, a dropped stream, a 500, malformed arguments and an unknown tool, in one run."""
+async def test_faults_along_the_way_are_survived(llm: ScriptedLLM, repo: Path) -> None:
+    """429, a dropped stream, a 500, malformed arguments and an unknown tool, in one run
+    (in-process: the subject is the loop, not the process)."""
     script = fixing_script()
     llm.add(
         Fault("status", status=429, retry_after=0.2),
@@ -154,18 +166,11 @@ def test_faults_along_the_way_are_survived(llm: ScriptedLLM, repo: Path) -> None
         Reply(calls=[tool("apply_fix", path="textutil.py")]),
         *script[1:],
     )
-    done = run_cli(
-        "run",
-        "fix it",
-        *model_flags(llm),
-        "--approval",
-        "full-auto",
-        "--output-format",
-        "json",
-        cwd=repo,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    out, err = io.StringIO(), io.StringIO()
+    settings = Settings(model="scripted", api_base=llm.url, approval="full-auto")
+    options = RunOptions(output="json")
+    assert await run_task("fix it", settings, repo, options, out, err) == 0, err.getvalue()
+    result = json.loads(out.getvalue())
     assert result["status"] == "success"
     assert result["turns"] == 6
     assert suite_passes(repo)
@@ -339,9 +344,10 @@ def test_works_from_a_subdirectory_of_the_repo(llm: ScriptedLLM, repo: Path) -> 
     assert "def slugify" in llm.requests[1]["messages"][-1]["content"]
 
 
-def test_full_auto_run_is_told_the_network_is_off_and_carries_on(
+async def test_full_auto_run_is_told_the_network_is_off_and_carries_on(
     llm: ScriptedLLM, repo: Path
 ) -> None:
+    """In-process: the subject is the sandbox and the loop, not the process."""
     fetch = (
         'python3 -c "import urllib.request; '
         "urllib.request.urlopen('https://pypi.org', timeout=5)\""
@@ -350,18 +356,11 @@ def test_full_auto_run_is_told_the_network_is_off_and_carries_on(
         Reply(calls=[tool("run_command", command=fetch)]),
         Reply(text="The network is off in the sandbox, so I vendored nothing."),
     )
-    done = run_cli(
-        "run",
-        "add requests",
-        *model_flags(llm),
-        "--approval",
-        "full-auto",
-        "--output-format",
-        "stream-json",
-        cwd=repo,
-    )
-    assert done.returncode == 0, done.stderr
-    events = [json.loads(line) for line in done.stdout.splitlines()]
+    out, err = io.StringIO(), io.StringIO()
+    settings = Settings(model="scripted", api_base=llm.url, approval="full-auto")
+    options = RunOptions(output="stream-json")
+    assert await run_task("add requests", settings, repo, options, out, err) == 0, err.getvalue()
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
     assert events[0]["sandbox"].startswith("bubblewrap, network off")
     finished = next(e for e in events if e["type"] == "tool_finished")
     assert finished["status"] == "error"

@@ -1,6 +1,7 @@
 """MCP servers in a session, end to end: a real server (the SDK's, in its own process, over
 stdio or streamable HTTP), the scripted model calling its tools through litellm, and the
-permission policy, rules and notices as a user meets them."""
+permission policy, rules and notices as a user meets them. Tests that only need a server's
+tools to call share one over streamable HTTP."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,18 @@ DEMO = MCP_DEMO
 
 def demo(*flags: str, **settings: Any) -> McpServer:
     return McpServer(command=sys.executable, args=[str(DEMO), *flags], **settings)
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[str]:
+    """One demo server over streamable HTTP for the tests that only need its tools to call
+    (each server start costs the SDK's import, ~1.5 s of CPU); its URL."""
+    with demo_over("http") as url:
+        yield url
+
+
+def remote(url: str, **settings: Any) -> McpServer:
+    return McpServer(url=url, transport="http", **settings)
 
 
 class Asked:
@@ -111,13 +124,15 @@ async def test_the_model_calls_a_servers_tools_and_sees_their_results(
 
 
 async def test_tools_that_change_things_ask_and_destructive_ones_ask_even_in_auto_edit(
-    llm: ScriptedLLM, repo: Path
+    llm: ScriptedLLM, repo: Path, shared: str
 ) -> None:
     calls = [tool("mcp__demo__create_note", text="hi"), tool("mcp__demo__delete_repo", repo="r")]
     llm.add(Reply(calls=calls), Reply(text="asked"))
     llm.add(Reply(calls=calls), Reply(text="again"))
     approver = Asked()
-    async with session(llm, repo, {"demo": demo()}, approval="ask", approver=approver) as chat:
+    async with session(
+        llm, repo, {"demo": remote(shared)}, approval="ask", approver=approver
+    ) as chat:
         first = await turn(chat)
         asked = [(r.name, r.kind, r.suggestion) for r in approver.requests]
         assert asked == [
@@ -136,7 +151,7 @@ async def test_tools_that_change_things_ask_and_destructive_ones_ask_even_in_aut
 
 
 async def test_read_only_mode_full_auto_and_the_servers_approval_setting(
-    llm: ScriptedLLM, repo: Path
+    llm: ScriptedLLM, repo: Path, shared: str
 ) -> None:
     calls = [
         tool("mcp__demo__get_issue", number=1),
@@ -147,7 +162,7 @@ async def test_read_only_mode_full_auto_and_the_servers_approval_setting(
         llm.add(Reply(calls=calls), Reply(text="ok"))
     approver = Asked()
     async with session(
-        llm, repo, {"demo": demo()}, approval="read-only", approver=approver
+        llm, repo, {"demo": remote(shared)}, approval="read-only", approver=approver
     ) as chat:
         events = await turn(chat)
         assert [status for _, status, _ in outputs(events)] == ["ok", "denied", "denied"]
@@ -155,7 +170,8 @@ async def test_read_only_mode_full_auto_and_the_servers_approval_setting(
         events = await turn(chat)
         assert [status for _, status, _ in outputs(events)] == ["ok", "ok", "ok"]
         assert approver.requests == []
-    servers = {"demo": demo(approval="ask")}  # even read-only tools ask, in full-auto too
+    # Even read-only tools ask, in full-auto too.
+    servers = {"demo": remote(shared, approval="ask")}
     async with session(llm, repo, servers, approval="full-auto", approver=approver) as chat:
         await turn(chat)
     assert [r.name for r in approver.requests] == [
@@ -164,7 +180,9 @@ async def test_read_only_mode_full_auto_and_the_servers_approval_setting(
     ]  # the destructive one is full-auto's to allow
 
 
-async def test_rules_allow_and_deny_a_servers_tools_by_name(llm: ScriptedLLM, repo: Path) -> None:
+async def test_rules_allow_and_deny_a_servers_tools_by_name(
+    llm: ScriptedLLM, repo: Path, shared: str
+) -> None:
     calls = [
         tool("mcp__demo__get_issue", number=1),
         tool("mcp__demo__create_note", text="x"),
@@ -172,7 +190,9 @@ async def test_rules_allow_and_deny_a_servers_tools_by_name(llm: ScriptedLLM, re
     ]
     llm.add(Reply(calls=calls), Reply(text="ok"))
     approver = Asked()
-    async with session(llm, repo, {"demo": demo()}, approval="ask", approver=approver) as chat:
+    async with session(
+        llm, repo, {"demo": remote(shared)}, approval="ask", approver=approver
+    ) as chat:
         chat.permissions.rules.add(Rule(action="allow", tool="mcp", pattern="mcp__demo__*"))
         chat.permissions.rules.add(Rule(action="deny", tool="mcp", pattern="mcp__demo__get_*"))
         events = await turn(chat)
@@ -185,7 +205,9 @@ async def test_rules_allow_and_deny_a_servers_tools_by_name(llm: ScriptedLLM, re
     assert [r.name for r in approver.requests] == ["mcp__demo__delete_repo"]  # still asks
 
 
-async def test_allow_always_saves_a_rule_for_that_tool(llm: ScriptedLLM, repo: Path) -> None:
+async def test_allow_always_saves_a_rule_for_that_tool(
+    llm: ScriptedLLM, repo: Path, shared: str
+) -> None:
     class Always(Asked):
         async def decide(self, request: ApprovalRequest) -> Decision:
             self.requests.append(request)
@@ -194,7 +216,9 @@ async def test_allow_always_saves_a_rule_for_that_tool(llm: ScriptedLLM, repo: P
     call = tool("mcp__demo__create_note", text="x")
     llm.add(Reply(calls=[call]), Reply(calls=[call]), Reply(text="ok"))
     approver = Always()
-    async with session(llm, repo, {"demo": demo()}, approval="ask", approver=approver) as chat:
+    async with session(
+        llm, repo, {"demo": remote(shared)}, approval="ask", approver=approver
+    ) as chat:
         events = await turn(chat)
         saved = [rule.describe() for rule in chat.permissions.rules.rules]
     assert saved == ["allow mcp mcp__demo__create_note"]
@@ -202,10 +226,10 @@ async def test_allow_always_saves_a_rule_for_that_tool(llm: ScriptedLLM, repo: P
 
 
 async def test_bad_arguments_go_back_to_the_model_as_a_sentence(
-    llm: ScriptedLLM, repo: Path
+    llm: ScriptedLLM, repo: Path, shared: str
 ) -> None:
     llm.add(Reply(calls=[tool("mcp__demo__get_issue", number="seven")]), Reply(text="ok"))
-    async with session(llm, repo, {"demo": demo()}) as chat:
+    async with session(llm, repo, {"demo": remote(shared)}) as chat:
         events = await turn(chat)
     [(_, status, output)] = outputs(events)
     assert status == "error"
@@ -312,24 +336,32 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(params=["http", "sse"])
-def http_server(request: pytest.FixtureRequest) -> Any:
+@contextmanager
+def demo_over(transport: str) -> Iterator[str]:
+    """The demo server as a remote one (``http`` or ``sse``) in its own process; its URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(DEMO), request.param, str(port)],
+        [sys.executable, str(DEMO), transport, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    path = "/mcp" if request.param == "http" else "/sse"
-    yield request.param, f"http://127.0.0.1:{port}{path}"
-    process.terminate()
-    process.wait(10)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}{'/mcp' if transport == 'http' else '/sse'}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(params=["http", "sse"])
+def http_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    with demo_over(request.param) as url:
+        yield request.param, url
 
 
 async def test_a_remote_server_over_streamable_http_or_sse(
@@ -392,11 +424,11 @@ async def test_close_stops_every_server_process(
 
 @pytest.mark.parametrize("model", ["openai/gpt-4o", "openai/scripted"])
 async def test_images_reach_a_model_that_takes_them(
-    llm: ScriptedLLM, repo: Path, model: str
+    llm: ScriptedLLM, repo: Path, model: str, shared: str
 ) -> None:
     calls = [tool("mcp__demo__screenshot"), tool("mcp__demo__get_issue", number=1)]
     llm.add(Reply(calls=calls), Reply(text="A red pixel."))
-    async with session(llm, repo, {"demo": demo()}, model=model) as chat:
+    async with session(llm, repo, {"demo": remote(shared)}, model=model) as chat:
         events = await turn(chat)
     shot = outputs(events)[0][2]
     sent = llm.requests[1]["messages"]

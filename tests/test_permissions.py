@@ -193,24 +193,24 @@ def test_rules_command(repo: Path) -> None:
     assert done.returncode == 2 and "there is no rule 9" in done.stderr
 
 
-def test_a_saved_rule_lets_a_headless_run_use_the_command(llm: ScriptedLLM, repo: Path) -> None:
+async def test_a_saved_rule_lets_a_headless_run_use_the_command(
+    llm: ScriptedLLM, repo: Path
+) -> None:
+    """The rule saved by ``shipmate rules add``; the run in-process through ``run_task``
+    (the function behind ``shipmate run``), as its subject is the rule, not the process."""
+    import io
     import json
 
-    run_cli("rules", "add", "python -m pytest *", cwd=repo)
+    from agent.config import Settings
+    from agent.frontends.headless import RunOptions, run_task
+
+    assert run_cli("rules", "add", "python -m pytest *", cwd=repo).returncode == 0
     llm.add(Reply(calls=[tool("run_command", command="python -m pytest -q -p no:cacheprovider")]))
     llm.add(Reply(text="ran"))
-    done = run_cli(
-        "run",
-        "test",
-        "--model",
-        "scripted",
-        "--api-base",
-        llm.url,
-        "--output-format",
-        "json",
-        cwd=repo,
-    )
-    result = json.loads(done.stdout)
+    out, err = io.StringIO(), io.StringIO()
+    settings = Settings(model="scripted", api_base=llm.url)
+    assert await run_task("test", settings, repo, RunOptions(output="json"), out, err) == 0
+    result = json.loads(out.getvalue())
     assert result["permission_denials"] == []
     assert "1 failed, 1 passed" in llm.requests[1]["messages"][-1]["content"]
 

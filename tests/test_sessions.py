@@ -382,7 +382,7 @@ def test_when_reads_at_a_glance() -> None:
     assert len(ago(now - 30 * 86400, now)) == len("2025-05-15")
 
 
-def test_a_killed_run_continues_from_the_real_command(llm: ScriptedLLM, repo: Path) -> None:
+async def test_a_killed_run_continues_from_the_real_command(llm: ScriptedLLM, repo: Path) -> None:
     """A real ``shipmate run`` SIGKILLed while its command runs, then ``--continue``."""
     flags = ["--model", "scripted", "--api-base", llm.url, "--approval", "full-auto"]
     llm.add(
@@ -421,11 +421,10 @@ def test_a_killed_run_continues_from_the_real_command(llm: ScriptedLLM, repo: Pa
     assert killed["status"] == "interrupted"
     assert killed["turns"] == 1  # the model call made before the kill counts, with no result
 
-    done = run_cli(
-        "run", "--continue", "what happened?", *flags, "--output-format", "json", cwd=repo
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["session_id"] == session_id
+    # --continue in-process: the killed process's session is what matters, not a new one.
+    code, result, err = await run(llm, repo, "what happened?", "--continue")
+    assert code == 0, err
+    assert result["session_id"] == session_id
     sent = llm.requests[-1]["messages"]
     assert well_formed(sent)
     assert roles(sent) == ["system", "user", "assistant", "tool", "user"]

@@ -102,9 +102,12 @@ def user_messages(request: dict) -> list[str]:
     return [m["content"] for m in request["messages"] if m["role"] == "user"]
 
 
-def test_a_saved_ai_comment_is_one_request_the_edit_lands_and_the_comment_goes(
+def test_one_session_of_saves_edits_answers_and_leaves_the_users_edits(
     watching: Watching, project: Path, llm: ScriptedLLM
 ) -> None:
+    """Requests one after another in one ``watch`` process, as a user makes them (each start
+    costs seconds of litellm's import): each step looks only at the output since it began."""
+    # A saved AI comment is one request; the edit lands and the comment goes.
     fixed = APP.replace("    result = 0\n    for price in prices:\n        result += price\n", "")
     fixed = fixed.replace("return result", "return sum(prices)")
     asked = APP.replace("    result = 0\n", "    # use sum() here AI!\n    result = 0\n")
@@ -129,48 +132,71 @@ def test_a_saved_ai_comment_is_one_request_the_edit_lands_and_the_comment_goes(
     assert "still there" not in output
     time.sleep(1.0)  # the agent's own save came and went: no new request
     assert len(llm.requests) == 3
-    assert "Traceback" not in watching.output
 
-
-def test_a_question_is_answered_and_changes_nothing(
-    watching: Watching, project: Path, llm: ScriptedLLM
-) -> None:
+    # A question is answered and changes nothing.
+    start = len(watching.output)
     asked = "function show(x) {\n  // why double it? AI?\n  return x * 2;\n}\n"
     llm.add(Reply(text="It doubles x because the chart counts half-steps."))
     save(project / "ui.js", asked)
-    output = watching.wait_for(READY)
+    output = watching.wait_for(READY, count=2)[start:]
     assert "It doubles x because the chart counts half-steps." in output
     assert (project / "ui.js").read_text() == asked
-    assert len(llm.requests) == 1
-    assert "question (AI?)" in user_messages(llm.requests[0])[-1]
+    assert len(llm.requests) == 4
+    assert "question (AI?)" in user_messages(llm.requests[3])[-1]
     assert "still there" not in output  # a question's comment stays, as asked
 
-
-def test_a_save_without_a_new_ai_comment_triggers_nothing(
-    watching: Watching, project: Path, llm: ScriptedLLM
-) -> None:
+    # A save without a new AI comment triggers nothing; the next request is about the next
+    # comment alone.
     save(project / "app.py", APP + "\n\ndef tax(x):\n    return x * 0.2  # AI is not a request\n")
     time.sleep(1.0)
-    assert llm.requests == []
-    # The next request is about the next comment alone.
+    assert len(llm.requests) == 4
     llm.add(Reply(text="Nothing to do."))
     save(project / "ui.js", "// rename show AI?\nfunction show(x) {\n  return x * 2;\n}\n")
-    watching.wait_for(READY)
-    assert len(llm.requests) == 1
-    request = user_messages(llm.requests[0])[-1]
+    watching.wait_for(READY, count=3)
+    assert len(llm.requests) == 5
+    request = user_messages(llm.requests[4])[-1]
     assert "ui.js:1" in request and "app.py:" not in request.split("\n")[0]
 
-
-def test_comments_in_one_batch_of_saves_form_one_request(
-    watching: Watching, project: Path, llm: ScriptedLLM
-) -> None:
+    # Comments in one batch of saves form one request.
     llm.add(Reply(text="Both answered."))
     save(project / "app.py", "# what is this for? AI?\n" + APP)
     save(project / "ui.js", "/* who calls this? AI? */\nfunction show(x) {\n  return x;\n}\n")
-    watching.wait_for(READY)
-    assert len(llm.requests) == 1
-    request = user_messages(llm.requests[0])[-1]
+    watching.wait_for(READY, count=4)
+    assert len(llm.requests) == 6
+    request = user_messages(llm.requests[5])[-1]
     assert "app.py:1" in request and "ui.js:1" in request
+
+    # An edit the user made meanwhile is not overwritten.
+    start = len(watching.output)
+    asked = "# rename total to sum_prices AI!\n" + APP
+    mine = asked.replace("result = 0", "result = 0  # the user's own change")
+
+    def user_saves_meanwhile(body: dict) -> None:
+        if len(llm.requests) == 8:  # after the agent read the file, before its edit
+            save(project / "app.py", mine)
+            time.sleep(0.5)  # the save is noticed while the agent works
+
+    llm.answer = user_saves_meanwhile  # type: ignore[assignment]
+    llm.add(
+        Reply(calls=[tool("read_file", path="app.py")]),
+        Reply(calls=[tool("write_file", path="app.py", content=APP.replace("total", "sum_x"))]),
+        Reply(text="The file changed under me; I left it."),
+    )
+    save(project / "app.py", asked)
+    output = watching.wait_for(READY, count=5)[start:]
+    assert (project / "app.py").read_text() == mine
+    assert "changed on disk since you last read it" in llm.requests[8]["messages"][-1]["content"]
+    assert "✗ app.py changed on disk" in output
+    assert "! still there: app.py:1 rename total to sum_prices AI!" in output
+    # The user's save during the turn adds no new comment: no request, but the next one
+    # names the file as saved meanwhile.
+    time.sleep(1.0)
+    assert len(llm.requests) == 9
+    llm.add(Reply(text="ok"))
+    save(project / "ui.js", "// and this? AI?\n" + (project / "ui.js").read_text())
+    watching.wait_for(READY, count=6)
+    assert "the user saved app.py" in user_messages(llm.requests[9])[-1]
+    assert "Traceback" not in watching.output
 
 
 def test_an_approval_is_asked_on_the_terminal_and_ctrl_c_while_asking_stops_cleanly(
@@ -227,36 +253,3 @@ def test_continue_goes_on_with_the_session(project: Path, llm: ScriptedLLM) -> N
     sent = user_messages(llm.requests[1])
     assert any("first question AI?" in message for message in sent)
     assert "second question AI?" in sent[-1]
-
-
-def test_an_edit_the_user_made_meanwhile_is_not_overwritten(
-    watching: Watching, project: Path, llm: ScriptedLLM
-) -> None:
-    asked = "# rename total to sum_prices AI!\n" + APP
-    mine = asked.replace("result = 0", "result = 0  # the user's own change")
-
-    def user_saves_meanwhile(body: dict) -> None:
-        if len(llm.requests) == 2:  # after the agent read the file, before its edit
-            save(project / "app.py", mine)
-            time.sleep(0.5)  # the save is noticed while the agent works
-
-    llm.answer = user_saves_meanwhile  # type: ignore[assignment]
-    llm.add(
-        Reply(calls=[tool("read_file", path="app.py")]),
-        Reply(calls=[tool("write_file", path="app.py", content=APP.replace("total", "sum_x"))]),
-        Reply(text="The file changed under me; I left it."),
-    )
-    save(project / "app.py", asked)
-    output = watching.wait_for(READY)
-    assert (project / "app.py").read_text() == mine
-    assert "changed on disk since you last read it" in llm.requests[2]["messages"][-1]["content"]
-    assert "✗ app.py changed on disk" in output
-    assert "! still there: app.py:1 rename total to sum_prices AI!" in output
-    # The user's save during the turn adds no new comment: no request, but the next one
-    # names the file as saved meanwhile.
-    time.sleep(1.0)
-    assert len(llm.requests) == 3
-    llm.add(Reply(text="ok"))
-    save(project / "ui.js", "// and this? AI?\n" + (project / "ui.js").read_text())
-    watching.wait_for(READY, count=2)
-    assert "the user saved app.py" in user_messages(llm.requests[3])[-1]

@@ -7,6 +7,7 @@ they are created 0600 in 0700 folders whatever the umask, and loose ones are tig
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -21,7 +22,8 @@ import platformdirs
 import pytest
 
 from agent import cli
-from agent.config import data_dir
+from agent.config import Settings, data_dir
+from agent.frontends.headless import RunOptions, run_task
 from agent.index.store import Store
 from agent.index.store import default_path as index_path
 from agent.llm import MAX_REPLY_CHARS
@@ -94,7 +96,7 @@ def umask_zero() -> Iterator[None]:
 # --- a reply too large -------------------------------------------------------------------------
 
 
-def test_attack_huge_model_reply(llm: ScriptedLLM, repo: Path, tmp_path: Path) -> None:
+async def test_attack_huge_model_reply(llm: ScriptedLLM, repo: Path, tmp_path: Path) -> None:
     """The model (or a server gone wrong) streams a huge reply (the review's was 40 MB; twice
     the limit is enough to prove it is cut), to fill memory and the session database. The
     reply is cut off at MAX_REPLY_CHARS and the run fails cleanly."""
@@ -114,10 +116,12 @@ def test_attack_huge_model_reply(llm: ScriptedLLM, repo: Path, tmp_path: Path) -
     assert peak < baseline + 100, f"{peak:.0f} MB at the peak (baseline {baseline:.0f} MB)"
     assert database_size() - before < 1 * MB
 
+    # stream-json's events: the same run in-process (another process costs seconds).
     llm.add(Reply(text=words(HUGE), chunk=64 * 1024))
-    done = run_cli("run", "x", *model_flags(llm), "--output-format", "stream-json", cwd=repo)
-    assert done.returncode == 1
-    events = [json.loads(line) for line in done.stdout.splitlines()]
+    out, err = io.StringIO(), io.StringIO()
+    settings = Settings(model="scripted", api_base=llm.url)
+    assert await run_task("x", settings, repo, RunOptions(output="stream-json"), out, err) == 1
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
     streamed = sum(len(e["text"]) for e in events if e["type"] == "text_delta")
     assert streamed <= MAX_REPLY_CHARS
     error = next(e for e in events if e["type"] == "error")
