@@ -46,6 +46,15 @@ def remote(url: str, **settings: Any) -> McpServer:
     return McpServer(url=url, transport="http", **settings)
 
 
+def read_execute_destructive() -> list[Any]:
+    """One call of each kind: a read-only tool, a tool that changes things, a destructive one."""
+    return [
+        tool("mcp__demo__get_issue", number=1),
+        tool("mcp__demo__create_note", text="x"),
+        tool("mcp__demo__delete_repo", repo="r"),
+    ]
+
+
 class Asked:
     """An approver that answers every question with ``allow`` and keeps the questions."""
 
@@ -153,11 +162,7 @@ async def test_tools_that_change_things_ask_and_destructive_ones_ask_even_in_aut
 async def test_read_only_mode_full_auto_and_the_servers_approval_setting(
     llm: ScriptedLLM, repo: Path, shared: str
 ) -> None:
-    calls = [
-        tool("mcp__demo__get_issue", number=1),
-        tool("mcp__demo__create_note", text="x"),
-        tool("mcp__demo__delete_repo", repo="r"),
-    ]
+    calls = read_execute_destructive()
     for _ in range(3):
         llm.add(Reply(calls=calls), Reply(text="ok"))
     approver = Asked()
@@ -183,11 +188,7 @@ async def test_read_only_mode_full_auto_and_the_servers_approval_setting(
 async def test_rules_allow_and_deny_a_servers_tools_by_name(
     llm: ScriptedLLM, repo: Path, shared: str
 ) -> None:
-    calls = [
-        tool("mcp__demo__get_issue", number=1),
-        tool("mcp__demo__create_note", text="x"),
-        tool("mcp__demo__delete_repo", repo="r"),
-    ]
+    calls = read_execute_destructive()
     llm.add(Reply(calls=calls), Reply(text="ok"))
     approver = Asked()
     async with session(

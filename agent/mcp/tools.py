@@ -66,13 +66,6 @@ class McpTool(Tool):
     def _as_arguments(cls, data: Any) -> Any:
         """The model's arguments are the server's to judge; a plain JSON check first gives
         the model a sentence it can act on without a round trip."""
-        if (
-            isinstance(data, dict)
-            and set(data) == {"arguments"}
-            and isinstance(data["arguments"], dict)
-            and "arguments" not in cls.schema.get("properties", {})
-        ):
-            data = data["arguments"]
         if not isinstance(data, dict):
             raise ValueError("the arguments must be a JSON object")
         if problem := _invalid(data, cls.schema):
